@@ -1,0 +1,145 @@
+"""The driver for the WDM REST layout of SHOP-API.md: one shop operation, one HTTP call.
+
+Every method returns an `Outcome` and reports an `Op` to the driver's listener (the history, and
+inside Locust also Locust's request event). Arguments are passed through as given, so error
+probes send negative, non-numeric or unknown values through the very same mapping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from shopbench.driver.outcome import Outcome
+from shopbench.driver.transport import Transport, TransportError
+from shopbench.history import FAIL, INFO, OK, Op, OpListener
+
+# The fields an ok answer must carry for the operation to be usable; without them it is `info`.
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "create_item": ("item_id",),
+    "create_user": ("user_id",),
+    "create_order": ("order_id",),
+    "find_item": ("stock", "price"),
+    "find_user": ("credit",),
+    "find_order": ("paid", "items", "user_id", "total_cost"),
+}
+
+
+class RestDriver:
+    def __init__(
+        self,
+        transport: Transport,
+        listener: OpListener | None = None,
+        process: str = "0",
+        next_id: Callable[[], int] | None = None,
+    ):
+        self.transport = transport
+        self.listener = listener
+        self.process = process
+        # Ids must be unique per history file; the writer hands them out when there is one.
+        self._next_id = next_id or getattr(listener, "next_id", None) or itertools.count().__next__
+        self.scenario: str | None = None
+        self.intended: float | None = None
+
+    def _call(self, f: str, service: str, method: str, path: str, args: dict[str, Any],
+              expect: str | None) -> Outcome:
+        wall = time.time()
+        t0 = time.monotonic()
+        status: int | None = None
+        value: Any = None
+        error: str | None = None
+        try:
+            resp = self.transport.request(service, method, path)
+            status = resp.status
+            if 200 <= status < 300:
+                kind = OK
+                need = REQUIRED_FIELDS.get(f)
+                if need is not None or resp.body[:1] in (b"{", b"["):
+                    try:
+                        value = orjson.loads(resp.body)
+                    except orjson.JSONDecodeError:
+                        value = None
+                    if need is not None and not (isinstance(value, dict) and all(k in value for k in need)):
+                        kind, value = INFO, None
+                        error = f"2xx without {', '.join(need)} in the body: {resp.body[:120]!r}"
+            elif 400 <= status < 500:
+                kind = FAIL
+                error = resp.body[:200].decode("utf-8", "replace")
+            else:
+                kind = INFO
+                error = f"HTTP {status}: " + resp.body[:200].decode("utf-8", "replace")
+        except TransportError as exc:
+            kind = INFO
+            error = str(exc)
+        t1 = time.monotonic()
+        op = Op(self._next_id(), self.process, f, args, expect, kind, status, value, error, wall, t0, t1,
+                self.intended, self.scenario)
+        if self.listener is not None:
+            self.listener(op)
+        return Outcome(kind, status, value, error, t1 - t0)
+
+    # -- stock ------------------------------------------------------------------------------
+    def create_item(self, price: Any, expect: str | None = None) -> Outcome:
+        return self._call("create_item", "stock", "POST", f"/stock/item/create/{price}", {"price": price}, expect)
+
+    def add_stock(self, item_id: Any, amount: Any, expect: str | None = None) -> Outcome:
+        return self._call("add_stock", "stock", "POST", f"/stock/add/{item_id}/{amount}",
+                          {"item_id": item_id, "amount": amount}, expect)
+
+    def subtract_stock(self, item_id: Any, amount: Any, expect: str | None = None) -> Outcome:
+        return self._call("subtract_stock", "stock", "POST", f"/stock/subtract/{item_id}/{amount}",
+                          {"item_id": item_id, "amount": amount}, expect)
+
+    def find_item(self, item_id: Any, expect: str | None = None) -> Outcome:
+        return self._call("find_item", "stock", "GET", f"/stock/find/{item_id}", {"item_id": item_id}, expect)
+
+    def batch_init_stock(self, n: Any, starting_stock: Any, item_price: Any, expect: str | None = None) -> Outcome:
+        return self._call("batch_init_stock", "stock", "POST", f"/stock/batch_init/{n}/{starting_stock}/{item_price}",
+                          {"n": n, "starting_stock": starting_stock, "item_price": item_price}, expect)
+
+    # -- payment ----------------------------------------------------------------------------
+    def create_user(self, expect: str | None = None) -> Outcome:
+        return self._call("create_user", "payment", "POST", "/payment/create_user", {}, expect)
+
+    def add_funds(self, user_id: Any, amount: Any, expect: str | None = None) -> Outcome:
+        return self._call("add_funds", "payment", "POST", f"/payment/add_funds/{user_id}/{amount}",
+                          {"user_id": user_id, "amount": amount}, expect)
+
+    def pay(self, user_id: Any, amount: Any, expect: str | None = None) -> Outcome:
+        return self._call("pay", "payment", "POST", f"/payment/pay/{user_id}/{amount}",
+                          {"user_id": user_id, "amount": amount}, expect)
+
+    def find_user(self, user_id: Any, expect: str | None = None) -> Outcome:
+        return self._call("find_user", "payment", "GET", f"/payment/find_user/{user_id}", {"user_id": user_id}, expect)
+
+    def batch_init_users(self, n: Any, starting_money: Any, expect: str | None = None) -> Outcome:
+        return self._call("batch_init_users", "payment", "POST", f"/payment/batch_init/{n}/{starting_money}",
+                          {"n": n, "starting_money": starting_money}, expect)
+
+    # -- order ------------------------------------------------------------------------------
+    def create_order(self, user_id: Any, expect: str | None = None) -> Outcome:
+        return self._call("create_order", "order", "POST", f"/orders/create/{user_id}", {"user_id": user_id}, expect)
+
+    def add_item(self, order_id: Any, item_id: Any, quantity: Any = 1, expect: str | None = None) -> Outcome:
+        return self._call("add_item", "order", "POST", f"/orders/addItem/{order_id}/{item_id}/{quantity}",
+                          {"order_id": order_id, "item_id": item_id, "quantity": quantity}, expect)
+
+    def remove_item(self, order_id: Any, item_id: Any, expect: str | None = None) -> Outcome:
+        return self._call("remove_item", "order", "DELETE", f"/orders/removeItem/{order_id}/{item_id}",
+                          {"order_id": order_id, "item_id": item_id}, expect)
+
+    def checkout(self, order_id: Any, expect: str | None = None) -> Outcome:
+        return self._call("checkout", "order", "POST", f"/orders/checkout/{order_id}", {"order_id": order_id}, expect)
+
+    def find_order(self, order_id: Any, expect: str | None = None) -> Outcome:
+        return self._call("find_order", "order", "GET", f"/orders/find/{order_id}", {"order_id": order_id}, expect)
+
+    def batch_init_orders(self, n: Any, n_items: Any, n_users: Any, item_price: Any,
+                          expect: str | None = None) -> Outcome:
+        return self._call("batch_init_orders", "order", "POST",
+                          f"/orders/batch_init/{n}/{n_items}/{n_users}/{item_price}",
+                          {"n": n, "n_items": n_items, "n_users": n_users, "item_price": item_price}, expect)

@@ -1,0 +1,129 @@
+"""A run directory: the unit of result. Everything a report or a comparison needs is a file here.
+
+  run.json      manifest: kind, command line, config, target, versions, phases, status, exit code
+  ops.jsonl     the history (see `history`)
+  faults.jsonl  the fault timeline (see `nemesis`)
+  state.json    the final state read after settling (see `checker`)
+  verdict.json  the checker's verdict, a contract other tools read
+  locust_*.csv  Locust's CSV output (stress runs), locust.html its own report
+  report.html   shopbench's self-contained report
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from shopbench.errors import UsageError
+
+OPS, FAULTS, STATE, VERDICT, MANIFEST, REPORT = (
+    "ops.jsonl", "faults.jsonl", "state.json", "verdict.json", "run.json", "report.html")
+
+
+def new_run_id(kind: str) -> str:
+    return f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("shopbench", "locust", "gevent", "geventhttpclient"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+@dataclass
+class RunDir:
+    path: Path
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, kind: str, out: str | Path | None = None, config: dict[str, Any] | None = None) -> RunDir:
+        run_id = new_run_id(kind)
+        path = Path(out) if out is not None else Path("results") / run_id
+        if path.exists() and any(path.iterdir()):
+            raise UsageError(f"--out {path}: the directory exists and is not empty; choose a new one.")
+        path.mkdir(parents=True, exist_ok=True)
+        run = cls(path.resolve())
+        run.manifest = {
+            "run_id": run_id if out is None else path.name,
+            "kind": kind,
+            "command": sys.argv,
+            "cwd": os.getcwd(),
+            "config": config or {},
+            "versions": versions(),
+            "started": time.time(),
+            "ended": None,
+            "phases": [],
+            "status": "running",
+            "exit_code": None,
+        }
+        run.save_manifest()
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        path = Path(path)
+        if not path.is_dir():
+            raise UsageError(f"{path}: not a run directory (it does not exist).")
+        manifest = path / MANIFEST
+        try:
+            data = json.loads(manifest.read_text())
+        except OSError:
+            raise UsageError(f"{path}: not a run directory (no {MANIFEST}).") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{manifest}: truncated or not JSON (line {exc.lineno}: {exc.msg}).") from None
+        return cls(path.resolve(), data)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def save_manifest(self) -> None:
+        self.write_json(MANIFEST, self.manifest)
+
+    def write_json(self, name: str, data: Any) -> Path:
+        # Written to a temporary name and renamed, so a crash never leaves half a file behind.
+        target = self.file(name)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        tmp.replace(target)
+        return target
+
+    def read_json(self, name: str) -> Any:
+        target = self.file(name)
+        try:
+            return json.loads(target.read_text())
+        except OSError:
+            raise UsageError(f"{self.path}: {name} is missing; was the run finished?") from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{target}: truncated or not JSON (line {exc.lineno}: {exc.msg}).") from None
+
+    @contextmanager
+    def phase(self, name: str):
+        """Record a phase's start and end wall times in the manifest."""
+        entry = {"name": name, "start": time.time(), "end": None}
+        self.manifest["phases"].append(entry)
+        self.save_manifest()
+        try:
+            yield entry
+        finally:
+            entry["end"] = time.time()
+            self.save_manifest()
+
+    def finish(self, status: str, exit_code: int | None) -> None:
+        self.manifest["ended"] = time.time()
+        self.manifest["status"] = status
+        self.manifest["exit_code"] = exit_code
+        self.save_manifest()
