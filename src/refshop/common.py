@@ -37,10 +37,10 @@ class ApiError(Exception):
 
 def parse_int(value: str, name: str, minimum: int = 0, maximum: int = MAX_AMOUNT) -> int:
     if not _INT_RE.fullmatch(value):
-        raise ApiError(400, f"{name} must be a non-negative integer of at most 13 digits, got {value!r}")
+        raise ApiError(400, f"{name} must be an integer between {minimum} and {maximum}, got {value[:40]!r}")
     n = int(value)
     if n < minimum or n > maximum:
-        raise ApiError(400, f"{name} must be between {minimum} and {maximum}, got {n}")
+        raise ApiError(400, f"{name} must be an integer between {minimum} and {maximum}, got {n}")
     return n
 
 
