@@ -1,0 +1,63 @@
+"""The supervisor on real processes: start, health, SIGKILL, SIGSTOP/SIGCONT, restart, across instances."""
+
+import os
+import signal
+import sys
+
+import pytest
+
+from shopbench.errors import TargetError, UsageError
+from shopbench.processes import PAUSED, RUNNING, STOPPED, ServiceSpec, Supervisor, free_port, health_ok
+
+
+@pytest.fixture
+def web(tmp_path):
+    port = free_port()
+    spec = ServiceSpec("web", [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                       cwd=str(tmp_path), health_url=f"http://127.0.0.1:{port}/", start_timeout=15)
+    sup = Supervisor(tmp_path / "state")
+    yield sup, spec
+    pid = sup.pid("web") if "web" in sup.names() else None
+    if pid:
+        os.kill(pid, signal.SIGCONT)
+        sup.stop("web")
+
+
+def test_lifecycle_by_name(web):
+    sup, spec = web
+    pid = sup.start(spec)
+    assert sup.state("web") == RUNNING and health_ok(spec.health_url)
+    assert sup.start(spec) == pid  # already running: not started twice
+
+    assert sup.pause("web") == pid
+    assert sup.state("web") == PAUSED
+    assert not health_ok(spec.health_url, timeout=0.3)
+    sup.resume("web")
+    assert sup.state("web") == RUNNING and health_ok(spec.health_url)
+
+    assert sup.kill("web") == pid
+    assert sup.state("web") == STOPPED
+    new_pid = sup.ensure_running("web")
+    assert new_pid != pid and health_ok(spec.health_url)
+
+    # A second supervisor over the same state dir (another shopbench command) sees and controls it.
+    other = Supervisor(sup.state_dir)
+    assert other.pid("web") == new_pid
+    restarted = other.restart("web")
+    assert restarted != new_pid and sup.state("web") == RUNNING
+    sup.stop("web")
+    assert sup.state("web") == STOPPED
+    assert sup.kill("web") is None  # nothing to kill is not an error
+
+
+def test_a_service_that_dies_at_start_reports_its_log(tmp_path):
+    sup = Supervisor(tmp_path)
+    spec = ServiceSpec("bad", [sys.executable, "-c", "import sys; print('boom: no config'); sys.exit(3)"],
+                       health_url=f"http://127.0.0.1:{free_port()}/")
+    with pytest.raises(TargetError, match="boom: no config"):
+        sup.start(spec)
+
+
+def test_unknown_service_names_the_known_ones(tmp_path):
+    with pytest.raises(UsageError, match="unknown service 'nope'"):
+        Supervisor(tmp_path).kill("nope")
