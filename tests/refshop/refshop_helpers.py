@@ -7,7 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiohttp
@@ -104,3 +104,73 @@ def anomalies(target: Any, items: dict[str, int], users: dict[str, int], order_i
         if sum(200 <= s < 300 for s in statuses) > 1:
             found.append(f"order {oid}: more than one checkout answered 2xx")
     return found
+
+
+# -- workloads --------------------------------------------------------------------------------------
+class Population:
+    """What a test put into a shop: initial stock per item, credit per user, and every order id."""
+
+    def __init__(self, items: dict[str, int], users: dict[str, int], orders: list[str]):
+        self.items, self.users, self.orders = items, users, orders
+
+
+def hot_item(target: Any, n_orders: int, stock: int, price: int, credit: int) -> Population:
+    """One item with `stock`; `n_orders` orders of one unit of it, each of its own user."""
+    ok("POST", f"{target.stock_url}/stock/batch_init/1/{stock}/{price}")
+    ok("POST", f"{target.payment_url}/payment/batch_init/{n_orders}/{credit}")
+    orders = []
+    for u in range(n_orders):
+        oid = ok("POST", f"{target.order_url}/orders/create/{u}")["order_id"]
+        ok("POST", f"{target.order_url}/orders/addItem/{oid}/0/1")
+        orders.append(oid)
+    return Population({"0": stock}, dict.fromkeys(map(str, range(n_orders)), credit), orders)
+
+
+def mixed(target: Any, n_orders: int, n_items: int, stock: int, n_users: int, credit: int,
+          price: int) -> Population:
+    """batch_init everywhere: orders "0".."n-1" of two random items each, for random users."""
+    ok("POST", f"{target.stock_url}/stock/batch_init/{n_items}/{stock}/{price}")
+    ok("POST", f"{target.payment_url}/payment/batch_init/{n_users}/{credit}")
+    ok("POST", f"{target.order_url}/orders/batch_init/{n_orders}/{n_items}/{n_users}/{price}")
+    return Population(dict.fromkeys(map(str, range(n_items)), stock), dict.fromkeys(map(str, range(n_users)), credit),
+                      [str(i) for i in range(n_orders)])
+
+
+def checkouts_with_fault(target: Any, order_ids: list[str], concurrency: int,
+                         fault: Callable[[], None] | None = None, fault_after: int = 0,
+                         ) -> dict[str, list[int]]:
+    """Check out every order, `concurrency` at a time; call `fault()` (in a thread) once `fault_after`
+    checkouts were answered. Returns each order's statuses (0: connection failed or timed out)."""
+    return asyncio.run(_checkouts(target, order_ids, concurrency, fault, fault_after))
+
+
+async def _checkouts(target: Any, order_ids: list[str], concurrency: int, fault: Callable[[], None] | None,
+                     fault_after: int) -> dict[str, list[int]]:
+    results: dict[str, list[int]] = {}
+    queue = list(reversed(order_ids))
+    answered = 0
+    fault_task: asyncio.Future[None] | None = None
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as s:
+
+        async def worker() -> None:
+            nonlocal answered, fault_task
+            while queue:
+                oid = queue.pop()
+                try:
+                    async with s.post(f"{target.order_url}/orders/checkout/{oid}") as r:
+                        await r.read()
+                        status = r.status
+                except (TimeoutError, aiohttp.ClientError):
+                    status = 0
+                results.setdefault(oid, []).append(status)
+                answered += 1
+                if fault is not None and fault_task is None and answered >= fault_after:
+                    fault_task = asyncio.ensure_future(asyncio.to_thread(fault))
+                if status == 0:
+                    await asyncio.sleep(0.05)  # the service is down: do not burn through the orders
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        if fault_task is not None:
+            await fault_task
+    return results
