@@ -136,25 +136,25 @@ def mixed(target: Any, n_orders: int, n_items: int, stock: int, n_users: int, cr
                       [str(i) for i in range(n_orders)])
 
 
-def checkouts_with_fault(target: Any, order_ids: list[str], concurrency: int,
-                         fault: Callable[[], None] | None = None, fault_after: int = 0,
-                         ) -> dict[str, list[int]]:
-    """Check out every order, `concurrency` at a time; call `fault()` (in a thread) once `fault_after`
-    checkouts were answered. Returns each order's statuses (0: connection failed or timed out)."""
-    return asyncio.run(_checkouts(target, order_ids, concurrency, fault, fault_after))
+def checkouts_with_faults(target: Any, order_ids: list[str], concurrency: int,
+                          faults: list[tuple[int, Callable[[], None]]] = ()) -> dict[str, list[int]]:
+    """Check out every order, `concurrency` at a time; each `(after, fault)` runs `fault()` in a thread
+    once `after` checkouts were answered (one fault at a time, in order). Returns each order's
+    statuses (0: connection failed or timed out)."""
+    return asyncio.run(_checkouts(target, order_ids, concurrency, list(faults)))
 
 
-async def _checkouts(target: Any, order_ids: list[str], concurrency: int, fault: Callable[[], None] | None,
-                     fault_after: int) -> dict[str, list[int]]:
+async def _checkouts(target: Any, order_ids: list[str], concurrency: int,
+                     faults: list[tuple[int, Callable[[], None]]]) -> dict[str, list[int]]:
     results: dict[str, list[int]] = {}
     queue = list(reversed(order_ids))
     answered = 0
-    fault_task: asyncio.Future[None] | None = None
+    running: asyncio.Future[None] | None = None
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as s:
 
         async def worker() -> None:
-            nonlocal answered, fault_task
+            nonlocal answered, running
             while queue:
                 oid = queue.pop()
                 try:
@@ -165,12 +165,13 @@ async def _checkouts(target: Any, order_ids: list[str], concurrency: int, fault:
                     status = 0
                 results.setdefault(oid, []).append(status)
                 answered += 1
-                if fault is not None and fault_task is None and answered >= fault_after:
-                    fault_task = asyncio.ensure_future(asyncio.to_thread(fault))
+                if faults and answered >= faults[0][0] and (running is None or running.done()):
+                    running = asyncio.ensure_future(asyncio.to_thread(faults.pop(0)[1]))
                 if status == 0:
                     await asyncio.sleep(0.05)  # the service is down: do not burn through the orders
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        if fault_task is not None:
-            await fault_task
+        if running is not None:
+            await running
+    assert not faults, f"{len(faults)} faults never ran: the burst was too short"
     return results
