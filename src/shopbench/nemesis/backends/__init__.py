@@ -1,0 +1,50 @@
+"""Fault backends: how an action reaches a service (local processes, Docker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shopbench.errors import UsageError
+from shopbench.nemesis.backends.base import Backend, Hit, TargetStatus
+from shopbench.nemesis.backends.local import LocalBackend, load_services_file
+from shopbench.processes import Supervisor
+
+BACKENDS = ("local", "docker")
+REFSHOP_SERVICES_DIR = Path(".shopbench/shop/services")
+USER_SERVICES_DIR = Path(".shopbench/services")
+
+__all__ = ["BACKENDS", "Backend", "Hit", "LocalBackend", "TargetStatus", "load_services_file", "make_backend"]
+
+
+def make_backend(
+    kind: str = "local",
+    *,
+    supervisor: Supervisor | None = None,
+    data_dir: str | Path | None = None,
+    services_file: str | Path | None = None,
+    docker_url: str | None = None,
+    docker_client: Any = None,
+    project: str | None = None,
+    **options: Any,
+) -> Backend:
+    """A backend by name.
+
+    local:  `supervisor` (e.g. `RefShop.supervisor`), or the supervisor state directory `data_dir`
+            (default: the reference shop's, or .shopbench/services with a services file), plus an
+            optional `services_file` describing a user's services.
+    docker: `docker_url` (default the local socket) or a ready `docker_client`; `project` limits
+            it to one Compose project.
+    """
+    if kind == "local":
+        specs = load_services_file(services_file) if services_file is not None else None
+        if supervisor is None:
+            if data_dir is None:
+                data_dir = USER_SERVICES_DIR if services_file is not None else REFSHOP_SERVICES_DIR
+            supervisor = Supervisor(data_dir)
+        return LocalBackend(supervisor, specs)
+    if kind == "docker":
+        from shopbench.nemesis.backends.docker import DockerBackend
+
+        return DockerBackend(docker_url, client=docker_client, project=project, **options)
+    raise UsageError(f"--backend {kind!r} is not a fault backend; choose one of {', '.join(BACKENDS)}.")

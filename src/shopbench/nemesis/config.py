@@ -1,0 +1,174 @@
+"""The fault plan: seed 001's `kill_config.json`, accepted unchanged, plus two optional fields.
+
+    {"kill_triggers": [{"type": "users", "threshold": 200, "services": ["order-service"],
+                        "count": 1, "recovery_time": 30}]}
+
+Seed fields keep their meaning: `type` is one of `time` (seconds since the load started,
+fractions allowed), `users` (current users >=), `rps` (current requests/s >=) and `checkouts`
+(completed checkouts >=); `services` are hit when the trigger fires; `count` is how many of a
+service's containers/processes are hit; `recovery_time` is how long the fault lasts before the
+service is restored (0: it stays down until the run ends, then it is restored).
+
+Our additions: `action` (kill, the seed's and the default; terminate; pause; resume; restart) and
+`duration`, an upper bound on how long the fault lasts (meant for pauses: a pause with no
+recovery_time and a duration of 2 is resumed after 2 s).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection, Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shopbench.errors import UsageError
+
+TRIGGER_TYPES = ("time", "users", "rps", "checkouts")
+ACTIONS = ("kill", "terminate", "pause", "resume", "restart")
+
+# Seed 001 names the reference layout's services the Docker Compose way.
+ALIASES = {"order-service": "order", "stock-service": "stock", "payment-service": "payment"}
+REVERSE_ALIASES = {v: k for k, v in ALIASES.items()}
+
+
+class Trigger(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Literal["time", "users", "rps", "checkouts"]
+    threshold: float = Field(ge=0)
+    services: list[str] = Field(min_length=1)
+    count: int = Field(default=1, ge=1)
+    recovery_time: float = Field(default=0, ge=0)
+    action: Literal["kill", "terminate", "pause", "resume", "restart"] = "kill"
+    duration: float | None = Field(default=None, gt=0)
+
+    @field_validator("threshold", "recovery_time", "duration")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+    @field_validator("services")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not name.strip():
+                raise ValueError("service names must not be empty")
+        return [name.strip() for name in v]
+
+    def hold_time(self) -> float | None:
+        """How long the fault lasts before it is undone, or None: until the run ends.
+
+        The earliest of recovery_time (when > 0) and duration (when given)."""
+        bounds = [b for b in (self.recovery_time or None, self.duration) if b]
+        return min(bounds) if bounds else None
+
+
+class FaultPlan(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kill_triggers: list[Trigger] = Field(default_factory=list)
+    source: str = "kill_config.json"
+
+    @property
+    def triggers(self) -> list[Trigger]:
+        return self.kill_triggers
+
+    def services(self) -> list[str]:
+        return sorted({s for t in self.kill_triggers for s in t.services})
+
+
+def canonical_service(name: str, known: Collection[str]) -> str | None:
+    """`name` as the backend knows it: itself, or its seed-001 alias either way; None if unknown."""
+    if name in known:
+        return name
+    for alt in (ALIASES.get(name), REVERSE_ALIASES.get(name)):
+        if alt is not None and alt in known:
+            return alt
+    return None
+
+
+_ALLOWED = {
+    "type": f"one of {', '.join(TRIGGER_TYPES)}",
+    "threshold": "a number >= 0",
+    "services": "a non-empty list of service names",
+    "count": "an integer >= 1",
+    "recovery_time": "a number of seconds >= 0 (0: down until the run ends)",
+    "action": f"one of {', '.join(ACTIONS)}",
+    "duration": "a number of seconds > 0",
+}
+
+
+def _describe(source: str, exc: ValidationError, data: Any) -> str:
+    err = exc.errors()[0]
+    loc = list(err["loc"])
+    if loc[:1] != ["kill_triggers"]:
+        return f"{source}: {err['msg']}; expected {{\"kill_triggers\": [ ... ]}}."
+    if len(loc) < 2:
+        return f"{source}: field kill_triggers must be a list of trigger objects."
+    index = loc[1]
+    where = f"{source}: kill_triggers[{index}]"
+    if len(loc) < 3:
+        return f"{where} must be an object with type, threshold and services."
+    fld = str(loc[2])
+    try:
+        value = data["kill_triggers"][index][fld]
+        got = f" is {value!r}"
+    except (KeyError, IndexError, TypeError):
+        got = " is missing"
+    allowed = _ALLOWED.get(fld, err["msg"])
+    return f"{where}.{fld}{got}; it must be {allowed}."
+
+
+def parse_fault_plan(data: Any, source: str = "kill_config.json",
+                     known_services: Collection[str] | None = None) -> FaultPlan:
+    """Validate a decoded kill_config. With `known_services`, every service must be one of them
+    (seed-001 aliases allowed) and is rewritten to the backend's own name."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: expected a JSON object like {{\"kill_triggers\": [ ... ]}}.")
+    if "kill_triggers" not in data:
+        raise UsageError(f"{source}: field kill_triggers is missing; expected {{\"kill_triggers\": [ ... ]}}.")
+    try:
+        plan = FaultPlan.model_validate({"kill_triggers": data["kill_triggers"], "source": source})
+    except ValidationError as exc:
+        raise UsageError(_describe(source, exc, data)) from None
+    if known_services is None:
+        return plan
+    triggers = []
+    for i, trig in enumerate(plan.kill_triggers):
+        names = []
+        for name in trig.services:
+            canon = canonical_service(name, known_services)
+            if canon is None:
+                known = ", ".join(sorted(known_services)) or "none"
+                raise UsageError(f"{source}: kill_triggers[{i}].services names {name!r}, an unknown service; "
+                                 f"known services: {known}.")
+            names.append(canon)
+        triggers.append(trig.model_copy(update={"services": names}))
+    return FaultPlan(kill_triggers=triggers, source=source)
+
+
+def load_fault_plan(path: str | Path, known_services: Collection[str] | None = None) -> FaultPlan:
+    """Read and validate a kill_config.json; any problem is a UsageError naming file, trigger and field."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the fault config ({exc.strerror or exc}).") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
+    return parse_fault_plan(data, str(path), known_services)
+
+
+def plan_for_services(services: Iterable[str], action: str = "kill", at: float = 0.0, recovery_time: float = 0,
+                      known_services: Collection[str] | None = None, count: int = 1) -> FaultPlan:
+    """Seed 001's static `--kill-services a b`: one time trigger at `at` seconds hitting them all."""
+    data = {"kill_triggers": [{"type": "time", "threshold": at, "services": list(services), "count": count,
+                               "recovery_time": recovery_time, "action": action}]}
+    return parse_fault_plan(data, "--kill-services", known_services)

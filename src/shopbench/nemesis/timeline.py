@@ -1,0 +1,114 @@
+"""The fault timeline, `faults.jsonl`: one JSON line per action the nemesis took on one target.
+
+Fields of a line:
+
+  fault     int      which fault (one fired trigger on one service) the action belongs to
+  trigger   object   {"index", "type", "threshold", "value"}: the trigger of the fault and the
+                     reading it fired on; null for actions taken outside a plan
+  service   str      the service as the backend knows it
+  target    str?     what was hit: "pid 1234" (local) or "container NAME" (docker); null if none
+  action    str      kill | terminate | pause | resume | restart (the fault) or, when it is undone,
+                     start | unpause-resume | ... as named by `role`
+  role      str      "fault" (the action that began it) or "recover" (the action that undid it)
+  reason    str?     recover lines: "recovery_time", "duration" or "run end" (restored at exit)
+  start     float    wall-clock time (epoch seconds) the action began
+  end       float    wall-clock time it was done (for a recover: the service answered its health
+                     check again, or the container was running and resumed)
+  result    str      "ok", "error" (the backend failed; see error) or "skipped" (nothing to hit)
+  error     str?     why
+
+Lines are appended and flushed as each action completes, so a crash leaves every action taken
+so far on disk. `fault_windows` folds the lines back into one record per fault.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from shopbench.errors import UsageError
+
+
+class Timeline:
+    """Thread-safe appender; keeps every line in memory too (`entries`)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else None
+        self.entries: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def record(self, entry: dict[str, Any]) -> None:
+        line = json.dumps(entry, default=str)
+        with self._lock:
+            self.entries.append(entry)
+            if self.path is not None:
+                with open(self.path, "a") as f:
+                    f.write(line + "\n")
+
+
+def read_timeline(path: str | Path) -> list[dict[str, Any]]:
+    """The lines of a faults.jsonl; a missing file is an empty timeline (a run without faults)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines):  # cut short by a crash mid-write
+                break
+            raise UsageError(f"{path}: line {i} is not a JSON fault record.") from None
+    return out
+
+
+def fault_windows(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per fault: when it began, when the service was whole again, what was hit.
+
+    start          the start of its first fault action
+    restore_start  the start of its first recover action; for a fault that has none (restart,
+                   resume, or a fault whose action failed) the start of the fault itself
+    end            the end of its last action (recover, or the restart itself); null when a fault
+                   that needed a recover never got one (the run crashed before restoring)
+    """
+    by_fault: dict[int, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_fault.setdefault(int(line.get("fault", -1)), []).append(line)
+    windows = []
+    for fid in sorted(by_fault):
+        group = by_fault[fid]
+        faults = [g for g in group if g.get("role", "fault") == "fault"]
+        recovers = [g for g in group if g.get("role") == "recover"]
+        first = faults[0] if faults else group[0]
+        needs_recover = first.get("action") in ("kill", "terminate", "pause") and any(
+            f.get("result") == "ok" for f in faults)
+        start = min(g["start"] for g in faults) if faults else min(g["start"] for g in group)
+        if recovers:
+            restore_start = min(r["start"] for r in recovers)
+            end = max(r["end"] for r in recovers)
+        else:
+            restore_start = start
+            end = None if needs_recover else max(g["end"] for g in faults or group)
+        windows.append({
+            "fault": fid,
+            "service": first.get("service"),
+            "action": first.get("action"),
+            "trigger": first.get("trigger"),
+            "targets": [f.get("target") for f in faults if f.get("target")],
+            "result": "ok" if all(f.get("result") == "ok" for f in faults) else
+                      ("skipped" if all(f.get("result") == "skipped" for f in faults) else "error"),
+            "errors": [g["error"] for g in group if g.get("error")],
+            "start": start,
+            "restore_start": restore_start,
+            "end": end,
+            "restored": (not needs_recover) or (bool(recovers) and all(r.get("result") == "ok" for r in recovers)),
+            "restore_reason": recovers[0].get("reason") if recovers else None,
+        })
+    return windows
