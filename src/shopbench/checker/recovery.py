@@ -1,0 +1,186 @@
+"""How the system recovered from each fault, measured from the history alone. Pure: no I/O.
+
+    recovery(ops, faults) -> [one dict per fault]
+
+`ops` are history records (dicts as read from ops.jsonl, or `Op`s); `faults` are the lines of
+faults.jsonl (or the windows `shopbench.nemesis.timeline.fault_windows` makes of them). All times
+are wall-clock seconds; an operation's completion time is `wall + (t1 - t0)`.
+
+Definitions, per fault on service S (window fields as in `fault_windows`):
+
+  touches S          an operation touches S when its success needs S: stock operations touch
+                     stock, payment operations payment, order operations order, `add_item` order
+                     and stock, `checkout` all three. A service whose name is none of these (or a
+                     seed alias like order-service, or contains exactly one of them) is touched
+                     by every operation.
+  answers_again_at   the earliest completion of an `ok` operation touching S that completed at or
+                     after `restore_start` (when shopbench began to undo the fault; for a restart,
+                     when the restart began). In-flight requests a paused service finishes after
+                     its resume count: the client got its answer then.
+  time_to_answer_s   answers_again_at - restore_start: how long after the fault was undone clients
+                     got answers through S again (null: never, within the history).
+  outage_s           answers_again_at - start: the outage as clients saw it.
+  baseline_rps       ok operations completed per second in the `baseline` seconds before the
+                     fault started (fewer if the history starts later; null if under one bucket).
+  throughput_recovery_s  the earliest t >= restore_start such that the ok operations completed in
+                     [t, t + bucket) reach `ratio` (90 %) of baseline_rps, minus restore_start;
+                     windows slide in quarter buckets and must fit in the history. null and
+                     `throughput_recovered: false` when no window reaches it: the note says how
+                     close the best one came.
+  during             operations overlapping the outage [start, end] (end: the end of the restore,
+                     or the end of the history if the fault was never restored): all of them, and
+                     those touching S, counted as ok, errors (a fail the workload did not expect)
+                     and indeterminate (info).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+SERVICE_OPS: dict[str, frozenset[str]] = {
+    "create_item": frozenset({"stock"}), "add_stock": frozenset({"stock"}),
+    "subtract_stock": frozenset({"stock"}), "find_item": frozenset({"stock"}),
+    "batch_init_stock": frozenset({"stock"}),
+    "create_user": frozenset({"payment"}), "add_funds": frozenset({"payment"}), "pay": frozenset({"payment"}),
+    "find_user": frozenset({"payment"}), "batch_init_users": frozenset({"payment"}),
+    "create_order": frozenset({"order"}), "remove_item": frozenset({"order"}), "find_order": frozenset({"order"}),
+    "batch_init_orders": frozenset({"order"}), "add_item": frozenset({"order", "stock"}),
+    "checkout": frozenset({"order", "stock", "payment"}),
+}
+SHOP_SERVICES = ("order", "stock", "payment")
+
+
+def shop_service(name: str | None) -> str | None:
+    """The reference layout's service a backend's service name stands for, or None if unclear."""
+    if not name:
+        return None
+    lowered = name.lower()
+    if lowered in SHOP_SERVICES:
+        return lowered
+    matches = [s for s in SHOP_SERVICES if s in lowered]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _get(op: Any, key: str) -> Any:
+    return op.get(key) if isinstance(op, dict) else getattr(op, key, None)
+
+
+def _touches(f: str | None, service: str | None) -> bool:
+    if service is None:
+        return True
+    return service in SERVICE_OPS.get(f or "", frozenset(SHOP_SERVICES))
+
+
+def _as_windows(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if all("restore_start" in f for f in faults):
+        return faults
+    from shopbench.nemesis.timeline import fault_windows
+
+    return fault_windows(faults)
+
+
+def recovery(
+    ops: list[Any],
+    faults: list[dict[str, Any]],
+    *,
+    baseline: float = 5.0,
+    bucket: float = 1.0,
+    ratio: float = 0.9,
+) -> list[dict[str, Any]]:
+    windows = _as_windows(faults)
+    rows = []
+    for op in ops:
+        wall = _get(op, "wall")
+        if wall is None:
+            continue
+        t0, t1 = _get(op, "t0"), _get(op, "t1")
+        done = wall + ((t1 - t0) if t0 is not None and t1 is not None else 0.0)
+        rows.append((done, wall, _get(op, "type"), _get(op, "f"), _get(op, "expect")))
+    rows.sort()
+    done_all = [r[0] for r in rows]
+    ok_done = [r[0] for r in rows if r[2] == "ok"]
+    first = done_all[0] if done_all else None
+    last = done_all[-1] if done_all else None
+
+    out = []
+    for w in windows:
+        start, restore_start, end = w["start"], w.get("restore_start", w["start"]), w.get("end")
+        svc = shop_service(w.get("service"))
+        entry: dict[str, Any] = {
+            "fault": w.get("fault"), "service": w.get("service"), "action": w.get("action"),
+            "trigger": w.get("trigger"), "targets": w.get("targets", []), "result": w.get("result"),
+            "start": start, "restore_start": restore_start, "end": end, "restored": w.get("restored", end is not None),
+            "duration_s": round(end - start, 3) if end is not None else None,
+        }
+        notes = []
+        if not entry["restored"]:
+            notes.append("the fault was never undone: the service may still be down")
+
+        # Time until the service answers again.
+        answer_at = None
+        for done, _wall, kind, f, _expect in rows[bisect_left(done_all, restore_start):]:
+            if kind == "ok" and _touches(f, svc):
+                answer_at = done
+                break
+        entry["answered_again"] = answer_at is not None
+        entry["answers_again_at"] = answer_at
+        entry["time_to_answer_s"] = round(answer_at - restore_start, 3) if answer_at is not None else None
+        entry["outage_s"] = round(answer_at - start, 3) if answer_at is not None else None
+        if answer_at is None:
+            notes.append(f"no operation touching {w.get('service')} succeeded after the fault was undone")
+
+        # Throughput before, and when it is back.
+        base_from = max(start - baseline, first) if first is not None else start
+        span = start - base_from
+        baseline_rps = None
+        if span >= bucket:
+            baseline_rps = (bisect_left(ok_done, start) - bisect_left(ok_done, base_from)) / span
+        entry["baseline_rps"] = round(baseline_rps, 2) if baseline_rps is not None else None
+        back_at, best = None, 0.0
+        if baseline_rps and last is not None:
+            step = bucket / 4
+            t = restore_start
+            steps = int(max(0.0, last - bucket - restore_start) / step) + 1
+            for _ in range(min(steps, 1_000_000)):
+                if t + bucket > last:
+                    break
+                rate = (bisect_left(ok_done, t + bucket) - bisect_left(ok_done, t)) / bucket
+                best = max(best, rate)
+                if rate >= ratio * baseline_rps:
+                    back_at = t
+                    break
+                t += step
+        entry["throughput_recovered"] = back_at is not None
+        entry["throughput_recovery_s"] = round(back_at - restore_start, 3) if back_at is not None else None
+        if baseline_rps is None:
+            notes.append("no throughput baseline: under one bucket of history before the fault")
+        elif baseline_rps == 0:
+            notes.append("no ok operations before the fault: throughput recovery is not defined")
+            entry["throughput_recovered"] = None
+        elif back_at is None:
+            notes.append(f"throughput never returned to {ratio:.0%} of the {baseline_rps:.1f} ok ops/s before the "
+                         f"fault (best {best / baseline_rps:.0%} after it)")
+
+        # What the outage cost.
+        out_end = end if end is not None else (last if last is not None else start)
+        counts = {"ops": 0, "ok": 0, "errors": 0, "indeterminate": 0}
+        svc_counts = dict(counts)
+        for _done, wall, kind, f, expect in rows[bisect_left(done_all, start):]:
+            if wall > out_end:
+                continue
+            for c, applies in ((counts, True), (svc_counts, _touches(f, svc))):
+                if not applies:
+                    continue
+                c["ops"] += 1
+                if kind == "ok":
+                    c["ok"] += 1
+                elif kind == "info":
+                    c["indeterminate"] += 1
+                elif kind == "fail" and expect != "fail":
+                    c["errors"] += 1
+        entry["during"] = counts
+        entry["during_service"] = svc_counts
+        entry["note"] = "; ".join(notes) or None
+        out.append(entry)
+    return out
