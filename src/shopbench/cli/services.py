@@ -151,3 +151,26 @@ def stop(
     for name in todo:
         ok &= _report("stopped", name, [be.stop(name)])
     return 0 if ok else EXIT_UNREACHABLE
+
+
+@services_app.command("plan")
+def plan(
+    kill_config: Path = typer.Argument(..., help="A kill_config.json (seed 001's format, plus action and duration)."),
+    backend: str = BACKEND_OPT, data: Path | None = DATA_OPT, services_file: Path | None = FILE_OPT,
+    docker_url: str | None = DOCKER_OPT, project: str | None = PROJECT_OPT,
+) -> int:
+    """Check a kill_config.json against the backend's services and show what it will do (nothing is hit)."""
+    from shopbench.nemesis.config import load_fault_plan
+
+    be = _backend(backend, data, services_file, docker_url, project)
+    fault_plan = load_fault_plan(kill_config, backend=be)
+    table = Table("#", "when", "action", "services", "count", "undone after")
+    for i, trig in enumerate(fault_plan.triggers):
+        when = {"time": f"{trig.threshold:g} s into the load", "users": f"users >= {trig.threshold:g}",
+                "rps": f"rps >= {trig.threshold:g}", "checkouts": f"checkouts >= {trig.threshold:g}"}[trig.type]
+        hold = trig.hold_time()
+        undone = ("-" if trig.action in ("restart", "resume") else
+                  f"{hold:g} s" if hold is not None else "the run ends")
+        table.add_row(str(i), when, trig.action, ", ".join(trig.services), str(trig.count), undone)
+    console.print(table)
+    return 0

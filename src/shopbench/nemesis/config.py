@@ -125,9 +125,11 @@ def _describe(source: str, exc: ValidationError, data: Any) -> str:
 
 
 def parse_fault_plan(data: Any, source: str = "kill_config.json",
-                     known_services: Collection[str] | None = None) -> FaultPlan:
+                     known_services: Collection[str] | None = None, backend: Any = None) -> FaultPlan:
     """Validate a decoded kill_config. With `known_services`, every service must be one of them
-    (seed-001 aliases allowed) and is rewritten to the backend's own name."""
+    (seed-001 aliases allowed); with `backend`, every service must resolve through its
+    `canonical(name)` (Docker name prefixes included). Either way names are rewritten to the
+    backend's own."""
     if not isinstance(data, dict):
         raise UsageError(f"{source}: expected a JSON object like {{\"kill_triggers\": [ ... ]}}.")
     if "kill_triggers" not in data:
@@ -136,23 +138,30 @@ def parse_fault_plan(data: Any, source: str = "kill_config.json",
         plan = FaultPlan.model_validate({"kill_triggers": data["kill_triggers"], "source": source})
     except ValidationError as exc:
         raise UsageError(_describe(source, exc, data)) from None
-    if known_services is None:
+    if known_services is None and backend is None:
         return plan
     triggers = []
     for i, trig in enumerate(plan.kill_triggers):
         names = []
         for name in trig.services:
-            canon = canonical_service(name, known_services)
-            if canon is None:
-                known = ", ".join(sorted(known_services)) or "none"
-                raise UsageError(f"{source}: kill_triggers[{i}].services names {name!r}, an unknown service; "
-                                 f"known services: {known}.")
+            if backend is not None:
+                try:
+                    canon = backend.canonical(name)
+                except UsageError as exc:
+                    raise UsageError(f"{source}: kill_triggers[{i}].services: {exc}") from None
+            else:
+                canon = canonical_service(name, known_services or ())
+                if canon is None:
+                    known = ", ".join(sorted(known_services or ())) or "none"
+                    raise UsageError(f"{source}: kill_triggers[{i}].services names {name!r}, an unknown service; "
+                                     f"known services: {known}.")
             names.append(canon)
         triggers.append(trig.model_copy(update={"services": names}))
     return FaultPlan(kill_triggers=triggers, source=source)
 
 
-def load_fault_plan(path: str | Path, known_services: Collection[str] | None = None) -> FaultPlan:
+def load_fault_plan(path: str | Path, known_services: Collection[str] | None = None,
+                    backend: Any = None) -> FaultPlan:
     """Read and validate a kill_config.json; any problem is a UsageError naming file, trigger and field."""
     path = Path(path)
     try:
@@ -163,12 +172,13 @@ def load_fault_plan(path: str | Path, known_services: Collection[str] | None = N
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
-    return parse_fault_plan(data, str(path), known_services)
+    return parse_fault_plan(data, str(path), known_services, backend)
 
 
 def plan_for_services(services: Iterable[str], action: str = "kill", at: float = 0.0, recovery_time: float = 0,
-                      known_services: Collection[str] | None = None, count: int = 1) -> FaultPlan:
+                      known_services: Collection[str] | None = None, count: int = 1,
+                      backend: Any = None) -> FaultPlan:
     """Seed 001's static `--kill-services a b`: one time trigger at `at` seconds hitting them all."""
     data = {"kill_triggers": [{"type": "time", "threshold": at, "services": list(services), "count": count,
                                "recovery_time": recovery_time, "action": action}]}
-    return parse_fault_plan(data, "--kill-services", known_services)
+    return parse_fault_plan(data, "--kill-services", known_services, backend)
