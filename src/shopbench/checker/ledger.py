@@ -265,7 +265,8 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
         order = orders_state.get(oid)
         if order is None:
             co["info_unresolved"] += n_info
-            unresolved_orders.append(oid)
+            if n_ok or n_info:  # only 4xx answers (a probe of an unknown order) leave nothing to resolve
+                unresolved_orders.append(oid)
             continue
         paid = bool(order.get("paid"))
         co["info_resolved_paid" if paid else "info_resolved_unpaid"] += n_info

@@ -1,11 +1,60 @@
-"""`shopbench consistency`: placeholder until its issue lands (a clear error, not a stub that pretends)."""
+"""`shopbench consistency`: seed 000's consistency test, done right (issue 3).
+
+Thin: parse the flags, call `runner.consistency.run_consistency`, print the summary (or the
+verdict as JSON with --json) and return the exit code.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
 from shopbench.cli.app import app
-from shopbench.errors import UsageError
+from shopbench.report.terminal import PhaseProgress, print_summary
+from shopbench.runner.consistency import run_consistency
+from shopbench.shop import FLAWS
+from shopbench.target import Target
+from shopbench.workload.consistency import ConsistencyConfig
+from shopbench.workload.populate import MODES
 
 
-@app.command("consistency", help="(not built yet)")
-def _placeholder() -> None:
-    raise UsageError("'shopbench consistency' is not built yet.")
+@app.command("consistency")
+def consistency(
+    items: int = typer.Option(100, "--items", help="Number of items to populate."),
+    stock: int = typer.Option(1, "--stock", help="Starting stock of each item."),
+    price: int = typer.Option(1, "--price", help="Price of each item."),
+    users: int = typer.Option(1000, "--users", help="Number of users to populate."),
+    credit: int = typer.Option(1, "--credit", help="Starting credit of each user."),
+    orders: int = typer.Option(1000, "--orders", help="Number of orders (each checked out once, all at once)."),
+    items_per_order: int = typer.Option(1, "--items-per-order", help="Random items in each order."),
+    concurrency: int = typer.Option(1000, "--concurrency", help="Simultaneous clients firing the checkouts."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the random choices: the same seed, the same orders."),
+    urls: Path | None = typer.Option(None, "--urls", help="urls.json of the shop to test (ORDER_URL, PAYMENT_URL, "
+                                     "STOCK_URL); without it the reference shop is started for the run."),
+    populate: str = typer.Option("auto", "--populate", help=f"How to populate: {'|'.join(MODES)} (auto: batch_init, "
+                                 "else one call per entity)."),
+    flaw: str | None = typer.Option(None, "--flaw", help=f"Start the reference shop with a known bug "
+                                    f"({', '.join(FLAWS)}); only without --urls."),
+    out: Path | None = typer.Option(None, "--out", help="Run directory (default results/<run-id>/)."),
+    settle_timeout: float = typer.Option(30.0, "--settle-timeout", help="Seconds to wait for the state to settle."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds before a request counts as indeterminate."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON on stdout (progress on stderr)."),
+) -> int:
+    """Populate, fire every checkout at once, settle, and prove or refute that no money or stock was lost."""
+    cfg = ConsistencyConfig(items=items, stock=stock, price=price, users=users, credit=credit, orders=orders,
+                            items_per_order=items_per_order, concurrency=concurrency, seed=seed, populate=populate,
+                            timeout=timeout, settle_timeout=settle_timeout)
+    cfg.validate()
+    target = Target.load(urls) if urls is not None else None
+    err = Console(stderr=True)
+    with PhaseProgress(err, enabled=err.is_terminal) as progress:
+        result = run_consistency(cfg, target=target, flaw=flaw, out=str(out) if out is not None else None,
+                                 progress=progress, command_config={"urls": str(urls) if urls else None})
+    if as_json:
+        typer.echo(json.dumps(result.verdict, indent=2, default=str))
+    else:
+        print_summary(Console(), result.verdict, result.run.manifest, str(result.run.path))
+    return result.exit_code

@@ -1,0 +1,128 @@
+"""The terminal side of a run: progress bars per phase while it runs, a Rich summary after.
+
+Progress goes to stderr, so `--json` keeps stdout for the verdict alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+MAX_ANOMALY_ROWS = 20
+
+
+class PhaseProgress:
+    """One bar per phase: `advance = progress.start("burst", total)`, then `advance(1)` per step."""
+
+    def __init__(self, console: Console | None = None, enabled: bool = True):
+        self.console = console or Console(stderr=True)
+        self.enabled = enabled
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def __enter__(self) -> PhaseProgress:
+        if self.enabled:
+            self._progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                                      TimeElapsedColumn(), console=self.console, transient=False)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def start(self, name: str, total: int | None) -> Callable[[int], None]:
+        progress = self._progress
+        if progress is None:
+            return _ignore
+        if self._task is not None:
+            task = progress.tasks[-1]
+            if task.total is not None and task.completed < task.total:
+                progress.update(self._task, total=task.completed)
+        task_id = progress.add_task(name, total=total)
+        self._task = task_id
+
+        def advance(n: int = 1) -> None:
+            progress.advance(task_id, n)
+
+        return advance
+
+
+def _ignore(n: int = 1) -> None:
+    pass
+
+
+def _fmt_interval(value: Any) -> str:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return str(value[0]) if value[0] == value[1] else f"{value[0]} … {value[1]}"
+    return str(value)
+
+
+def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str, Any] | None = None,
+                  run_path: str | None = None) -> None:
+    """Phases, checkout outcomes, money and stock totals, the seed's numbers, and the anomalies."""
+    if manifest and manifest.get("phases"):
+        phases = Table("phase", "seconds", title="phases", title_justify="left")
+        for phase in manifest["phases"]:
+            end = phase.get("end")
+            secs = f"{end - phase['start']:.2f}" if end else "unfinished"
+            phases.add_row(phase["name"], secs)
+        console.print(phases)
+
+    co = verdict.get("checkouts") or {}
+    outcomes = Table("checkouts", "count", title="outcomes", title_justify="left")
+    for key, label in (("ok", "2xx (ok)"), ("fail", "4xx (fail)"), ("info", "indeterminate"),
+                       ("info_resolved_paid", "  → resolved paid"), ("info_resolved_unpaid", "  → resolved unpaid"),
+                       ("info_unresolved", "  → unresolved")):
+        if key in co:
+            outcomes.add_row(label, str(co[key]))
+    console.print(outcomes)
+
+    totals = verdict.get("totals") or {}
+    if totals:
+        table = Table("", "put in", "paid orders", "direct", "expected", "actual", title="ledger", title_justify="left")
+        for name in ("money", "stock"):
+            t = totals.get(name) or {}
+            if t:
+                table.add_row(name, _fmt_interval(t.get("in")), str(t.get("out_paid_orders")),
+                              _fmt_interval(t.get("out_direct")), _fmt_interval(t.get("expected")),
+                              str(t.get("actual")))
+        console.print(table)
+
+    seed = verdict.get("seed_metrics")
+    if seed:
+        table = Table("seed 000's numbers", "stock", "payment", title_justify="left")
+        table.add_row("from the client log", str(seed["stock_log"]), str(seed["payment_log"]))
+        table.add_row("from the database", str(seed["stock_db"]), str(seed["payment_db"]))
+        console.print(table)
+
+    anomalies = verdict.get("anomalies") or []
+    count = verdict.get("anomaly_count", len(anomalies))
+    if anomalies:
+        table = Table("type", "explanation", title=f"anomalies ({count})", title_justify="left", show_lines=False)
+        for a in anomalies[:MAX_ANOMALY_ROWS]:
+            table.add_row(a["type"], a.get("message", ""))
+        console.print(table)
+        if count > MAX_ANOMALY_ROWS:
+            console.print(f"… and {count - MAX_ANOMALY_ROWS} more, see verdict.json")
+    unresolved = verdict.get("unresolved") or {}
+    n_unresolved = sum(len(unresolved.get(k) or ()) for k in ("orders", "users", "items"))
+    if n_unresolved:
+        console.print(f"unresolved: {len(unresolved.get('orders') or ())} orders, "
+                      f"{len(unresolved.get('users') or ())} users, {len(unresolved.get('items') or ())} items "
+                      "could not be read or have no baseline (see verdict.json)")
+    for warning in verdict.get("warnings") or ():
+        console.print(f"[yellow]warning:[/] {warning}")
+    for name in verdict.get("failed_sections") or ():
+        console.print(f"[red]section {name} failed[/] (see verdict.json)")
+    if verdict.get("valid"):
+        console.print("[bold green]VALID[/]: no money or stock was lost.")
+    else:
+        console.print(f"[bold red]INVALID[/]: {count} anomalies.")
+    if run_path:
+        console.print(f"run directory: {run_path}")

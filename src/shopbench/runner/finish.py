@@ -1,0 +1,88 @@
+"""The shared tail of every run: settle -> read the final state -> check -> state.json + verdict.json.
+
+The consistency runner, the stress runner and the fault runner all end here, so every run
+directory carries the same `state.json` and `verdict.json` contract.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from shopbench.checker.ledger import check
+from shopbench.checker.verdict import assemble
+from shopbench.history import HistoryWriter, OpListener, iter_history
+from shopbench.rundir import OPS, STATE, VERDICT, RunDir
+from shopbench.state import settle_and_read, touched_entities
+from shopbench.target import Target
+
+OpsSource = Iterable[dict[str, Any]] | str | Path | None
+
+
+def _reader(run: RunDir, ops: OpsSource) -> Callable[[], Iterator[dict[str, Any]]]:
+    """A way to stream the history twice (once for the entities, once for the checker)."""
+    if ops is None or isinstance(ops, str | Path):
+        path = Path(ops) if ops is not None else run.file(OPS)
+        if not path.exists():
+            path.touch()  # a run that recorded nothing still gets a verdict on nothing
+        return lambda: iter_history(path)
+    if isinstance(ops, list | tuple):
+        return lambda: iter(ops)
+    materialised = list(ops)
+    return lambda: iter(materialised)
+
+
+def finish_run(
+    run: RunDir,
+    target: Target,
+    ops: OpsSource = None,
+    *,
+    settle_timeout: float,
+    extra: dict[str, Any] | None = None,
+    timeout: float = 10.0,
+    concurrency: int = 64,
+    listener: OpListener | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Settle, read, check; write `state.json` and `verdict.json`; return the verdict.
+
+    ops       the history: a path to an ops.jsonl, a list of op dicts, or None for the run's own
+              ops.jsonl. Flush the writer first when passing a path.
+    extra     sections merged into the verdict before `valid` is computed (`slo`, `faults`); one
+              with `"valid": false` makes the run invalid.
+    listener  where the settle reads are recorded (an open HistoryWriter, so ids stay unique);
+              when None they are appended to the run's ops.jsonl with ids after the last one.
+    progress  a `report.terminal.PhaseProgress` (or anything with `start(name, total)`), optional.
+    """
+    flush = getattr(listener, "flush", None)
+    if flush is not None:
+        flush()
+    read_ops = _reader(run, ops)
+    touched = touched_entities(read_ops())
+    own_writer: HistoryWriter | None = None
+    next_id = getattr(listener, "next_id", None)
+    if listener is None:
+        own_writer = listener = HistoryWriter(run.file(OPS))
+        next_id = itertools.count(touched.max_id + 1).__next__
+
+    def on_pass(n: int, total: int) -> Callable[[int], None] | None:
+        return progress.start(f"settle {n}", total) if progress is not None else None
+
+    try:
+        with run.phase("settle"):
+            state = settle_and_read(target, touched, settle_timeout=settle_timeout, listener=listener,
+                                    next_id=next_id, timeout=timeout, concurrency=concurrency, on_pass=on_pass)
+    finally:
+        if own_writer is not None:
+            own_writer.close()
+        elif flush is not None:
+            flush()
+    run.write_json(STATE, state)
+    with run.phase("verify"):
+        if progress is not None:
+            progress.start("verify", None)
+        verdict = assemble(check(read_ops(), state), state, extra)
+    run.write_json(VERDICT, verdict)
+    return verdict

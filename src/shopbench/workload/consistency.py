@@ -1,0 +1,115 @@
+"""The consistency workload of seed 000: orders of random items for random users, then every
+checkout fired at once.
+
+Random choices come from one seeded `random.Random` and are all made before any request, so the
+same `--seed` makes the same orders whatever order the answers arrive in.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import gevent
+import gevent.event
+import gevent.pool
+
+from shopbench.driver import RestDriver
+from shopbench.errors import TargetError, UsageError
+from shopbench.workload.populate import MODES
+
+Advance = Callable[[int], None]
+SCENARIO = "consistency"
+
+
+@dataclass
+class ConsistencyConfig:
+    """Defaults reproduce seed 000; `items=1, stock=100` is its 2024 edition."""
+
+    items: int = 100
+    stock: int = 1
+    price: int = 1
+    users: int = 1000
+    credit: int = 1
+    orders: int = 1000
+    items_per_order: int = 1
+    concurrency: int = 1000
+    seed: int | None = None
+    populate: str = "auto"
+    timeout: float = 10.0
+    settle_timeout: float = 30.0
+
+    def validate(self) -> None:
+        for name, minimum in (("items", 1), ("users", 1), ("orders", 1), ("items_per_order", 1),
+                              ("concurrency", 1), ("stock", 0), ("price", 0), ("credit", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < minimum:
+                raise UsageError(f"--{name.replace('_', '-')} is {value!r}; it must be an integer >= {minimum}.")
+        if self.populate not in MODES:
+            raise UsageError(f"--populate {self.populate!r}: choose one of {', '.join(MODES)}.")
+        if not self.timeout > 0:
+            raise UsageError(f"--timeout is {self.timeout}; it must be a number of seconds > 0.")
+        if self.settle_timeout < 0:
+            raise UsageError(f"--settle-timeout is {self.settle_timeout}; it must be a number of seconds >= 0.")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan_orders(rng: random.Random, item_ids: list[str], user_ids: list[str], n: int,
+                items_per_order: int) -> list[tuple[str, list[str]]]:
+    """(user, items) of each order, chosen up front."""
+    return [(rng.choice(user_ids), [rng.choice(item_ids) for _ in range(items_per_order)]) for _ in range(n)]
+
+
+def create_orders(driver: RestDriver, plan: list[tuple[str, list[str]]], *, pool_size: int,
+                  advance: Advance | None = None) -> list[str]:
+    """Create each planned order and add its items; the ids of the orders that exist."""
+    order_ids: list[str | None] = [None] * len(plan)
+    errors: list[str] = []
+    pool = gevent.pool.Pool(max(1, pool_size))
+
+    def one(slot: int) -> None:
+        user_id, items = plan[slot]
+        out = driver.create_order(user_id)
+        if out.kind == "ok":
+            order_id = str(out.data["order_id"])
+            for item_id in items:
+                driver.add_item(order_id, item_id, 1)
+            order_ids[slot] = order_id
+        elif len(errors) < 3:
+            errors.append(f"{out.status or ''} {out.error or ''}".strip())
+        if advance:
+            advance(1)
+
+    for slot in range(len(plan)):
+        pool.spawn(one, slot)
+    pool.join()
+    made = [o for o in order_ids if o is not None]
+    if plan and not made:
+        raise TargetError(f"orders: could not create a single order ({'; '.join(errors)[:200]}).")
+    return made
+
+
+def fire_checkouts(make_driver: Callable[[str], RestDriver], order_ids: list[str], concurrency: int, *,
+                   advance: Advance | None = None) -> int:
+    """Every checkout at once: `concurrency` clients each take their share of the orders and all
+    start on one signal. Returns the number of clients."""
+    n_clients = max(1, min(concurrency, len(order_ids)))
+    go = gevent.event.Event()
+
+    def client(index: int) -> None:
+        driver = make_driver(f"burst-{index}")
+        driver.scenario = SCENARIO
+        go.wait()
+        for order_id in order_ids[index::n_clients]:
+            driver.checkout(order_id)
+            if advance:
+                advance(1)
+
+    greenlets = [gevent.spawn(client, i) for i in range(n_clients)]
+    gevent.sleep(0)  # let every client reach the start line
+    go.set()
+    gevent.joinall(greenlets, raise_error=True)
+    return n_clients
