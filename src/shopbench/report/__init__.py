@@ -1,0 +1,1 @@
+"""Reports: a finished run directory turned into a self-contained HTML page, comparisons, live progress."""
