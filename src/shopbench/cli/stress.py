@@ -1,11 +1,87 @@
-"""`shopbench stress`: placeholder until its issue lands (a clear error, not a stub that pretends)."""
+"""`shopbench stress`: Locust with the shop's scenarios built in, every operation recorded, and a
+consistency verdict (plus SLOs) when the load stops.
+
+Locust's own flags keep their spelling (-u, -r, -t, --headless, --csv, --html, --processes,
+--master, --worker, --master-host, -f); any other Locust flag is passed through unchanged.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import typer
+
+from shopbench.checker.slo import PRESETS
 from shopbench.cli.app import app
-from shopbench.errors import UsageError
+from shopbench.shop import FLAWS
+from shopbench.stress.config import MIX_HELP, build_config
+from shopbench.workload.skew import SKEW_HELP
+
+HELP = """Load the shop with Locust (web UI on :8089, or --headless), record every operation, then settle,
+check that no money or stock was lost, judge the SLOs and write a run directory.
+Exit code: 0 valid, 1 an anomaly or a failed SLO, 2 bad usage, 3 target unreachable.
+Unknown flags go to Locust unchanged."""
 
 
-@app.command("stress", help="(not built yet)")
-def _placeholder() -> None:
-    raise UsageError("'shopbench stress' is not built yet.")
+@app.command("stress", help=HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def stress(
+    ctx: typer.Context,
+    users: int | None = typer.Option(None, "-u", "--users", help="Peak number of concurrent Locust users."),
+    spawn_rate: float | None = typer.Option(None, "-r", "--spawn-rate", help="Users started per second."),
+    run_time: str | None = typer.Option(None, "-t", "--run-time", help="Stop after this long (30s, 5m, 1h)."),
+    headless: bool = typer.Option(False, "--headless", help="No web UI; start at once."),
+    csv: str | None = typer.Option(None, "--csv", help="Also write Locust's CSVs with this prefix "
+                                   "(they are always in the run directory as locust_*.csv)."),
+    html: str | None = typer.Option(None, "--html", help="Also write Locust's HTML report here "
+                                    "(always in the run directory as locust.html)."),
+    processes: int | None = typer.Option(None, "--processes", help="Fork N local Locust worker processes."),
+    master: bool = typer.Option(False, "--master", help="Be the master of distributed Locust workers."),
+    worker: bool = typer.Option(False, "--worker", help="Be a worker: connect to --master-host; needs --urls and "
+                                "the same workload flags as the master."),
+    master_host: str | None = typer.Option(None, "--master-host", help="Address of the master (workers)."),
+    expect_workers: int | None = typer.Option(None, "--expect-workers", help="Master: wait for this many workers."),
+    locustfile: Path | None = typer.Option(None, "-f", "--locustfile", help="Your own locustfile (it can import "
+                                           "shopbench.stress.user.ShopUser); default: the built-in mixes."),
+    urls: Path | None = typer.Option(None, "--urls", help="urls.json of the shop; without it the reference shop "
+                                     "is started for the run and stopped after."),
+    flaw: str | None = typer.Option(None, "--flaw", help=f"Embedded reference shop only: {', '.join(FLAWS)}."),
+    mix: str = typer.Option("seed000", "--mix", help=MIX_HELP),
+    weights: str | None = typer.Option(None, "--weights", help="seed000: six scenario weights (default "
+                                       "5,30,25,20,10,10); other mixes: one weight per user type."),
+    wait: str = typer.Option("1-3", "--wait", help="Seconds between a user's iterations: MIN-MAX or one number."),
+    arrival_rate: float | None = typer.Option(None, "--arrival-rate", help="Open model: start R iterations per "
+                                              "second whatever the response times."),
+    max_users: int = typer.Option(1000, "--max-users", help="Open model: most clients in flight; arrivals "
+                                  "beyond are dropped and counted."),
+    skew: str = typer.Option("uniform", "--skew", help=f"How items and users are picked: {SKEW_HELP}."),
+    mode: str | None = typer.Option(None, "--mode", help="checkout-only: seed 000's 2024 mode (batch_init a "
+                                    "database, then only checkouts)."),
+    init_items: int | None = typer.Option(None, "--init-items", help="checkout-only: items (default 100000)."),
+    init_users: int | None = typer.Option(None, "--init-users", help="checkout-only: users (default 100000)."),
+    init_orders: int | None = typer.Option(None, "--init-orders", help="checkout-only: orders (default 100000)."),
+    hot_items: int | None = typer.Option(None, "--hot-items", help="Hot items the buyers race for (default 3)."),
+    hot_stock: int | None = typer.Option(None, "--hot-stock", help="Initial stock of each hot item (default 5)."),
+    slo: list[str] = typer.Option([], "--slo", help="An objective, repeatable: 'checkout:p95<500ms', "
+                                  "'error_rate<1%', 'rps>=100', 'get:avg<200ms'."),
+    slo_preset: list[str] = typer.Option([], "--slo-preset", help=f"Named SLO sets: {', '.join(PRESETS)}."),
+    out: Path | None = typer.Option(None, "--out", help="Run directory (default results/stress-…)."),
+    settle_timeout: float = typer.Option(30.0, "--settle-timeout", help="Seconds to wait for the shop to settle "
+                                         "before the final state is read."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice of the workload."),
+) -> int:
+    from shopbench.runner.stress import run_stress
+
+    cfg = build_config(mix=mix, weights=weights, wait=wait, arrival_rate=arrival_rate, max_users=max_users,
+                       skew=skew, mode=mode, seed=seed, init_items=init_items, init_users=init_users,
+                       init_orders=init_orders, hot_items=hot_items, hot_stock=hot_stock)
+    args: list[str] = []
+    for flag, value in (("-u", users), ("-r", spawn_rate), ("-t", run_time), ("--processes", processes),
+                        ("--master-host", master_host), ("--expect-workers", expect_workers)):
+        if value is not None:
+            args += [flag, str(value)]
+    for flag, on in (("--headless", headless), ("--master", master), ("--worker", worker)):
+        if on:
+            args.append(flag)
+    args += list(ctx.args)
+    return run_stress(cfg, urls=urls, flaw=flaw, out=out, settle_timeout=settle_timeout, slos=slo,
+                      slo_presets=slo_preset, locust_args=args, locustfile=locustfile, user_csv=csv, user_html=html)

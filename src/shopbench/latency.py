@@ -1,0 +1,95 @@
+"""Latency figures from a history: exact percentiles (every sample kept and sorted), or an HDR
+histogram (3 significant digits, microsecond resolution) when a history is too large to sort
+cheaply. Each summary says which method produced it; neither uses Locust's rounded buckets.
+
+Percentiles are nearest-rank: p95 is the smallest sample that at least 95 % of samples do not
+exceed, so it is always a latency that was really observed (exact method).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+EXACT, HDR = "exact", "hdr"
+EXACT_LIMIT = 2_000_000  # above this many samples `method="auto"` switches to HDR
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+METHODS = {"find_item": "GET", "find_user": "GET", "find_order": "GET", "remove_item": "DELETE"}
+
+
+def http_method(f: str) -> str:
+    """The HTTP method of a driver operation in the REST layout (SLOs can select GET or POST)."""
+    return METHODS.get(f, "POST")
+
+
+def nearest_rank(sorted_values: Sequence[float], q: float) -> float:
+    if not sorted_values:
+        return math.nan
+    rank = math.ceil(q / 100.0 * len(sorted_values))
+    return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
+
+
+def summarize(values_ms: Sequence[float], method: str = "auto") -> dict[str, Any]:
+    """count, avg, min, max and the standard percentiles, in milliseconds."""
+    n = len(values_ms)
+    if method == "auto":
+        method = EXACT if n <= EXACT_LIMIT else HDR
+    out: dict[str, Any] = {"count": n, "method": method}
+    if n == 0:
+        return out
+    if method == EXACT:
+        ordered = sorted(values_ms)
+        out.update(avg=sum(ordered) / n, min=ordered[0], max=ordered[-1])
+        for q in PERCENTILES:
+            out[_key(q)] = nearest_rank(ordered, q)
+    elif method == HDR:
+        from hdrh.histogram import HdrHistogram
+
+        hist = HdrHistogram(1, 3_600_000_000, 3)  # microseconds, up to an hour
+        for v in values_ms:
+            hist.record_value(max(1, int(v * 1000)))
+        out.update(avg=sum(values_ms) / n, min=min(values_ms), max=max(values_ms))
+        for q in PERCENTILES:
+            out[_key(q)] = hist.get_value_at_percentile(q) / 1000.0
+    else:
+        raise ValueError(f"unknown latency method {method!r}")
+    return out
+
+
+def percentile(values_ms: Sequence[float], q: float, method: str = "auto") -> float:
+    if method == "auto":
+        method = EXACT if len(values_ms) <= EXACT_LIMIT else HDR
+    if method == EXACT:
+        return nearest_rank(sorted(values_ms), q)
+    from hdrh.histogram import HdrHistogram
+
+    hist = HdrHistogram(1, 3_600_000_000, 3)
+    for v in values_ms:
+        hist.record_value(max(1, int(v * 1000)))
+    return hist.get_value_at_percentile(q) / 1000.0
+
+
+def _key(q: float) -> str:
+    return f"p{q:g}".replace(".", "_") if q != int(q) else f"p{int(q)}"
+
+
+def op_latency_ms(op: dict[str, Any]) -> float:
+    return (op["t1"] - op["t0"]) * 1000.0
+
+
+def iteration_latencies_ms(ops: Iterable[dict[str, Any]]) -> list[float]:
+    """Open model: for each iteration (one client, one intended start), the time from its intended
+    start to the completion of its last operation. A stalled target shows here even when the
+    requests it eventually answered were quick (no coordinated omission)."""
+    ends: dict[tuple[str, float], float] = {}
+    for op in ops:
+        intended = op.get("intended")
+        if intended is None:
+            continue
+        end = op["wall"] + (op["t1"] - op["t0"])
+        key = (op["process"], intended)
+        if end > ends.get(key, -math.inf):
+            ends[key] = end
+    return [max(0.0, (end - intended) * 1000.0) for (_, intended), end in ends.items()]

@@ -1,0 +1,70 @@
+"""The built-in shopbench locustfile: the user classes of the configured mix.
+
+Locust imports this file by path (`-f`); the classes are built from the installed session's
+configuration (see `session`): the seed000 scenarios as one user class with weighted tasks, each
+seed 002 user type, the hot-item buyer, the error prober, the checkout-only client, or, with
+`--arrival-rate`, one `ArrivalUser` that draws every iteration from the same weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locust import between, constant
+
+from shopbench.stress import session as sessions
+from shopbench.stress.live import install_live_view
+from shopbench.stress.openmodel import ArrivalUser
+from shopbench.stress.user import ShopUser
+from shopbench.workload.probes import any_probe
+from shopbench.workload.scenarios import SCENARIOS, checkout_only
+from shopbench.workload.users import USER_TYPES
+
+CLASS_NAMES = {"seed000": "Seed000User", "inventory": "InventoryManager", "order": "OrderProcessor",
+               "monitor": "MonitorUser", "hot": "HotItemBuyer", "probes": "ErrorProber",
+               "checkout-only": "CheckoutOnlyUser"}
+
+
+def iterations(component: str, scenario_weights: list[int]) -> list[tuple[Any, int]]:
+    """The (function, weight) pairs one component contributes."""
+    if component == "seed000":
+        return [(fn, w) for (_, fn, _), w in zip(SCENARIOS, scenario_weights, strict=True) if w > 0]
+    if component == "probes":
+        return [(any_probe, 1)]
+    if component == "checkout-only":
+        return [(checkout_only, 1)]
+    return [(USER_TYPES[component], 1)]
+
+
+def _as_task(fn: Any) -> Any:
+    def run(user: ShopUser) -> None:
+        fn(user.driver, user.ctx)
+
+    run.__name__ = fn.__name__
+    return run
+
+
+def build_user_classes(session: sessions.Session) -> dict[str, type]:
+    cfg = session.config
+    wait = constant(cfg.wait[0]) if cfg.wait[0] == cfg.wait[1] else between(*cfg.wait)
+    if cfg.arrival_rate:
+        pairs: list[tuple[Any, int]] = []
+        total = sum(cfg.components.values())
+        for component, weight in cfg.components.items():
+            its = iterations(component, cfg.scenario_weights)
+            share = sum(w for _, w in its)
+            # Keep each component's share of all iterations equal to its weight in the mix.
+            pairs += [(fn, w * weight * 1000 // (share * total) or 1) for fn, w in its]
+        cls = type("ArrivalGenerator", (ArrivalUser,), {"iterations": pairs, "__module__": __name__})
+        return {"ArrivalGenerator": cls}
+    classes: dict[str, type] = {}
+    for component, weight in cfg.components.items():
+        tasks = {_as_task(fn): w for fn, w in iterations(component, cfg.scenario_weights)}
+        name = CLASS_NAMES[component]
+        classes[name] = type(name, (ShopUser,), {"tasks": tasks, "weight": weight, "wait_time": wait,
+                                                 "__module__": __name__})
+    return classes
+
+
+globals().update(build_user_classes(sessions.current()))
+install_live_view()
