@@ -19,7 +19,6 @@ for path in (SRC, str(HERE.parent), str(HERE)):  # `fakes` lives in tests/; impo
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
 from fakes.docker_engine import FakeDockerEngine  # noqa: E402
-
 from shopbench.nemesis.backends.base import OK, Hit, TargetStatus  # noqa: E402
 from shopbench.shop import RefShop  # noqa: E402
 

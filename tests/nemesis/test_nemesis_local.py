@@ -125,7 +125,8 @@ def test_signal_to_a_faulting_process_restores_every_service(healthy_shop: RefSh
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == code  # SIGINT: an uncaught KeyboardInterrupt (Python re-raises the signal); SIGTERM: SystemExit(143)
+    # SIGINT: an uncaught KeyboardInterrupt (Python re-raises the signal); SIGTERM: SystemExit(143).
+    assert proc.returncode == code
     assert_whole(healthy_shop)
     recovers = [x for x in read_timeline(timeline) if x["role"] == "recover"]
     assert sorted(x["service"] for x in recovers) == ["order", "payment", "stock"]

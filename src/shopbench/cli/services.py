@@ -128,10 +128,11 @@ def _local_only(be: Backend, verb: str) -> LocalBackend:
 @services_app.command("start")
 def start(
     names: list[str] | None = typer.Argument(None, help="Only these services (default: all, in file order)."),
-    data: Path | None = DATA_OPT, services_file: Path | None = FILE_OPT,
+    backend: str = BACKEND_OPT, data: Path | None = DATA_OPT, services_file: Path | None = FILE_OPT,
+    docker_url: str | None = DOCKER_OPT, project: str | None = PROJECT_OPT,
 ) -> int:
     """Start services (those of --services-file, or stopped ones known to --data) and wait until healthy."""
-    be = _local_only(_backend("local", data, services_file, None, None), "start")
+    be = _local_only(_backend(backend, data, services_file, docker_url, project), "start")
     todo = [be.canonical(n) for n in names] if names else (list(be.specs) or be.services())
     ok = True
     for name in todo:
@@ -142,10 +143,11 @@ def start(
 @services_app.command("stop")
 def stop(
     names: list[str] | None = typer.Argument(None, help="Only these services (default: all)."),
-    data: Path | None = DATA_OPT, services_file: Path | None = FILE_OPT,
+    backend: str = BACKEND_OPT, data: Path | None = DATA_OPT, services_file: Path | None = FILE_OPT,
+    docker_url: str | None = DOCKER_OPT, project: str | None = PROJECT_OPT,
 ) -> int:
     """Stop services started by shopbench (resuming paused ones first)."""
-    be = _local_only(_backend("local", data, services_file, None, None), "stop")
+    be = _local_only(_backend(backend, data, services_file, docker_url, project), "stop")
     todo = [be.canonical(n) for n in names] if names else list(reversed(list(be.specs) or be.services()))
     ok = True
     for name in todo:

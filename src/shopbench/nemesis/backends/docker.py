@@ -53,9 +53,9 @@ class DockerBackend:
         self.client = client
 
     # -- finding containers -----------------------------------------------------------------
-    def _list(self, filters: dict[str, Any] | None = None) -> list[Any]:
+    def _list(self, filters: dict[str, Any] | None = None, in_project: bool = True) -> list[Any]:
         labels = []
-        if self.project:
+        if self.project and in_project:
             labels.append(f"{PROJECT_LABEL}={self.project}")
         if filters and "label" in filters:
             labels.append(filters["label"])
@@ -72,7 +72,8 @@ class DockerBackend:
         labelled = self._list({"label": f"{SERVICE_LABEL}={service}"})
         if labelled:
             return labelled
-        return [c for c in self._list() if c.name.lstrip("/").startswith(service)]
+        # Name prefixes serve containers Compose did not start, which carry no project label either.
+        return [c for c in self._list(in_project=False) if c.name.lstrip("/").startswith(service)]
 
     def services(self) -> list[str]:
         return sorted({c.labels.get(SERVICE_LABEL) for c in self._list() if c.labels.get(SERVICE_LABEL)})
@@ -83,7 +84,7 @@ class DockerBackend:
         if canon is not None:
             return canon
         for alt in (name, *_alias_forms(name)):
-            if any(c.name.lstrip("/").startswith(alt) for c in self._list()):
+            if any(c.name.lstrip("/").startswith(alt) for c in self._list(in_project=False)):
                 return alt
         raise UsageError(f"unknown service {name!r}: no container at {self.base_url} has the Compose label "
                          f"{SERVICE_LABEL}={name} or a name starting with it; Compose services found: "
@@ -95,6 +96,9 @@ class DockerBackend:
         all_containers = self.containers(service)
         if action == "resume":
             eligible = [c for c in all_containers if c.status == "paused"]
+        elif action == "restart":
+            # Restarting brings a dead container back too; running ones come first.
+            eligible = sorted(all_containers, key=lambda c: c.status != "running")
         else:
             eligible = [c for c in all_containers if c.status == "running"]
         if not eligible:
