@@ -97,7 +97,7 @@ def recovery(
         t0, t1 = _get(op, "t0"), _get(op, "t1")
         done = wall + ((t1 - t0) if t0 is not None and t1 is not None else 0.0)
         rows.append((done, wall, _get(op, "type"), _get(op, "f"), _get(op, "expect")))
-    rows.sort()
+    rows.sort(key=lambda r: (r[0], r[1]))
     done_all = [r[0] for r in rows]
     ok_done = [r[0] for r in rows if r[2] == "ok"]
     first = done_all[0] if done_all else None
