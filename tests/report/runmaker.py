@@ -16,8 +16,9 @@ import gevent
 import gevent.pool
 import orjson
 
+from shopbench.checker.recovery import recovery
 from shopbench.driver import connect
-from shopbench.history import HistoryWriter
+from shopbench.history import HistoryWriter, read_history
 from shopbench.rundir import FAULTS, OPS, VERDICT, RunDir
 from shopbench.shop import RefShop
 
@@ -48,12 +49,18 @@ def make_run(out: Path, shop: RefShop, *, invalid: bool = False, pause: float = 
 
         def nemesis() -> None:
             gevent.sleep(0.15)
+            # The nemesis's own format: one line per action, the fault and the recover that undid it.
+            trigger = {"index": 0, "type": "time", "threshold": 0.15, "value": 0.15}
             start = time.time()
-            shop.pause("stock")
+            pid = shop.pause("stock")
+            faults.append({"fault": 0, "trigger": trigger, "service": "stock", "target": f"pid {pid}",
+                           "action": "pause", "role": "fault", "start": start, "end": time.time(), "result": "ok"})
             gevent.sleep(pause)
+            start = time.time()
             shop.resume("stock")
-            faults.append({"service": "stock", "action": "pause", "trigger": {"type": "time", "threshold": 0.15},
-                           "start": start, "end": time.time(), "result": "ok"})
+            faults.append({"fault": 0, "trigger": trigger, "service": "stock", "target": f"pid {pid}",
+                           "action": "resume", "role": "recover", "reason": "duration", "start": start,
+                           "end": time.time(), "result": "ok"})
 
         fault = gevent.spawn(nemesis)
         for i, order_id in enumerate(order_ids):
@@ -103,6 +110,5 @@ def verdict(ops_path: Path, invalid: bool, faults: list[dict[str, Any]]) -> dict
                          "payment_log": 0, "payment_db": 3 if invalid else 0},
         "slo": [{"expr": "checkout:p95<500ms", "measured": 42.5, "ok": True},
                 {"expr": "error_rate<1%", "measured": 4.2, "ok": not invalid}],
-        "faults": [{"service": f["service"], "action": f["action"], "answers_again_s": 0.05,
-                    "throughput_recovered_s": 0.4, "errors_during": 3, "indeterminate_during": 5} for f in faults],
+        "faults": recovery(read_history(ops_path), faults, baseline=0.2, bucket=0.1),
     }

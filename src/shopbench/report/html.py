@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from shopbench import __version__
 from shopbench.report import charts
-from shopbench.report.rundata import RunData, load_run
+from shopbench.report.rundata import RunData, fault_recoveries, fault_windows, load_run, slo_results
 from shopbench.report.series import Series, compute_series
 from shopbench.rundir import REPORT
 
@@ -30,6 +30,13 @@ SEED_METRICS = (("stock_log", "stock inconsistencies (client log)"),
                 ("payment_log", "payment inconsistencies (client log)"),
                 ("payment_db", "payment inconsistencies (database)"))
 MAX_ANOMALIES_SHOWN = 500
+CHECKOUT_LABELS = {"info_resolved_paid": "indeterminate → resolved: the order is paid (it took effect)",
+                   "info_resolved_unpaid": "indeterminate → resolved: the order is not paid (no effect)",
+                   "info_unresolved": "indeterminate → unresolved: the order could not be read"}
+WALL_KEYS = ("start", "restore_start", "end", "answers_again_at")
+RECOVERY_ORDER = ("fault", "service", "action", "result", "restored", "start", "restore_start", "end", "duration_s",
+                  "answers_again_at", "time_to_answer_s", "outage_s", "baseline_rps", "throughput_recovery_s",
+                  "throughput_recovered", "during", "during_service", "note")
 LOCUST_COLUMNS = ("Type", "Name", "Request Count", "Failure Count", "Median Response Time", "95%", "99%",
                   "Requests/s")
 
@@ -91,7 +98,8 @@ def report_context(run: RunData, series: Series) -> tuple[dict[str, charts.Figur
     manifest = run.manifest
     ended = manifest.get("ended")
     run_end = (ended - series.origin) if isinstance(ended, int | float) else (series.last or 0.0)
-    windows = charts.fault_windows(run.faults, series.origin, max(run_end, series.last or 0.0))
+    faults = fault_windows(run.faults)
+    windows = charts.fault_windows(faults, series.origin, max(run_end, series.last or 0.0))
     marks = charts.phase_marks(manifest.get("phases"), series.origin)
 
     figures: dict[str, charts.Figure] = {}
@@ -117,8 +125,9 @@ def report_context(run: RunData, series: Series) -> tuple[dict[str, charts.Figur
         "checkout_block": checkout_context(verdict, series),
         "latency_ids": latency_ids,
         "has_chart": set(figures),
-        "fault_rows": fault_rows(run.faults, series.origin),
-        "recovery": table_of(verdict.get("faults") if verdict else None),
+        "fault_rows": None if run.faults is None else fault_rows(faults, series.origin),
+        "fault_actions": action_rows(run.faults, series.origin),
+        "recovery": recovery_table(fault_recoveries(verdict), series.origin),
         "locust_rows": locust_rows(run.locust_stats),
         "phases": phase_rows(manifest.get("phases"), series.origin),
         "config_json": json.dumps(manifest.get("config") or {}, indent=2, default=str, sort_keys=True),
@@ -135,12 +144,16 @@ def report_context(run: RunData, series: Series) -> tuple[dict[str, charts.Figur
 
 def verdict_context(verdict: dict[str, Any] | None) -> dict[str, Any]:
     if verdict is None:
-        return {"state": "unknown", "anomalies": [], "by_type": [], "hidden": 0, "seed": [], "slo": [], "count": 0}
+        return {"state": "unknown", "anomalies": [], "by_type": [], "hidden": 0, "seed": [], "slo": [], "count": 0,
+                "warnings": [], "failed_sections": []}
     anomalies = [a if isinstance(a, dict) else {"type": "anomaly", "message": str(a)}
                  for a in verdict.get("anomalies") or []]
     by_type: dict[str, int] = {}
-    for a in anomalies:
-        by_type[str(a.get("type", "anomaly"))] = by_type.get(str(a.get("type", "anomaly")), 0) + 1
+    if isinstance(verdict.get("anomaly_types"), dict):  # the checker's counts cover anomalies it did not list
+        by_type = {str(k): v for k, v in verdict["anomaly_types"].items()}
+    else:
+        for a in anomalies:
+            by_type[str(a.get("type", "anomaly"))] = by_type.get(str(a.get("type", "anomaly")), 0) + 1
     shown = []
     for a in anomalies[:MAX_ANOMALIES_SHOWN]:
         details = {k: v for k, v in a.items() if k not in ("type", "message", "explanation")}
@@ -148,11 +161,13 @@ def verdict_context(verdict: dict[str, Any] | None) -> dict[str, Any]:
                       "details": details})
     seed_metrics = verdict.get("seed_metrics") or {}
     seed = [(label, seed_metrics.get(key)) for key, label in SEED_METRICS if key in seed_metrics]
-    slo = [s for s in verdict.get("slo") or [] if isinstance(s, dict)]
     count = verdict.get("anomaly_count", len(anomalies))
+    warnings = [str(w) for w in verdict.get("warnings") or []]
+    failed_sections = [str(x) for x in verdict.get("failed_sections") or []]
     return {"state": "valid" if verdict["valid"] else "invalid", "anomalies": shown, "count": count,
-            "by_type": sorted(by_type.items(), key=lambda kv: -kv[1]), "hidden": max(0, len(anomalies) - len(shown)),
-            "seed": seed, "slo": slo}
+            "by_type": sorted(by_type.items(), key=lambda kv: -kv[1]),
+            "hidden": max(0, (count if isinstance(count, int) else len(anomalies)) - len(shown)),
+            "seed": seed, "slo": slo_results(verdict), "warnings": warnings, "failed_sections": failed_sections}
 
 
 def checkout_context(verdict: dict[str, Any] | None, series: Series) -> dict[str, Any]:
@@ -164,45 +179,72 @@ def checkout_context(verdict: dict[str, Any] | None, series: Series) -> dict[str
             main[key] = counted[key]
         elif from_history is not None:
             main[key] = getattr(from_history, key)
-    extra = [(k, v) for k, v in counted.items() if k not in ("ok", "fail", "info")]
+    extra = [(CHECKOUT_LABELS.get(k, k), v) for k, v in counted.items() if k not in ("ok", "fail", "info")]
     total = sum(v for v in main.values() if isinstance(v, int | float))
     return {"main": main, "extra": extra, "total": total, "history": from_history,
             "source": "verdict.json" if counted else "the history"}
 
 
-def fault_rows(faults: list[dict[str, Any]] | None, origin: float) -> list[dict[str, Any]] | None:
-    if faults is None:
-        return None
+def fault_rows(windows: list[dict[str, Any]], origin: float) -> list[dict[str, Any]]:
     rows = []
-    for fault in faults:
-        start, end = fault["start"], fault.get("end")
-        trigger, result = fault.get("trigger"), fault.get("result")
+    for w in windows:
+        start, end, trigger, result = w["start"], w.get("end"), w.get("trigger"), w.get("result")
         rows.append({
-            "service": fault.get("service") or fault.get("target") or "",
-            "action": fault.get("action") or "",
-            "trigger": trigger if isinstance(trigger, str) else compact_json(trigger) if trigger is not None else "",
+            "service": w.get("service") or w.get("target") or "",
+            "action": w.get("action") or "",
+            "trigger": trigger if isinstance(trigger, str) else "" if trigger is None else compact_json(trigger),
             "start": start - origin,
             "end": None if end is None else end - origin,
             "duration": None if end is None else end - start,
             "result": result if isinstance(result, str) else "" if result is None else compact_json(result),
-            "extra": {k: v for k, v in fault.items()
-                      if k not in ("service", "target", "action", "trigger", "start", "end", "result")},
+            "restored": w.get("restored"),
         })
     return rows
 
 
-def table_of(items: list[Any] | None) -> dict[str, Any] | None:
-    """A list of flat-ish records as columns + rows (the recovery figures' keys belong to the nemesis)."""
+def action_rows(lines: list[dict[str, Any]] | None, origin: float) -> list[dict[str, Any]]:
+    """The raw timeline, one row per action (a kill, then the start that undid it)."""
+    rows = []
+    for line in lines or []:
+        end = line.get("end")
+        rows.append({"fault": line.get("fault", ""), "role": line.get("role", ""), "action": line.get("action", ""),
+                     "service": line.get("service", ""), "target": line.get("target") or "",
+                     "start": line["start"] - origin,
+                     "end": end - origin if isinstance(end, int | float) else None,
+                     "result": line.get("result", ""), "why": line.get("reason") or line.get("error") or ""})
+    return rows
+
+
+def recovery_table(items: list[dict[str, Any]], origin: float) -> dict[str, Any] | None:
+    """Per-fault recovery figures as columns + rows. The keys belong to the recovery checker, so any
+    key is shown: known ones first, wall times as seconds since the run started, nested counts
+    spread into columns."""
     if not items:
         return None
-    columns: list[str] = []
+    flat_items = []
     for item in items:
-        if isinstance(item, dict):
-            for key in item:
-                if key not in columns:
-                    columns.append(key)
-    rows = [[item.get(c) if isinstance(item, dict) else None for c in columns] for item in items]
-    return {"columns": columns, "rows": rows}
+        flat: dict[str, Any] = {}
+        for key, value in item.items():
+            if key in ("trigger", "targets"):
+                continue
+            if key in WALL_KEYS and isinstance(value, int | float):
+                value = round(value - origin, 3)
+            if isinstance(value, dict) and all(not isinstance(v, dict | list) for v in value.values()):
+                for sub, v in value.items():
+                    flat[f"{key} {sub}"] = v
+            else:
+                flat[key] = value
+        flat_items.append(flat)
+    columns: list[str] = []
+    for flat in flat_items:
+        for key in flat:
+            if key not in columns:
+                columns.append(key)
+    rank = {key: i for i, key in enumerate(RECOVERY_ORDER)}
+    first_seen = {c: i for i, c in enumerate(columns)}
+    columns.sort(key=lambda c: (rank.get(c.split(" ")[0], len(rank)), first_seen[c]))
+    labels = [(c[:-2] + " (s)" if c.endswith("_s") else c).replace("_", " ") for c in columns]
+    return {"columns": labels, "rows": [[flat.get(c) for c in columns] for flat in flat_items]}
 
 
 def locust_rows(stats: list[dict[str, str]] | None) -> dict[str, Any] | None:

@@ -73,10 +73,11 @@ def _check_verdict(data: Any, path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: expected a JSON object with at least the field 'valid'.")
     if not isinstance(data.get("valid"), bool):
         raise UsageError(f"{path}: field 'valid' is {data.get('valid')!r}; it must be true or false.")
-    for key, kind in (("anomalies", list), ("checkouts", dict), ("seed_metrics", dict), ("slo", list),
-                      ("faults", list)):
-        if data.get(key) is not None and not isinstance(data[key], kind):
-            raise UsageError(f"{path}: field '{key}' must be a JSON {'list' if kind is list else 'object'}.")
+    for key, kinds, what in (("anomalies", list, "list"), ("checkouts", dict, "object"),
+                             ("seed_metrics", dict, "object"), ("slo", list | dict, "list or object"),
+                             ("faults", list | dict, "list or object")):
+        if data.get(key) is not None and not isinstance(data[key], kinds):
+            raise UsageError(f"{path}: field '{key}' must be a JSON {what}.")
     return data
 
 
@@ -124,3 +125,45 @@ def _read_csv(path: Path, notes: list[str]) -> list[dict[str, str]] | None:
         notes.append(f"{path.name}: {len(rows) - len(whole)} incomplete row(s) left out.")
     return whole
 
+
+
+# -- views of verdict sections whose exact shape belongs to other modules -------------------------
+
+def slo_results(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every SLO as {expr, measured, unit, ok, detail}: accepts a list of {expr, measured, ok} or the
+    stress runner's section {"valid", "results": [{slo, measured, unit, passed, detail}]}."""
+    section = (verdict or {}).get("slo")
+    items = section.get("results") if isinstance(section, dict) else section
+    out = []
+    for item in items or []:
+        if not isinstance(item, dict):
+            continue
+        ok = item.get("ok", item.get("passed"))
+        out.append({"expr": str(item.get("expr") or item.get("slo") or item.get("name") or "?"),
+                    "measured": item.get("measured"), "unit": item.get("unit") or "", "ok": bool(ok),
+                    "detail": item.get("detail") or ""})
+    return out
+
+
+def fault_recoveries(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The per-fault recovery figures: the verdict's `faults` list, or the list inside a section."""
+    section = (verdict or {}).get("faults")
+    if isinstance(section, dict):
+        section = next((section[k] for k in ("faults", "results", "recovery", "windows")
+                        if isinstance(section.get(k), list)), None)
+    return [f for f in section or [] if isinstance(f, dict)]
+
+
+def fault_windows(lines: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """One record per fault (start, end, service, action, …). The nemesis writes one line per action
+    (`role` fault/recover) and folds them itself; a timeline without roles is one line per fault."""
+    if not lines:
+        return []
+    if any("role" in line or "fault" in line for line in lines):
+        from shopbench.nemesis.timeline import fault_windows as fold
+
+        try:
+            return fold(lines)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"{FAULTS}: a fault record lacks a field or has a wrong type ({exc}).") from None
+    return lines
