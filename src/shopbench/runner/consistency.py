@@ -86,12 +86,16 @@ def run_consistency(
 
     try:
         with ExitStack() as stack:
+            shop: RefShop | None = None
             if target is None:
                 with run.phase("setup"):
                     shop = RefShop(run.path / "shop", flaw=flaw)
                     stack.enter_context(shop)
                     target = shop.target
                     run.manifest["config"]["target"] = target.as_dict()
+            bind = getattr(during_burst, "bind", None)  # a fault hook (shopbench.nemesis.hooks) binds early
+            if bind is not None:
+                bind(run, shop.supervisor if shop is not None else None)
             writer = stack.enter_context(HistoryWriter(run.file(OPS)))
             monitor = LoadMonitor()
             listener = tee(writer, monitor)
@@ -125,8 +129,11 @@ def run_consistency(
                 with during_burst(monitor) if during_burst is not None else nullcontext():
                     fire_checkouts(make_driver, order_ids, cfg.concurrency, advance=advance)
                 monitor.users = 0
+            writer.flush()
+            fault_extra = getattr(during_burst, "verdict_extra", None)
             verdict = finish_run(run, target, None, settle_timeout=cfg.settle_timeout, timeout=cfg.timeout,
-                                 concurrency=pool, listener=writer, progress=prog)
+                                 concurrency=pool, listener=writer, progress=prog,
+                                 extra=fault_extra() if fault_extra is not None else None)
         code = EXIT_VALID if verdict["valid"] else EXIT_INVALID
         run.finish("valid" if verdict["valid"] else "invalid", code)
         return RunResult(run, verdict, code)

@@ -1,0 +1,65 @@
+"""Faults during a real consistency burst on the reference shop, through the runner's fault hook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shopbench.nemesis import make_backend, parse_fault_plan, read_timeline
+from shopbench.nemesis.hooks import FaultHook
+from shopbench.runner.consistency import run_consistency
+from shopbench.shop import RefShop
+from shopbench.workload.consistency import ConsistencyConfig
+
+pytestmark = pytest.mark.slow
+
+
+def kill_plan(service: str, after: int, recovery_time: float) -> object:
+    return parse_fault_plan({"kill_triggers": [{"type": "checkouts", "threshold": after, "services": [service],
+                                                "recovery_time": recovery_time}]})
+
+
+def burst_phase(run_dir: Path) -> dict:
+    manifest = json.loads((run_dir / "run.json").read_text())
+    return next(p for p in manifest["phases"] if p["name"] == "burst")
+
+
+@pytest.mark.parametrize("service", ["stock-service", "payment-service", "order-service"])
+def test_sigkill_each_service_mid_burst_and_restore_it_valid(tmp_path: Path, service: str) -> None:
+    cfg = ConsistencyConfig(items=10, stock=5, users=300, credit=2, orders=300, concurrency=20, seed=7,
+                            settle_timeout=15)
+    hook = FaultHook(kill_plan(service, after=30, recovery_time=0.3))
+    result = run_consistency(cfg, out=str(tmp_path / "run"), during_burst=hook)
+    verdict = result.verdict
+    assert verdict["valid"], verdict["anomalies"][:5]
+    lines = read_timeline(result.run.file("faults.jsonl"))
+    name = service.split("-")[0]
+    assert [(x["role"], x["action"], x["service"], x["result"]) for x in lines] == [
+        ("fault", "kill", name, "ok"), ("recover", "start", name, "ok")]
+    assert lines[0]["start"] < burst_phase(result.run.path)["end"]  # the kill landed during the burst
+    assert lines[0]["target"] != lines[1]["target"]  # a new process
+    (fault,) = verdict["faults"]
+    assert fault["service"] == name and fault["restored"] and fault["trigger"]["type"] == "checkouts"
+    assert fault["trigger"]["value"] >= 30
+    manifest = json.loads(result.run.file("run.json").read_text())
+    assert manifest["config"]["faults"]["kill_triggers"][0]["services"] == [name]
+
+
+@pytest.mark.parametrize("flaw, valid", [(None, True), ("no-recovery", False)])
+def test_order_killed_mid_burst_with_and_without_recovery(tmp_path: Path, flaw: str | None, valid: bool) -> None:
+    # --step-delay holds each checkout between its stock and payment steps, so the kill is sure to
+    # interrupt some; a shop that recovers finishes them after the restart, the flawed one forgets them.
+    with RefShop(tmp_path / "shop", flaw=flaw, extra_args={"order": ["--step-delay", "0.4"]}) as shop:
+        hook = FaultHook(kill_plan("order", after=10, recovery_time=0.3),
+                         backend=make_backend("local", supervisor=shop.supervisor))
+        cfg = ConsistencyConfig(items=5, stock=100, users=100, credit=5, orders=100, concurrency=50, seed=3,
+                                settle_timeout=15)
+        result = run_consistency(cfg, target=shop.target, out=str(tmp_path / "run"), during_burst=hook)
+        for name in ("order", "stock", "payment"):
+            assert shop.supervisor.state(name) == "running"
+    assert result.verdict["valid"] is valid, result.verdict["anomalies"][:3]
+    assert result.exit_code == (0 if valid else 1)
+    (fault,) = result.verdict["faults"]
+    assert fault["during_service"]["indeterminate"] > 0  # the clients of interrupted checkouts saw it
