@@ -113,7 +113,26 @@ def run_locust(argv: list[str]) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    _kill_locust_greenlets()
     return code
+
+
+def _kill_locust_greenlets() -> None:
+    """Locust expects its process to exit after `main`; ours goes on to settle and check, so the
+    background greenlets it left (CSV writer, stats history, input listener, our live line) must
+    not wake up and write to files it already closed."""
+    import gc
+
+    import gevent
+
+    stale = []
+    for obj in gc.get_objects():
+        if isinstance(obj, gevent.Greenlet) and not obj.dead:
+            run = getattr(obj, "_run", None)
+            module = getattr(run, "__module__", "") or getattr(getattr(run, "__func__", None), "__module__", "")
+            if module.startswith(("locust", "shopbench.stress")):
+                stale.append(obj)
+    gevent.killall(stale, block=True, timeout=5)
 
 
 def _flag_value(args: Sequence[str], *names: str) -> str | None:

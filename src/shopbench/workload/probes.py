@@ -11,7 +11,9 @@ import uuid
 from shopbench.driver import Driver
 from shopbench.workload.scenarios import Context, Scenario, new_item, new_user
 
-HUGE = 10**30  # beyond any 64-bit integer: a shop that accepts it overflows somewhere
+# Beyond any 64-bit integer: a shop that accepts it overflows somewhere. A string, because the
+# history (JSON via orjson) cannot hold an integer this large; the URL is the same.
+HUGE = str(10**30)
 
 
 def _unknown() -> str:
