@@ -36,7 +36,7 @@ def test_a_clean_recovery() -> None:
                + ops_between(10, 12.5, 50, kind="info")           # the outage: refused connections
                + ops_between(12.6, 20, 100)                       # back, first ok completes at 12.61
                + ops_between(10.05, 20.05, 10, f="find_item"))    # stock keeps answering throughout
-    (m,) = recovery(history, kill_timeline())
+    (m,) = recovery(history, kill_timeline(), bucket=1.0)
     assert m["service"] == "order" and m["restored"] and m["duration_s"] == pytest.approx(2.5)
     assert m["answered_again"] and m["time_to_answer_s"] == pytest.approx(0.61, abs=1e-3)
     assert m["outage_s"] == pytest.approx(2.61, abs=1e-3)
@@ -52,7 +52,7 @@ def test_a_clean_recovery() -> None:
 
 def test_throughput_that_never_comes_back_says_so() -> None:
     history = ops_between(0, 10, 100) + ops_between(12.6, 20, 30)  # limps along at 30 %
-    (m,) = recovery(history, kill_timeline())
+    (m,) = recovery(history, kill_timeline(), bucket=1.0)
     assert m["answered_again"] is True
     assert m["throughput_recovered"] is False and m["throughput_recovery_s"] is None
     assert "never returned to 90%" in m["note"] and "best 30%" in m["note"]
@@ -77,11 +77,12 @@ def test_an_unrestored_fault_counts_the_outage_to_the_end_of_the_history() -> No
     assert m["during"]["indeterminate"] == 50
 
 
-def test_unexpected_failures_are_errors_expected_ones_are_not() -> None:
-    history = (ops_between(0, 10, 10) + ops_between(10, 12, 5, kind="fail")
-               + ops_between(10, 12, 5, kind="fail", expect="fail", f="checkout"))
+def test_unexpected_answers_are_errors_expected_ones_are_not() -> None:
+    history = (ops_between(0, 10, 10, latency=0.005) + ops_between(10, 12, 5, kind="fail", expect="ok")
+               + ops_between(10, 12, 5, kind="fail", expect="fail") + ops_between(10, 12, 5, kind="fail")
+               + ops_between(10, 12, 5, kind="ok", expect="fail") + ops_between(10, 12, 5, kind="info", expect="ok"))
     (m,) = recovery(history, kill_timeline(restore=12, back=12))
-    assert m["during"]["errors"] == 10 and m["during"]["ops"] == 20
+    assert m["during"] == {"ops": 50, "ok": 10, "fail": 30, "indeterminate": 10, "errors": 20}
 
 
 def test_a_pause_counts_in_flight_answers_after_the_resume() -> None:
@@ -98,8 +99,17 @@ def test_a_pause_counts_in_flight_answers_after_the_resume() -> None:
     assert m["outage_s"] == pytest.approx(2.0, abs=1e-6)
 
 
+def test_short_bursts_get_a_small_bucket() -> None:
+    # A 2 s burst at 500 ops/s, order down from 0.8 to 1.1 s: figures in 0.1 s buckets.
+    history = ops_between(0, 0.8, 500, latency=0.001) + ops_between(1.15, 2, 500, latency=0.001)
+    (m,) = recovery(history, kill_timeline(start=0.8, restore=1.0, back=1.1))
+    assert m["bucket_s"] == pytest.approx(0.1, rel=0.01)
+    assert m["baseline_rps"] == pytest.approx(500, rel=0.02)
+    assert m["throughput_recovered"] and m["throughput_recovery_s"] == pytest.approx(0.15, abs=0.03)
+
+
 def test_no_baseline_when_the_fault_comes_first() -> None:
-    (m,) = recovery(ops_between(0.2, 5, 10), kill_timeline(start=0.5, restore=1, back=1.2))
+    (m,) = recovery(ops_between(0.2, 30, 10), kill_timeline(start=0.5, restore=1, back=1.2))
     assert m["baseline_rps"] is None and "no throughput baseline" in m["note"]
 
 

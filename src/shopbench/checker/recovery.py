@@ -29,8 +29,11 @@ Definitions, per fault on service S (window fields as in `fault_windows`):
                      close the best one came.
   during             operations overlapping the outage [start, end] (end: the end of the restore,
                      or the end of the history if the fault was never restored): all of them, and
-                     those touching S, counted as ok, errors (a fail the workload did not expect)
-                     and indeterminate (info).
+                     those touching S (`during_service`), counted as ok, fail (a definite no),
+                     indeterminate (info) and errors (an answer other than the one the workload
+                     expected, for operations that state an expectation; info is never an error).
+  bucket             1 s by default; when the history spans under 20 s (a consistency burst) it
+                     shrinks to a twentieth of the span (at least 10 ms), so short loads get figures.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def recovery(
     faults: list[dict[str, Any]],
     *,
     baseline: float = 5.0,
-    bucket: float = 1.0,
+    bucket: float | None = None,
     ratio: float = 0.9,
 ) -> list[dict[str, Any]]:
     windows = _as_windows(faults)
@@ -102,6 +105,9 @@ def recovery(
     ok_done = [r[0] for r in rows if r[2] == "ok"]
     first = done_all[0] if done_all else None
     last = done_all[-1] if done_all else None
+    if bucket is None:
+        span = (last - first) if first is not None and last is not None else 0.0
+        bucket = 1.0 if span >= 20 else max(0.01, span / 20)
 
     out = []
     for w in windows:
@@ -164,7 +170,7 @@ def recovery(
 
         # What the outage cost.
         out_end = end if end is not None else (last if last is not None else start)
-        counts = {"ops": 0, "ok": 0, "errors": 0, "indeterminate": 0}
+        counts = {"ops": 0, "ok": 0, "fail": 0, "indeterminate": 0, "errors": 0}
         svc_counts = dict(counts)
         for _done, wall, kind, f, expect in rows[bisect_left(done_all, start):]:
             if wall > out_end:
@@ -177,8 +183,11 @@ def recovery(
                     c["ok"] += 1
                 elif kind == "info":
                     c["indeterminate"] += 1
-                elif kind == "fail" and expect != "fail":
+                else:
+                    c["fail"] += 1
+                if expect is not None and kind != "info" and kind != expect:
                     c["errors"] += 1
+        entry["bucket_s"] = round(bucket, 3)
         entry["during"] = counts
         entry["during_service"] = svc_counts
         entry["note"] = "; ".join(notes) or None
