@@ -63,3 +63,40 @@ def test_order_killed_mid_burst_with_and_without_recovery(tmp_path: Path, flaw: 
     assert result.exit_code == (0 if valid else 1)
     (fault,) = result.verdict["faults"]
     assert fault["during_service"]["indeterminate"] > 0  # the clients of interrupted checkouts saw it
+
+
+def test_cli_consistency_with_faults(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from shopbench.cli.app import main
+
+    config = tmp_path / "kill_config.json"
+    config.write_text(json.dumps({"kill_triggers": [
+        {"type": "time", "threshold": 0.05, "services": ["stock-service"], "action": "pause", "duration": 0.3},
+        {"type": "checkouts", "threshold": 20, "services": ["payment-service"], "recovery_time": 0}]}))
+    out = tmp_path / "run"
+    code = main(["consistency", "--items", "5", "--stock", "4", "--users", "150", "--orders", "150",
+                 "--concurrency", "15", "--seed", "2", "--settle-timeout", "15", "--out", str(out), "--json",
+                 "--faults", str(config)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    verdict = json.loads(captured.out)
+    assert {f["service"] for f in verdict["faults"]} == {"stock", "payment"}
+    assert all(f["restored"] for f in verdict["faults"])
+    assert "fault 0: pause stock" in captured.err or "fault 1: pause stock" in captured.err
+    actions = [(x["service"], x["action"]) for x in read_timeline(out / "faults.jsonl")]
+    assert ("stock", "resume") in actions and ("payment", "start") in actions
+
+
+def test_cli_consistency_rejects_a_bad_fault_config_before_running(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    from shopbench.cli.app import main
+
+    config = tmp_path / "kill_config.json"
+    config.write_text(json.dumps({"kill_triggers": [{"type": "cpu", "threshold": 1, "services": ["order"]}]}))
+    out = tmp_path / "run"
+    assert main(["consistency", "--out", str(out), "--faults", str(config)]) == 2
+    assert "kill_triggers[0].type is 'cpu'" in capsys.readouterr().err
+    assert not out.exists()  # nothing started
+    config.write_text(json.dumps({"kill_triggers": [{"type": "time", "threshold": 1, "services": ["cart"]}]}))
+    assert main(["consistency", "--items", "2", "--users", "2", "--orders", "2", "--concurrency", "2",
+                 "--out", str(out), "--faults", str(config)]) == 2
+    assert "kill_triggers[0].services" in capsys.readouterr().err

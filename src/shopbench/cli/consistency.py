@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from shopbench.cli.app import app
+from shopbench.nemesis.hooks import hook_from_flags
 from shopbench.report.terminal import PhaseProgress, print_summary
 from shopbench.runner.consistency import run_consistency
 from shopbench.shop import FLAWS
@@ -42,6 +43,14 @@ def consistency(
     settle_timeout: float = typer.Option(30.0, "--settle-timeout", help="Seconds to wait for the state to settle."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds before a request counts as indeterminate."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON on stdout (progress on stderr)."),
+    faults: Path | None = typer.Option(None, "--faults", help="kill_config.json: faults fired during the burst "
+                                       "(time triggers count from the burst's start; fractions allowed)."),
+    fault_backend: str = typer.Option("local", "--fault-backend", help="With --faults and --urls: local | docker."),
+    services_file: Path | None = typer.Option(None, "--services-file", help="With --faults --urls: your services "
+                                              "(JSON/TOML: name, command, cwd, env, health_url)."),
+    services_data: Path | None = typer.Option(None, "--services-data", help="With --faults --urls: a shopbench "
+                                              "supervisor state directory (e.g. .shopbench/shop/services)."),
+    docker_url: str | None = typer.Option(None, "--docker-url", help="With --fault-backend docker: the Engine URL."),
 ) -> int:
     """Populate, fire every checkout at once, settle, and prove or refute that no money or stock was lost."""
     cfg = ConsistencyConfig(items=items, stock=stock, price=price, users=users, credit=credit, orders=orders,
@@ -50,9 +59,12 @@ def consistency(
     cfg.validate()
     target = Target.load(urls) if urls is not None else None
     err = Console(stderr=True)
+    hook = hook_from_flags(faults, backend=fault_backend, services_file=services_file, services_data=services_data,
+                           docker_url=docker_url, echo=lambda line: err.print(line, highlight=False))
     with PhaseProgress(err, enabled=err.is_terminal) as progress:
         result = run_consistency(cfg, target=target, flaw=flaw, out=str(out) if out is not None else None,
-                                 progress=progress, command_config={"urls": str(urls) if urls else None})
+                                 progress=progress, command_config={"urls": str(urls) if urls else None},
+                                 during_burst=hook)
     if as_json:
         typer.echo(json.dumps(result.verdict, indent=2, default=str))
     else:

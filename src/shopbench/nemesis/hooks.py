@@ -97,3 +97,35 @@ class FaultHook:
         # Setup traffic is not load: it would make a meaningless throughput baseline.
         load = [op for op in ops if (op.get("process") if isinstance(op, dict) else op.process) not in SETUP]
         return {"faults": recovery(load, lines)}
+
+
+def hook_from_flags(
+    faults: str | Path | None,
+    *,
+    backend: str = "local",
+    services_file: str | Path | None = None,
+    services_data: str | Path | None = None,
+    docker_url: str | None = None,
+    project: str | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> FaultHook | None:
+    """The CLI's `--faults FILE [--fault-backend …]` as a hook (None without --faults). The plan's
+    structure is checked here, before any run starts; `echo` gets one line per fault action."""
+    if faults is None:
+        if services_file or services_data or docker_url or project or backend != "local":
+            raise UsageError("--fault-backend, --services-file, --services-data, --docker-url and --project "
+                             "only apply with --faults FILE.")
+        return None
+    if backend not in ("local", "docker"):
+        raise UsageError(f"--fault-backend {backend!r}: choose local or docker.")
+
+    def show(entry: dict[str, Any]) -> None:
+        if echo is None:
+            return
+        what = entry["action"] if entry["role"] == "fault" else f"{entry['action']} ({entry.get('reason')})"
+        where = f" {entry['target']}" if entry.get("target") else ""
+        tail = "" if entry["result"] == "ok" else f": {entry['result']}, {entry.get('error')}"
+        echo(f"fault {entry['fault']}: {what} {entry['service']}{where}{tail}")
+
+    return FaultHook(faults, backend=backend, data_dir=services_data, services_file=services_file,
+                     docker_url=docker_url, project=project, listener=show)
