@@ -52,7 +52,7 @@ def plotly_js() -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("shopbench.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = fmt_num
     env.filters["ms"] = fmt_ms
     env.filters["secs"] = fmt_secs
