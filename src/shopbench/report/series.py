@@ -24,6 +24,9 @@ from shopbench.history import FAIL, INFO, OK, iter_history
 FINE = 0.1  # seconds; the resolution the history is read at
 WIDTHS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 MAX_POINTS = 400
+# Setup and final-state reads: not load. Left out of the series (and counted), as the SLO checker does,
+# so a burst of settle reads does not dwarf the load it follows.
+SETUP_PROCESSES = ("populate", "settle", "state")
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 
 
@@ -62,6 +65,8 @@ class Series:
     first: float | None = None  # first invocation, seconds since origin
     last: float | None = None  # last completion, seconds since origin
     from_intended: int = 0  # operations whose latency counts from their scheduled start (open model)
+    skipped: int = 0  # setup and final-state operations left out
+    skip_processes: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -88,7 +93,7 @@ def pick_width(span: float) -> float:
 
 def compute_series(ops_path: str | Path, origin: float | None = None,
                    locust_history: Iterable[Mapping[str, str]] | None = None,
-                   width: float | None = None) -> Series:
+                   width: float | None = None, skip_processes: tuple[str, ...] = SETUP_PROCESSES) -> Series:
     """Stream `ops.jsonl` once and build every series a report draws."""
     ops_path = Path(ops_path)
     lat: dict[str, dict[int, array]] = defaultdict(dict)  # op -> fine bucket -> latencies (s)
@@ -97,12 +102,16 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
     errors = {"indeterminate": defaultdict(int), "fail": defaultdict(int), "wrong": defaultdict(int)}
     busy: dict[int, float] = defaultdict(float)  # fine bucket -> seconds of operations in flight
     first = last = None
-    count = from_intended = 0
+    count = from_intended = skipped = 0
+    skip = frozenset(skip_processes)
     slot = {OK: 0, FAIL: 1, INFO: 2}
     floor = math.floor
     lineno = 0
     try:
         for lineno, op in enumerate(iter_history(ops_path), 1):  # noqa: B007 - used in the error below
+            if skip and op.get("process") in skip:
+                skipped += 1
+                continue
             wall = op["wall"]
             took = op["t1"] - op["t0"]
             end = wall + took
@@ -156,7 +165,8 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
                          "(times must be numbers, type one of ok/fail/info).") from None
 
     series = Series(origin=origin if origin is not None else 0.0, width=width or FINE, count=count,
-                    first=first, last=last, from_intended=from_intended)
+                    first=first, last=last, from_intended=from_intended, skipped=skipped,
+                    skip_processes=tuple(skip_processes))
     if locust_history is not None:
         series.users = _locust_users(locust_history, series.origin)
     if count == 0:
