@@ -59,3 +59,43 @@ def test_processes_2_history_is_complete_and_the_master_monitor_sees_it(python_s
     assert max(s["users"] for s in snaps) == 6
     assert max(s["total"] for s in snaps) > 0 and max(s["rps"] for s in snaps) > 0
     assert run.verdict["valid"] is True
+
+
+def test_remote_worker_ships_history_to_the_master_without_shared_disk(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from shopbench.processes import free_port
+    from shopbench.shop import RefShop
+
+    exe = str(Path(sys.executable).parent / "shopbench")
+    port = str(free_port())
+    out = tmp_path / "master-run"
+    with RefShop(tmp_path / "shop"):
+        urls = tmp_path / "shop" / "urls.json"
+        common = ["--mix", "hot-items", "--wait", "0", "--urls", str(urls)]
+        master = subprocess.Popen([exe, "stress", "--master", "--expect-workers", "1", "--master-bind-port", port,
+                                   "--headless", "-u", "4", "-r", "4", "-t", "3s", "--out", str(out), *common],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        worker = subprocess.Popen([exe, "stress", "--worker", "--master-host", "127.0.0.1", "--master-port", port,
+                                   *common], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            master_out, _ = master.communicate(timeout=120)
+            worker.communicate(timeout=60)
+        finally:
+            for proc in (master, worker):
+                if proc.poll() is None:
+                    os.kill(proc.pid, 9)
+                    proc.wait()
+    assert master.returncode == 0, master_out[-3000:]
+    manifest = json.loads((out / "run.json").read_text())
+    ops = [json.loads(line) for line in (out / "ops.jsonl").read_text().splitlines()]
+    load = [o for o in ops if o["process"] not in ("populate", "settle")]
+    assert manifest["locust"]["requests"] == len(load) > 0
+    # The worker used the hot items the master populated (it received the pool by message).
+    hot = {o["args"]["item_id"] for o in load if o["f"] == "add_item"}
+    populated = {o["value"]["item_id"] for o in ops if o["process"] == "populate" and o["f"] == "create_item"}
+    assert hot and hot <= populated
+    assert not list(tmp_path.glob("*.jsonl"))  # nothing written on the worker's side

@@ -29,8 +29,8 @@ from shopbench.stress import session as sessions
 
 log = logging.getLogger("shopbench.stress")
 
-MSG_BATCH, MSG_DONE, MSG_FLUSH, MSG_SETUP = (
-    "shopbench_history", "shopbench_history_done", "shopbench_flush", "shopbench_setup")
+MSG_BATCH, MSG_DONE, MSG_FLUSH, MSG_SETUP, MSG_SETUP_REQUEST = (
+    "shopbench_history", "shopbench_history_done", "shopbench_flush", "shopbench_setup", "shopbench_setup_request")
 SHIP_INTERVAL = 0.5
 FLUSH_WAIT = 60.0
 ID_STRIDE = 10**12  # worker k numbers its operations from (k + 1) * ID_STRIDE: unique in the merged file
@@ -164,20 +164,23 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         runner.register_message(MSG_FLUSH, recorder.on_flush)
         runner.register_message(MSG_SETUP, _on_setup)
         gevent.spawn(recorder._shipper)
+        if sessions.current().remote_worker:
+            # A worker on another machine did not inherit the pool: ask the master for it (now that
+            # the answer has a handler; a worker connects before Locust's init event).
+            runner.send_message(MSG_SETUP_REQUEST, None)
     elif isinstance(runner, MasterRunner):
         recorder.role = "master"
         runner.register_message(MSG_BATCH, recorder.on_batch)
         runner.register_message(MSG_DONE, recorder.on_done)
+        runner.register_message(MSG_SETUP_REQUEST, _on_setup_request)
     else:
         recorder.role = "local"
 
 
-@events.worker_connect.add_listener
-def _on_worker_connect(client_id: str, **_: Any) -> None:
-    # Master: a worker on another machine did not inherit the pool; send it (forked ones ignore it).
+def _on_setup_request(environment: Any, msg: Any, **_: Any) -> None:
     sess = sessions.current()
-    recorder.runner.send_message(MSG_SETUP, {"pool": sess.pool.to_dict(), "config": sess.config.to_dict()},
-                                 client_id=client_id)
+    environment.runner.send_message(MSG_SETUP, {"pool": sess.pool.to_dict(), "config": sess.config.to_dict()},
+                                    client_id=msg.node_id)
 
 
 def _on_setup(environment: Any, msg: Any, **_: Any) -> None:
