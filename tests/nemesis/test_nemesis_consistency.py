@@ -33,12 +33,13 @@ def test_sigkill_each_service_mid_burst_and_restore_it_valid(tmp_path: Path, ser
     hook = FaultHook(kill_plan(service, after=30, recovery_time=0.3))
     result = run_consistency(cfg, out=str(tmp_path / "run"), during_burst=hook)
     verdict = result.verdict
-    assert verdict["valid"], verdict["anomalies"][:5]
+    assert verdict["valid"], (verdict["anomalies"][:5], verdict.get("warnings"), verdict.get("faults"))
     lines = read_timeline(result.run.file("faults.jsonl"))
     name = service.split("-")[0]
     assert [(x["role"], x["action"], x["service"], x["result"]) for x in lines] == [
-        ("fault", "kill", name, "ok"), ("recover", "start", name, "ok")]
-    assert lines[0]["start"] < burst_phase(result.run.path)["end"]  # the kill landed during the burst
+        ("fault", "kill", name, "ok"), ("recover", "start", name, "ok")], lines
+    burst = burst_phase(result.run.path)
+    assert lines[0]["start"] < burst["end"], (lines, burst)  # the kill landed during the burst
     assert lines[0]["target"] != lines[1]["target"]  # a new process
     (fault,) = verdict["faults"]
     assert fault["service"] == name and fault["restored"] and fault["trigger"]["type"] == "checkouts"

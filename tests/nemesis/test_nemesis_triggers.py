@@ -80,7 +80,7 @@ def test_recovery_time_is_honoured_and_timeline_has_start_and_end(backend: Recor
     path = tmp_path / "faults.jsonl"
     with Nemesis(plan({"type": "time", "threshold": 0, "services": ["order"], "recovery_time": 0.4}),
                  backend, path) as nem:
-        assert wait_for(lambda: backend.of("recover"), timeout=5)
+        assert wait_for(lambda: len(nem.entries) == 2, timeout=5)
         assert nem.unrestored() == []
     applied, recovered = backend.of("apply")[0][3], backend.of("recover")[0][3]
     assert recovered - applied >= 0.4

@@ -224,9 +224,10 @@ class Nemesis:
             except Exception as exc:  # noqa: BLE001
                 hits = [Hit(None, ERROR, f"{type(exc).__name__}: {exc}")]
             end = time.time()
+            # Marked before recording, so whoever sees the recover line also sees the fault as recovered.
+            fault.recovered = all(h.result == OK for h in hits)
             for hit in hits:
                 self._record(fault, action, "recover", hit, start, end, reason)
-            fault.recovered = all(h.result == OK for h in hits)
 
     def _record(self, fault: _Fault, action: str, role: str, hit: Hit, start: float, end: float,
                 reason: str | None = None) -> None:
