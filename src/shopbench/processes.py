@@ -216,10 +216,26 @@ class Supervisor:
         return pid
 
     def pause(self, name: str) -> int | None:
-        return self.signal(name, signal.SIGSTOP)
+        pid = self.signal(name, signal.SIGSTOP)
+        if pid is not None:
+            self._wait_state(pid, stopped=True)
+        return pid
 
     def resume(self, name: str) -> int | None:
-        return self.signal(name, signal.SIGCONT)
+        pid = self.signal(name, signal.SIGCONT)
+        if pid is not None:
+            self._wait_state(pid, stopped=False)
+        return pid
+
+    @staticmethod
+    def _wait_state(pid: int, stopped: bool, timeout: float = 2.0) -> None:
+        # Signals are delivered asynchronously: a fault's timeline must not say "paused" before it is.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            stat = _proc_stat(pid)
+            if stat is None or (stat[0] in ("T", "t")) == stopped:
+                return
+            time.sleep(0.001)
 
     def restart(self, name: str, wait: bool = True) -> int:
         self.terminate(name)

@@ -116,6 +116,12 @@ class Recorder:
     def on_flush(self, environment: Any, msg: Any, **_: Any) -> None:
         # Worker: the master is ending the test. Stop our users (their test_stop ships the rest).
         environment.runner.stop()
+        # Locust's master waits only 0.5 s for the workers' last stats after `quit`, which loses the
+        # tail of a loaded run. Send them now, before our "done": the master handles one worker's
+        # messages in order, so once every "done" is in, Locust's totals are complete too.
+        send_stats = getattr(environment.runner, "_send_stats", None)
+        if send_stats is not None:
+            send_stats()
         self.ship(done=True)
 
     def wait_for_workers(self, runner: Any) -> None:

@@ -1,0 +1,7 @@
+"""`python -m shopbench …` is the `shopbench` command."""
+
+import sys
+
+from shopbench.cli.app import main
+
+sys.exit(main())
