@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from shopbench.cli import fault_options
 from shopbench.cli.app import app
 from shopbench.nemesis.hooks import hook_from_flags
 from shopbench.report.terminal import PhaseProgress, print_summary
@@ -43,14 +44,11 @@ def consistency(
     settle_timeout: float = typer.Option(30.0, "--settle-timeout", help="Seconds to wait for the state to settle."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds before a request counts as indeterminate."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON on stdout (progress on stderr)."),
-    faults: Path | None = typer.Option(None, "--faults", help="kill_config.json: faults fired during the burst "
-                                       "(time triggers count from the burst's start; fractions allowed)."),
-    fault_backend: str = typer.Option("local", "--fault-backend", help="With --faults and --urls: local | docker."),
-    services_file: Path | None = typer.Option(None, "--services-file", help="With --faults --urls: your services "
-                                              "(JSON/TOML: name, command, cwd, env, health_url)."),
-    services_data: Path | None = typer.Option(None, "--services-data", help="With --faults --urls: a shopbench "
-                                              "supervisor state directory (e.g. .shopbench/shop/services)."),
-    docker_url: str | None = typer.Option(None, "--docker-url", help="With --fault-backend docker: the Engine URL."),
+    faults: Path | None = fault_options.FAULTS,
+    fault_backend: str = fault_options.FAULT_BACKEND,
+    services_file: Path | None = fault_options.SERVICES_FILE,
+    services_data: Path | None = fault_options.SERVICES_DATA,
+    docker_url: str | None = fault_options.DOCKER_URL,
 ) -> int:
     """Populate, fire every checkout at once, settle, and prove or refute that no money or stock was lost."""
     cfg = ConsistencyConfig(items=items, stock=stock, price=price, users=users, credit=credit, orders=orders,

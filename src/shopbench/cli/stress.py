@@ -10,9 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from shopbench.checker.slo import PRESETS
+from shopbench.cli import fault_options
 from shopbench.cli.app import app
+from shopbench.errors import UsageError
 from shopbench.shop import FLAWS
 from shopbench.stress.config import MIX_HELP, build_config
 from shopbench.workload.skew import SKEW_HELP
@@ -68,12 +71,27 @@ def stress(
     settle_timeout: float = typer.Option(30.0, "--settle-timeout", help="Seconds to wait for the shop to settle "
                                          "before the final state is read."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice of the workload."),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds before a request counts as indeterminate."),
+    faults: Path | None = fault_options.FAULTS,
+    fault_backend: str = fault_options.FAULT_BACKEND,
+    services_file: Path | None = fault_options.SERVICES_FILE,
+    services_data: Path | None = fault_options.SERVICES_DATA,
+    docker_url: str | None = fault_options.DOCKER_URL,
 ) -> int:
+    from shopbench.nemesis.hooks import hook_from_flags
     from shopbench.runner.stress import run_stress
+
+    # The nemesis lives on the master (or the local process), which sees the total users and rps.
+    hook = None if worker else hook_from_flags(
+        faults, backend=fault_backend, services_file=services_file, services_data=services_data,
+        docker_url=docker_url, echo=lambda line: Console(stderr=True).print(line, highlight=False))
 
     cfg = build_config(mix=mix, weights=weights, wait=wait, arrival_rate=arrival_rate, max_users=max_users,
                        skew=skew, mode=mode, seed=seed, init_items=init_items, init_users=init_users,
                        init_orders=init_orders, hot_items=hot_items, hot_stock=hot_stock)
+    if not timeout > 0:
+        raise UsageError(f"--timeout {timeout}: give a positive number of seconds.")
+    cfg.timeout = timeout
     args: list[str] = []
     for flag, value in (("-u", users), ("-r", spawn_rate), ("-t", run_time), ("--processes", processes),
                         ("--master-host", master_host), ("--expect-workers", expect_workers)):
@@ -84,4 +102,5 @@ def stress(
             args.append(flag)
     args += list(ctx.args)
     return run_stress(cfg, urls=urls, flaw=flaw, out=out, settle_timeout=settle_timeout, slos=slo,
-                      slo_presets=slo_preset, locust_args=args, locustfile=locustfile, user_csv=csv, user_html=html)
+                      slo_presets=slo_preset, locust_args=args, locustfile=locustfile, user_csv=csv, user_html=html,
+                      nemesis=hook)

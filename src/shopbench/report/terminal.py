@@ -6,6 +6,7 @@ Progress goes to stderr, so `--json` keeps stdout for the verdict alone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -110,6 +111,8 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         console.print(table)
         if count > MAX_ANOMALY_ROWS:
             console.print(f"… and {count - MAX_ANOMALY_ROWS} more, see verdict.json")
+    _print_slos(console, verdict.get("slo"))
+    _print_faults(console, verdict.get("faults"))
     unresolved = verdict.get("unresolved") or {}
     n_unresolved = sum(len(unresolved.get(k) or ()) for k in ("orders", "users", "items"))
     if n_unresolved:
@@ -126,3 +129,38 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         console.print(f"[bold red]INVALID[/]: {count} anomalies.")
     if run_path:
         console.print(f"run directory: {run_path}")
+        report = Path(run_path) / "report.html"
+        if report.exists():
+            console.print(f"report: {report}")
+
+
+def _print_slos(console: Console, slo: Any) -> None:
+    results = (slo or {}).get("results") if isinstance(slo, dict) else None
+    if not results:
+        return
+    table = Table("objective", "measured", "", title="SLOs", title_justify="left")
+    for r in results:
+        value = r.get("measured")
+        measured = f"{value:.2f}" if isinstance(value, float) else str(value)
+        measured = f"{measured} {r.get('unit') or ''}".strip()
+        table.add_row(r.get("slo", "?"), measured, "[green]pass[/]" if r.get("passed") else "[red]FAIL[/]")
+    console.print(table)
+
+
+def _print_faults(console: Console, faults: Any) -> None:
+    if not faults:
+        return
+    table = Table("fault", "service", "held s", "answers again s", "throughput back s", "during: ok/fail/info",
+                  title="faults and recovery", title_justify="left")
+    def num(f: dict[str, Any], key: str) -> str:
+        value = f.get(key)
+        return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+    for f in faults:
+        during = f.get("during") or {}
+        table.add_row(str(f.get("action", "?")), str(f.get("service", "?")), num(f, "duration_s"),
+                      num(f, "time_to_answer_s"), num(f, "throughput_recovery_s"),
+                      f"{during.get('ok', '-')}/{during.get('fail', '-')}/{during.get('indeterminate', '-')}")
+        if f.get("note"):
+            table.add_row("", "", "", "", "", f"[yellow]{f['note']}[/]")
+    console.print(table)

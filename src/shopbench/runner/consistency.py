@@ -21,7 +21,7 @@ from shopbench.errors import EXIT_INVALID, EXIT_VALID, ShopbenchError, TargetErr
 from shopbench.history import HistoryWriter, OpListener, tee
 from shopbench.monitor import LoadMonitor
 from shopbench.rundir import OPS, RunDir
-from shopbench.runner.finish import finish_run
+from shopbench.runner.finish import finish_run, write_report
 from shopbench.shop import RefShop
 from shopbench.target import Target
 from shopbench.workload.consistency import ConsistencyConfig, create_orders, fire_checkouts, plan_orders
@@ -79,6 +79,7 @@ def run_consistency(
     config = {**cfg.as_dict(), "flaw": flaw, "target": target.as_dict() if target else "embedded refshop",
               **(command_config or {})}
     run = RunDir.create("consistency", out, config)
+    status, code = "error", None
     prog = progress
 
     def start(name: str, total: int | None) -> Callable[[int], None] | None:
@@ -135,16 +136,18 @@ def run_consistency(
                                  concurrency=pool, listener=writer, progress=prog,
                                  extra=fault_extra() if fault_extra is not None else None)
         code = EXIT_VALID if verdict["valid"] else EXIT_INVALID
-        run.finish("valid" if verdict["valid"] else "invalid", code)
+        status = "valid" if verdict["valid"] else "invalid"
         return RunResult(run, verdict, code)
     except ShopbenchError as exc:
         run.manifest["error"] = str(exc)
-        run.finish("error", exc.exit_code)
+        status, code = "error", exc.exit_code
         raise
     except KeyboardInterrupt:
-        run.finish("interrupted", 130)
+        status, code = "interrupted", 130
         raise
     except BaseException as exc:
         run.manifest["error"] = f"{type(exc).__name__}: {exc}"
-        run.finish("error", None)
         raise
+    finally:
+        run.finish(status, code)
+        write_report(run, partial=status not in ("valid", "invalid"))

@@ -83,6 +83,20 @@ def finish_run(
     with run.phase("verify"):
         if progress is not None:
             progress.start("verify", None)
-        verdict = assemble(check(read_ops(), state), state, extra)
+        verdict = assemble(check(read_ops(), state), state, extra,
+                           seed_shape=run.manifest.get("kind", "consistency") == "consistency")
     run.write_json(VERDICT, verdict)
     return verdict
+
+
+def write_report(run: RunDir, *, partial: bool = False) -> Path | None:
+    """`report.html` for a finished (or, with `partial`, an interrupted) run. A report that cannot be
+    built is a warning in run.json, never a changed verdict or exit code."""
+    from shopbench.report.html import build_report
+
+    try:
+        return build_report(run.path, partial=partial)
+    except Exception as exc:  # the verdict is already on disk; the report is a view of it
+        run.manifest.setdefault("warnings", []).append(f"report.html not written: {exc}")
+        run.save_manifest()
+        return None

@@ -23,7 +23,9 @@ from shopbench.checker.slo import Slo, evaluate, measure, parse_slos
 from shopbench.driver import connect
 from shopbench.errors import EXIT_INVALID, EXIT_VALID, TargetError, UsageError
 from shopbench.history import HistoryWriter, iter_history
+from shopbench.report.terminal import print_summary
 from shopbench.rundir import OPS, VERDICT, RunDir
+from shopbench.runner.finish import finish_run, write_report
 from shopbench.shop import RefShop
 from shopbench.stress.config import StressConfig
 from shopbench.target import Target
@@ -224,6 +226,7 @@ def run_stress(
     status, code = "crashed", None
     try:
         with ExitStack() as stack:
+            shop: RefShop | None = None
             if urls is not None:
                 target = Target.load(urls)
             else:
@@ -233,6 +236,9 @@ def run_stress(
                     target = shop.target
             run.manifest["target"] = target.as_dict()
             run.save_manifest()
+            bind = getattr(nemesis, "bind", None)  # a fault hook chooses its backend once the shop exists
+            if bind is not None:
+                bind(run, shop.supervisor if shop is not None else None)
             writer = stack.enter_context(HistoryWriter(run.file(OPS)))
             with run.phase("populate"):
                 pool = populate(target, cfg, writer)
@@ -247,10 +253,9 @@ def run_stress(
             run.manifest["locust"] = {"argv": argv[1:], "exit_code": locust_code, **session_totals(session)}
             run.save_manifest()
             with run.phase("check"):
-                verdict = finish(run, target, parsed_slos, settle_timeout, session)
+                verdict = finish(run, target, parsed_slos, settle_timeout, session, nemesis)
         code = EXIT_VALID if verdict.get("valid") else EXIT_INVALID
         status = "valid" if code == EXIT_VALID else "invalid"
-        print_summary(run, verdict)
         return code
     except KeyboardInterrupt:
         status = "interrupted"
@@ -258,6 +263,9 @@ def run_stress(
     finally:
         sessions.install(None)
         run.finish(status, code)
+        write_report(run, partial=status not in ("valid", "invalid"))
+        if status in ("valid", "invalid"):
+            print_summary(console, run.read_json(VERDICT), run.manifest, str(run.path))
 
 
 def session_totals(session: Any) -> dict[str, Any]:
@@ -278,19 +286,16 @@ def _copy_outputs(run: RunDir, user_csv: str | None, user_html: str | None) -> N
         shutil.copy(run.file("locust.html"), user_html)
 
 
-def finish(run: RunDir, target: Target, slos: list[Slo], settle_timeout: float, session: Any) -> dict[str, Any]:
+def finish(run: RunDir, target: Target, slos: list[Slo], settle_timeout: float, session: Any,
+           nemesis: Any = None) -> dict[str, Any]:
     """Settle, read the final state, ledger-check (issue 3's `finish_run`), then judge the SLOs."""
     from shopbench.stress.recording import recorder
 
-    try:
-        from shopbench.runner.finish import finish_run
-    except ImportError:
-        raise TargetError("the ledger check (shopbench.runner.finish.finish_run) is not available in this build; "
-                          f"the history is in {run.file(OPS)}.") from None
     load = {"dropped": recorder.dropped, "locust_requests": session.locust_requests,
             "locust_failures": session.locust_failures}
+    fault_extra = getattr(nemesis, "verdict_extra", None)
     verdict = finish_run(run, target, None, settle_timeout=settle_timeout,
-                         extra={"load": load})
+                         extra={"load": load, **(fault_extra() if fault_extra is not None else {})})
     measured = measure(iter_history(run.file(OPS)), dropped=recorder.dropped)
     types = verdict.get("anomaly_types") or _count_types(verdict.get("anomalies") or [])
     measured.negative_stock = int(types.get("negative_stock", 0))
@@ -311,24 +316,3 @@ def _count_types(anomalies: list[dict[str, Any]]) -> dict[str, int]:
     for a in anomalies:
         counts[a.get("type", "?")] = counts.get(a.get("type", "?"), 0) + 1
     return counts
-
-
-def print_summary(run: RunDir, verdict: dict[str, Any]) -> None:
-    valid = verdict.get("valid")
-    head = "[bold green]VALID[/]" if valid else "[bold red]INVALID[/]"
-    console.print(f"{head} stress run {run.path}")
-    for a in (verdict.get("anomalies") or [])[:10]:
-        console.print(f"  anomaly {a.get('type')}: {a.get('message')}")
-    if (verdict.get("anomaly_count") or 0) > 10:
-        console.print(f"  … {verdict['anomaly_count'] - 10} more in verdict.json")
-    slo = verdict.get("slo") or {}
-    m = slo.get("measured") or {}
-    lat = (m.get("latency_ms") or {}).get("all") or {}
-    if m:
-        console.print(f"  {m.get('requests')} operations, {m.get('errors')} unexpected, {m.get('rps')} ops/s; "
-                      f"latency p50 {lat.get('p50', float('nan')):.1f} ms, p95 {lat.get('p95', float('nan')):.1f} ms, "
-                      f"p99 {lat.get('p99', float('nan')):.1f} ms ({lat.get('method', '-')})")
-    for r in slo.get("results") or []:
-        mark = "[green]pass[/]" if r["passed"] else "[red]FAIL[/]"
-        console.print(f"  SLO {r['slo']}: measured {r['measured']} {r['unit']} {mark}"
-                      + (f" ({r['detail']})" if r.get("detail") else ""))
