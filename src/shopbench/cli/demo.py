@@ -11,10 +11,6 @@ that imports it.
 from __future__ import annotations
 
 import json
-import shlex
-import subprocess
-import sys
-from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -22,7 +18,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from shopbench.cli.app import app
-from shopbench.errors import EXIT_INVALID, EXIT_VALID, UsageError
+from shopbench.cli.suite import combined_exit, compare_runs, new_root, print_results, shopbench
 from shopbench.shop import RefShop
 
 console = Console()
@@ -38,12 +34,6 @@ STRESS_FAULTS = {"kill_triggers": [
 ]}
 
 
-def _shopbench(args: list[str]) -> int:
-    cmd = [sys.executable, "-m", "shopbench", *args]
-    console.print(f"[dim]$ shopbench {shlex.join(args)}[/]", highlight=False)
-    return subprocess.run(cmd, check=False).returncode
-
-
 @app.command("demo")
 def demo(
     out: Path | None = typer.Option(None, "--out", help="Directory for the demo's shop, fault files and runs "
@@ -52,10 +42,7 @@ def demo(
     run_time: str = typer.Option("20s", "-t", "--run-time", help="Length of the stress part."),
 ) -> int:
     """The full tour: shop up, consistency test with a kill, stress test with a pause, reports, shop down."""
-    root = out or Path("results") / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    if root.exists() and any(root.iterdir()):
-        raise UsageError(f"--out {root}: the directory exists and is not empty; choose a new one.")
-    root.mkdir(parents=True, exist_ok=True)
+    root = new_root(out, "demo")
     (root / "consistency_faults.json").write_text(json.dumps(CONSISTENCY_FAULTS, indent=2))
     (root / "stress_faults.json").write_text(json.dumps(STRESS_FAULTS, indent=2))
     shop = RefShop(root / "shop")
@@ -68,26 +55,18 @@ def demo(
         services = str(shop.supervisor.state_dir)
 
         console.print(Rule("2/4  consistency test, the order service SIGKILLed mid-burst"))
-        codes["consistency"] = _shopbench([
+        codes["consistency"] = shopbench([
             "consistency", "--urls", urls, "--faults", str(root / "consistency_faults.json"),
             "--services-data", services, "--out", str(root / "consistency")])
 
         console.print(Rule("3/4  stress test, the stock service frozen for 2 s"))
-        codes["stress"] = _shopbench([
+        codes["stress"] = shopbench([
             "stress", "--urls", urls, "--faults", str(root / "stress_faults.json"), "--services-data", services,
             "--headless", "-u", str(users), "-r", str(users), "-t", run_time, "--wait", "0.1-0.5",
             "--out", str(root / "stress")])
 
         console.print(Rule("4/4  comparison, shop down"))
-        runs = [str(root / name) for name in ("consistency", "stress") if (root / name / "run.json").exists()]
-        if runs:
-            codes["compare"] = _shopbench(["compare", *runs, "--out", str(root / "compare.html")])
+        compare_runs(root, codes)
     console.print(Rule("demo finished"))
-    for name in ("consistency", "stress"):
-        report = root / name / "report.html"
-        verdict = {0: "[green]VALID[/]", 1: "[red]INVALID[/]"}.get(codes.get(name, -1), "[yellow]did not finish[/]")
-        console.print(f"  {name:<12} {verdict}  report: {report if report.exists() else '(none)'}")
-    if (root / "compare.html").exists():
-        console.print(f"  {'compare':<12} {root / 'compare.html'}")
-    ok = all(codes.get(name) == EXIT_VALID for name in ("consistency", "stress"))
-    return EXIT_VALID if ok else max([c for c in codes.values() if c != EXIT_VALID] or [EXIT_INVALID])
+    print_results(root, codes)
+    return combined_exit({k: v for k, v in codes.items() if k != "compare"})

@@ -161,6 +161,7 @@ def _print_faults(console: Console, faults: Any) -> None:
         table.add_row(str(f.get("action", "?")), str(f.get("service", "?")), num(f, "duration_s"),
                       num(f, "time_to_answer_s"), num(f, "throughput_recovery_s"),
                       f"{during.get('ok', '-')}/{during.get('fail', '-')}/{during.get('indeterminate', '-')}")
-        if f.get("note"):
-            table.add_row("", "", "", "", "", f"[yellow]{f['note']}[/]")
     console.print(table)
+    for i, f in enumerate(faults):
+        if f.get("note"):
+            console.print(f"[yellow]fault {f.get('fault', i)}:[/] {f['note']}", highlight=False)

@@ -1,0 +1,131 @@
+"""`shopbench suite`: a consistency test and a stress test with the same faults, one after the other
+(seed 001's `--test-type both`), against one shop, then a comparison page.
+
+Each test runs as its own `shopbench` process, exactly as a user would type it (the command lines
+are printed): Locust monkey-patches the process that imports it, and a separate process per test
+keeps each run directory's story simple.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.rule import Rule
+
+from shopbench.cli import fault_options
+from shopbench.cli.app import app
+from shopbench.errors import EXIT_INVALID, EXIT_VALID, UsageError
+from shopbench.nemesis.config import plan_for_services
+from shopbench.shop import FLAWS, RefShop
+
+console = Console()
+TEST_TYPES = ("consistency", "stress", "both")
+
+
+def shopbench(args: list[str]) -> int:
+    """Run one `shopbench` command in a child process, printing it first."""
+    console.print(f"[dim]$ shopbench {shlex.join(args)}[/]", highlight=False)
+    return subprocess.run([sys.executable, "-m", "shopbench", *args], check=False).returncode
+
+
+def new_root(out: Path | None, kind: str) -> Path:
+    root = out or Path("results") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    if root.exists() and any(root.iterdir()):
+        raise UsageError(f"--out {root}: the directory exists and is not empty; choose a new one.")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def combined_exit(codes: dict[str, int]) -> int:
+    """0 when every test passed; else 1 if a check failed, else the first other failure's code."""
+    bad = [c for c in codes.values() if c != EXIT_VALID]
+    if not bad:
+        return EXIT_VALID
+    return EXIT_INVALID if EXIT_INVALID in bad else bad[0]
+
+
+def print_results(root: Path, codes: dict[str, int]) -> None:
+    for name in ("consistency", "stress"):
+        if name not in codes:
+            continue
+        report = root / name / "report.html"
+        verdict = {0: "[green]VALID[/]", 1: "[red]INVALID[/]"}.get(codes[name], f"[yellow]exit {codes[name]}[/]")
+        console.print(f"  {name:<12} {verdict}  report: {report if report.exists() else '(none)'}")
+    if (root / "compare.html").exists():
+        console.print(f"  {'compare':<12} {root / 'compare.html'}")
+
+
+def compare_runs(root: Path, codes: dict[str, int]) -> None:
+    runs = [str(root / name) for name in ("consistency", "stress") if (root / name / "verdict.json").exists()]
+    if len(runs) == 2:
+        codes["compare"] = shopbench(["compare", *runs, "--out", str(root / "compare.html")])
+
+
+@app.command("suite")
+def suite(
+    test_type: str = typer.Option("both", "--test-type", help="consistency | stress | both (seed 001's flag)."),
+    urls: Path | None = typer.Option(None, "--urls", help="urls.json of the shop; without it the reference shop "
+                                     "is started once for both tests."),
+    flaw: str | None = typer.Option(None, "--flaw", help=f"Embedded reference shop only: {', '.join(FLAWS)}."),
+    users: int = typer.Option(50, "-u", "--users", help="Locust users in the stress test."),
+    spawn_rate: float = typer.Option(10, "-r", "--spawn-rate", help="Users started per second."),
+    run_time: str = typer.Option("30s", "-t", "--run-time", help="Length of the stress test."),
+    out: Path | None = typer.Option(None, "--out", help="Directory for both run directories "
+                                    "(default results/suite-<time>)."),
+    faults: Path | None = fault_options.FAULTS,
+    kill_services: list[str] = typer.Option([], "--kill-services", help="Seed 001's static faults: SIGKILL these "
+                                            "services (repeatable) 1 s into each test, restored at its end; "
+                                            "instead of --faults."),
+    fault_backend: str = fault_options.FAULT_BACKEND,
+    services_file: Path | None = fault_options.SERVICES_FILE,
+    services_data: Path | None = fault_options.SERVICES_DATA,
+    docker_url: str | None = fault_options.DOCKER_URL,
+) -> int:
+    """A consistency test and a stress test with the same faults, one after the other, then a comparison."""
+    if test_type not in TEST_TYPES:
+        raise UsageError(f"--test-type {test_type!r}: choose one of {', '.join(TEST_TYPES)}.")
+    if flaw and urls:
+        raise UsageError("--flaw applies to the embedded reference shop only; leave out --urls to use it.")
+    if faults is not None and not faults.is_file():
+        raise UsageError(f"--faults {faults}: no such file.")
+    if faults is not None and kill_services:
+        raise UsageError("give --faults FILE or --kill-services NAME, not both.")
+    root = new_root(out, "suite")
+    if kill_services:
+        plan = plan_for_services(kill_services, at=1.0)  # names are checked against the backend by each test
+        faults = root / "kill_services.json"
+        faults.write_text(json.dumps({"kill_triggers": plan.model_dump()["kill_triggers"]}, indent=2))
+    codes: dict[str, int] = {}
+    with ExitStack() as stack:
+        if urls is None:
+            shop = stack.enter_context(RefShop(root / "shop", flaw=flaw))
+            urls = root / "shop" / "urls.json"
+            if services_file is None and services_data is None and fault_backend == "local":
+                services_data = shop.supervisor.state_dir
+        fault_args: list[str] = []
+        if faults is not None:
+            fault_args = ["--faults", str(faults), "--fault-backend", fault_backend]
+            for flag, value in (("--services-file", services_file), ("--services-data", services_data),
+                                ("--docker-url", docker_url)):
+                if value is not None:
+                    fault_args += [flag, str(value)]
+        common = ["--urls", str(urls), *fault_args]
+        if test_type in ("consistency", "both"):
+            console.print(Rule("consistency test"))
+            codes["consistency"] = shopbench(["consistency", *common, "--out", str(root / "consistency")])
+        if test_type in ("stress", "both"):
+            console.print(Rule("stress test"))
+            codes["stress"] = shopbench(["stress", *common, "--headless", "-u", str(users), "-r", str(spawn_rate),
+                                         "-t", run_time, "--out", str(root / "stress")])
+        compare_runs(root, codes)
+    console.print(Rule("suite finished"))
+    print_results(root, codes)
+    return combined_exit({k: v for k, v in codes.items() if k != "compare"})
