@@ -118,7 +118,9 @@ async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
-def base_app(openapi: dict[str, Any]) -> web.Application:
+def base_app(openapi: dict[str, Any], conn: Any = None) -> web.Application:
+    """The parts every service shares: errors as JSON, /health, /openapi.json, and closing its
+    database connection (`conn`) on shutdown."""
     app = web.Application(middlewares=[error_middleware], client_max_size=1024**2)
     body = orjson.dumps(openapi)
 
@@ -127,4 +129,9 @@ def base_app(openapi: dict[str, Any]) -> web.Application:
 
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", schema)
+    if conn is not None:
+        async def close(app: web.Application) -> None:
+            conn.close()
+
+        app.on_cleanup.append(close)
     return app

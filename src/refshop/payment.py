@@ -132,7 +132,7 @@ class Payment:
 
 def build_app(args: Any) -> web.Application:
     svc = Payment(args.db, args.flaws)
-    app = base_app(openapi.schema("payment"))
+    app = base_app(openapi.schema("payment"), svc.conn)
     r = app.router
     r.add_post("/payment/create_user", svc.create_user)
     r.add_post("/payment/batch_init/{n}/{starting_money}", svc.batch_init)
@@ -140,11 +140,6 @@ def build_app(args: Any) -> web.Application:
     r.add_post("/payment/add_funds/{user_id}/{amount}", svc.add_funds)
     r.add_post("/payment/pay/{user_id}/{amount}", svc.pay)
     r.add_post("/internal/payment/charge/{txid}", svc.charge)
-
-    async def close(app: web.Application) -> None:
-        svc.conn.close()
-
-    app.on_cleanup.append(close)
     return app
 
 

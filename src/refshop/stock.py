@@ -176,7 +176,7 @@ class Stock:
 
 def build_app(args: Any) -> web.Application:
     svc = Stock(args.db, args.flaws)
-    app = base_app(openapi.schema("stock"))
+    app = base_app(openapi.schema("stock"), svc.conn)
     r = app.router
     r.add_post("/stock/item/create/{price}", svc.create)
     r.add_post("/stock/batch_init/{n}/{starting_stock}/{item_price}", svc.batch_init)
@@ -185,9 +185,4 @@ def build_app(args: Any) -> web.Application:
     r.add_post("/stock/subtract/{item_id}/{amount}", svc.subtract)
     r.add_post("/internal/stock/reserve/{txid}", svc.reserve)
     r.add_post("/internal/stock/release/{txid}", svc.release)
-
-    async def close(app: web.Application) -> None:
-        svc.conn.close()
-
-    app.on_cleanup.append(close)
     return app

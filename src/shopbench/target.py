@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shopbench.configfile import read_config
 from shopbench.errors import UsageError
 
 URL_KEYS = ("ORDER_URL", "PAYMENT_URL", "STOCK_URL")
@@ -35,16 +35,7 @@ class Target:
 
     @classmethod
     def load(cls, path: str | Path) -> Target:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read it ({exc.strerror or exc}).") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
-        return cls.from_mapping(data, str(path))
+        return cls.from_mapping(read_config(path, "shop URLs"), str(path))
 
     def to_urls_json(self) -> dict[str, str]:
         return {"ORDER_URL": self.order_url, "PAYMENT_URL": self.payment_url, "STOCK_URL": self.stock_url}

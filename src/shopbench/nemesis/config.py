@@ -16,7 +16,6 @@ recovery_time and a duration of 2 is resumed after 2 s).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Collection, Iterable
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shopbench.configfile import read_config
 from shopbench.errors import UsageError
 
 TRIGGER_TYPES = ("time", "users", "rps", "checkouts")
@@ -163,16 +163,7 @@ def parse_fault_plan(data: Any, source: str = "kill_config.json",
 def load_fault_plan(path: str | Path, known_services: Collection[str] | None = None,
                     backend: Any = None) -> FaultPlan:
     """Read and validate a kill_config.json; any problem is a UsageError naming file, trigger and field."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the fault config ({exc.strerror or exc}).") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
-    return parse_fault_plan(data, str(path), known_services, backend)
+    return parse_fault_plan(read_config(path, "fault config"), str(path), known_services, backend)
 
 
 def plan_for_services(services: Iterable[str], action: str = "kill", at: float = 0.0, recovery_time: float = 0,

@@ -16,10 +16,9 @@ import gevent.event
 import gevent.pool
 
 from shopbench.driver import RestDriver
-from shopbench.errors import TargetError, UsageError
-from shopbench.workload.populate import MODES
+from shopbench.errors import UsageError
+from shopbench.workload.populate import MODES, Advance, create_each
 
-Advance = Callable[[int], None]
 SCENARIO = "consistency"
 
 
@@ -66,30 +65,12 @@ def plan_orders(rng: random.Random, item_ids: list[str], user_ids: list[str], n:
 def create_orders(driver: RestDriver, plan: list[tuple[str, list[str]]], *, pool_size: int,
                   advance: Advance | None = None) -> list[str]:
     """Create each planned order and add its items; the ids of the orders that exist."""
-    order_ids: list[str | None] = [None] * len(plan)
-    errors: list[str] = []
-    pool = gevent.pool.Pool(max(1, pool_size))
+    def add_items(slot: int, order_id: str) -> None:
+        for item_id in plan[slot][1]:
+            driver.add_item(order_id, item_id, 1)
 
-    def one(slot: int) -> None:
-        user_id, items = plan[slot]
-        out = driver.create_order(user_id)
-        if out.kind == "ok":
-            order_id = str(out.data["order_id"])
-            for item_id in items:
-                driver.add_item(order_id, item_id, 1)
-            order_ids[slot] = order_id
-        elif len(errors) < 3:
-            errors.append(f"{out.status or ''} {out.error or ''}".strip())
-        if advance:
-            advance(1)
-
-    for slot in range(len(plan)):
-        pool.spawn(one, slot)
-    pool.join()
-    made = [o for o in order_ids if o is not None]
-    if plan and not made:
-        raise TargetError(f"orders: could not create a single order ({'; '.join(errors)[:200]}).")
-    return made
+    return create_each(len(plan), lambda slot: driver.create_order(plan[slot][0]), "order_id", add_items,
+                       pool_size, advance, "orders")
 
 
 def fire_checkouts(make_driver: Callable[[str], RestDriver], order_ids: list[str], concurrency: int, *,

@@ -41,8 +41,9 @@ def populate_items(driver: RestDriver, n: int, stock: int, price: int, *, mode: 
             if advance:
                 advance(n)
             return [str(i) for i in range(n)], "batch"
-    return _one_by_one(n, lambda: driver.create_item(price), "item_id",
-                       (lambda iid: driver.add_stock(iid, stock)) if stock else None, pool_size, advance), "api"
+    return create_each(n, lambda _: driver.create_item(price), "item_id",
+                       (lambda _, iid: driver.add_stock(iid, stock)) if stock else None, pool_size, advance,
+                       "populate items"), "api"
 
 
 def populate_users(driver: RestDriver, n: int, credit: int, *, mode: str, pool_size: int,
@@ -55,23 +56,26 @@ def populate_users(driver: RestDriver, n: int, credit: int, *, mode: str, pool_s
             if advance:
                 advance(n)
             return [str(i) for i in range(n)], "batch"
-    return _one_by_one(n, driver.create_user, "user_id",
-                       (lambda uid: driver.add_funds(uid, credit)) if credit else None, pool_size, advance), "api"
+    return create_each(n, lambda _: driver.create_user(), "user_id",
+                       (lambda _, uid: driver.add_funds(uid, credit)) if credit else None, pool_size, advance,
+                       "populate users"), "api"
 
 
-def _one_by_one(n: int, create: Callable[[], Outcome], key: str, fill: Callable[[str], Outcome] | None,
-                pool_size: int, advance: Advance | None) -> list[str]:
+def create_each(n: int, create: Callable[[int], Outcome], key: str, fill: Callable[[int, str], object] | None,
+                pool_size: int, advance: Advance | None, what: str) -> list[str]:
+    """Create `n` entities concurrently (`create(slot)`, the new id under `key` in its answer), then
+    `fill(slot, id)` each one; the ids that exist, in slot order. Not one created is a TargetError."""
     ids: list[str | None] = [None] * n
     errors: list[str] = []
     pool = gevent.pool.Pool(max(1, pool_size))
 
     def one(slot: int) -> None:
-        out = create()
+        out = create(slot)
         if out.kind == "ok":
             entity_id = str(out.data[key])
             # An indeterminate fill stays in the history, where it widens the checker's interval.
             if fill is not None:
-                fill(entity_id)
+                fill(slot, entity_id)
             ids[slot] = entity_id
         elif len(errors) < 3:
             errors.append(f"{out.status or ''} {out.error or ''}".strip())
@@ -83,5 +87,5 @@ def _one_by_one(n: int, create: Callable[[], Outcome], key: str, fill: Callable[
     pool.join()
     made = [i for i in ids if i is not None]
     if n and not made:
-        raise TargetError(f"populate: could not create a single {key[:-3]} ({'; '.join(errors)[:200]}).")
+        raise TargetError(f"{what}: could not create a single one ({'; '.join(errors)[:200]}).")
     return made

@@ -18,14 +18,12 @@ that one process.
 
 from __future__ import annotations
 
-import json
 import shlex
 import threading
 import time
-import tomllib
 from pathlib import Path
-from typing import Any
 
+from shopbench.configfile import read_config
 from shopbench.errors import ShopbenchError, UsageError
 from shopbench.nemesis.backends.base import ERROR, OK, SKIPPED, Hit, TargetStatus, resolve_name
 from shopbench.processes import PAUSED, RUNNING, STOPPED, ServiceSpec, Supervisor
@@ -36,19 +34,7 @@ SPEC_FIELDS = ("name", "command", "cwd", "env", "health_url", "start_timeout")
 def load_services_file(path: str | Path) -> list[ServiceSpec]:
     """Parse a services file into specs; bad input is one UsageError naming file, entry and field."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the services file ({exc.strerror or exc}).") from None
-    try:
-        if path.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(text)
-        else:
-            data = json.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML ({exc}).") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
+    data = read_config(path, "services file", toml=True)
     entries = data.get("services") if isinstance(data, dict) else None
     if isinstance(entries, dict):
         entries = [{"name": name, **(body if isinstance(body, dict) else {"command": body})}
