@@ -71,7 +71,8 @@ def test_cli_consistency_with_faults(tmp_path: Path, capsys: pytest.CaptureFixtu
 
     config = tmp_path / "kill_config.json"
     config.write_text(json.dumps({"kill_triggers": [
-        {"type": "time", "threshold": 0.05, "services": ["stock-service"], "action": "pause", "duration": 0.3},
+        # At 0 s: a fast machine finishes this burst in tens of milliseconds.
+        {"type": "time", "threshold": 0, "services": ["stock-service"], "action": "pause", "duration": 0.3},
         {"type": "checkouts", "threshold": 20, "services": ["payment-service"], "recovery_time": 0}]}))
     out = tmp_path / "run"
     code = main(["consistency", "--items", "5", "--stock", "4", "--users", "150", "--orders", "150",
@@ -82,6 +83,7 @@ def test_cli_consistency_with_faults(tmp_path: Path, capsys: pytest.CaptureFixtu
     verdict = json.loads(captured.out)
     assert {f["service"] for f in verdict["faults"]} == {"stock", "payment"}
     assert all(f["restored"] for f in verdict["faults"])
+    assert verdict["faults_not_fired"] == []
     assert "fault 0: pause stock" in captured.err or "fault 1: pause stock" in captured.err
     actions = [(x["service"], x["action"]) for x in read_timeline(out / "faults.jsonl")]
     assert ("stock", "resume") in actions and ("payment", "start") in actions
@@ -101,3 +103,21 @@ def test_cli_consistency_rejects_a_bad_fault_config_before_running(tmp_path: Pat
     assert main(["consistency", "--items", "2", "--users", "2", "--orders", "2", "--concurrency", "2",
                  "--out", str(out), "--faults", str(config)]) == 2
     assert "kill_triggers[0].services" in capsys.readouterr().err
+
+
+def test_a_trigger_that_never_fires_is_reported_not_silently_dropped(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    from shopbench.cli.app import main
+
+    config = tmp_path / "kill_config.json"
+    config.write_text(json.dumps({"kill_triggers": [
+        {"type": "time", "threshold": 600, "services": ["order-service"], "recovery_time": 0}]}))
+    out = tmp_path / "run"
+    code = main(["consistency", "--items", "3", "--users", "20", "--orders", "20", "--concurrency", "5",
+                 "--out", str(out), "--json", "--faults", str(config)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    verdict = json.loads(captured.out)
+    assert verdict["faults"] == []
+    [skipped] = verdict["faults_not_fired"]
+    assert skipped["index"] == 0 and "never fired" in skipped["message"]

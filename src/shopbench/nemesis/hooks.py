@@ -96,7 +96,14 @@ class FaultHook:
             ops = list(iter_history(path)) if path.exists() else []
         # Setup traffic is not load: it would make a meaningless throughput baseline.
         load = [op for op in ops if (op.get("process") if isinstance(op, dict) else op.process) not in SETUP]
-        return {"faults": recovery(load, lines)}
+        extra: dict[str, Any] = {"faults": recovery(load, lines)}
+        fired = self.nemesis.fired if self.nemesis is not None else {}
+        # A trigger whose condition never came true is no fault the shop survived: say so.
+        extra["faults_not_fired"] = [
+            {"index": i, "type": t.type, "threshold": t.threshold, "services": list(t.services),
+             "message": f"kill_triggers[{i}] ({t.type} >= {t.threshold:g}) never fired: the load ended first"}
+            for i, t in enumerate(self.plan.triggers) if i not in fired]
+        return extra
 
 
 def hook_from_flags(

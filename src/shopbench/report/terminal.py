@@ -119,6 +119,8 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         console.print(f"unresolved: {len(unresolved.get('orders') or ())} orders, "
                       f"{len(unresolved.get('users') or ())} users, {len(unresolved.get('items') or ())} items "
                       "could not be read or have no baseline (see verdict.json)")
+    for skipped in verdict.get("faults_not_fired") or ():
+        console.print(f"[yellow]warning:[/] {skipped['message']}")
     for warning in verdict.get("warnings") or ():
         console.print(f"[yellow]warning:[/] {warning}")
     for name in verdict.get("failed_sections") or ():
