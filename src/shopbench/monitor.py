@@ -22,6 +22,7 @@ class LoadMonitor:
         self.indeterminate = 0
         self.checkouts = {OK: 0, FAIL: 0, INFO: 0}
         self.faults_fired = 0
+        self.dropped = 0  # open model: arrivals that found no free client
         self._recent: deque[float] = deque()
 
     def __call__(self, op: Op) -> None:
@@ -69,4 +70,5 @@ class LoadMonitor:
             "checkouts_fail": self.checkouts[FAIL],
             "checkouts_info": self.checkouts[INFO],
             "faults_fired": self.faults_fired,
+            "dropped": self.dropped,
         }

@@ -10,6 +10,7 @@ from rich.console import Console
 from shopbench.history import Op
 from shopbench.monitor import LoadMonitor
 from shopbench.report.live import LiveProgress
+from shopbench.report.terminal import PhaseProgress
 
 
 def feed(monitor: LoadMonitor, n: int, kind: str = "ok", f: str = "checkout") -> None:
@@ -59,3 +60,26 @@ def test_remaining_time_counts_down_and_stops_at_zero():
     assert live.snapshot()["remaining"] == 0.0
     live.set_phase("settle")
     assert live.snapshot()["remaining"] is None and live.snapshot()["phase"] == "settle"
+
+
+def test_phase_progress_shows_the_watched_monitor_beside_the_running_bar():
+    monitor = LoadMonitor()
+    monitor.users, monitor.faults_fired = 7, 1
+    monitor(Op(0, "b", "checkout", {}, None, "info", None, None, "timeout", 0.0, 0.0, 0.1))
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200)
+    with PhaseProgress(console) as progress:
+        progress.watch(monitor)
+        advance = progress.start("burst", 10)
+        advance(3)
+        progress._progress.refresh()
+    text = out.getvalue()
+    assert "7 users" in text and "1 indeterminate" in text and "1 faults" in text
+
+
+def test_phase_progress_without_a_terminal_prints_one_line_per_phase():
+    out = io.StringIO()
+    with PhaseProgress(Console(file=out), enabled=False) as progress:
+        progress.start("populate", 100)(100)
+        progress.start("burst", 1000)
+    assert out.getvalue().splitlines() == ["populate … (100)", "burst … (1,000)"]

@@ -156,6 +156,10 @@ class Nemesis:
     def windows(self) -> list[dict[str, Any]]:
         return fault_windows(self.timeline.entries)
 
+    def active(self) -> list[str]:
+        """The faults in force now, as "action service" (for live progress)."""
+        return [f"{f.trigger.action} {f.service}" for f in list(self._faults.values()) if f.hits and not f.recovered]
+
     def unrestored(self) -> list[str]:
         """Services a fault hit whose recovery did not succeed (should be empty after stop)."""
         return sorted({f.service for f in self._faults.values() if not f.recovered})

@@ -36,7 +36,11 @@ class LiveProgress:
         refresh: float = 0.5,
         log_every: float = 10.0,
         active_faults: Callable[[], list[str]] | None = None,
+        lines: bool | None = None,
     ):
+        """`lines` True forces one plain line every `log_every` seconds even on a terminal (for runs
+        that share the terminal with another program's log output, such as Locust's); None picks
+        the live panel on a terminal and lines elsewhere."""
         self.monitor = monitor
         self.phase = phase
         self.duration = duration
@@ -44,6 +48,7 @@ class LiveProgress:
         self.refresh = refresh
         self.log_every = log_every
         self.active_faults = active_faults
+        self.lines = (not self.console.is_terminal) if lines is None else lines
         self.started = time.monotonic()
         self._phase_started = self.started
         self._live: Live | None = None
@@ -78,7 +83,8 @@ class LiveProgress:
         return (f"{s['phase']}: {s['elapsed']:.0f} s{remaining} | users {s['users']} | {s['rps']:.1f} ops/s | "
                 f"{s['total']} ops | failures {s['failures']} | indeterminate {s['indeterminate']} | "
                 f"checkouts {s['checkouts_ok']}/{s['checkouts_fail']}/{s['checkouts_info']} ok/fail/info | "
-                f"faults fired {s['faults_fired']}{faults}")
+                f"faults fired {s['faults_fired']}{faults}"
+                + (f" | dropped arrivals {s['dropped']}" if s.get("dropped") else ""))
 
     def render(self) -> Group:
         s = self.snapshot()
@@ -115,7 +121,7 @@ class LiveProgress:
 
     def __enter__(self) -> LiveProgress:
         self.started = self._phase_started = time.monotonic()
-        if self.console.is_terminal:
+        if not self.lines:
             self._live = Live(get_renderable=self.render, console=self.console, transient=False,
                               refresh_per_second=max(1.0, 1.0 / self.refresh))
             self._live.__enter__()

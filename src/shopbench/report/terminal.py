@@ -10,25 +10,50 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
+
+from shopbench.monitor import LoadMonitor
 
 MAX_ANOMALY_ROWS = 20
 
 
+class MonitorColumn(ProgressColumn):
+    """Live figures of the load beside the running phase's bar: users, ops/s, failures, faults."""
+
+    def __init__(self, owner: PhaseProgress):
+        super().__init__()
+        self.owner = owner
+
+    def render(self, task: Task) -> Text:
+        monitor = self.owner.monitor
+        if monitor is None or task.finished or task.id != self.owner._task:
+            return Text("")
+        s = monitor.snapshot()
+        return Text(f"{s['users']} users · {s['rps']:.0f} ops/s · {s['failures']} failed · "
+                    f"{s['indeterminate']} indeterminate · {s['faults_fired']} faults", style="dim")
+
+
 class PhaseProgress:
-    """One bar per phase: `advance = progress.start("burst", total)`, then `advance(1)` per step."""
+    """One bar per phase: `advance = progress.start("burst", total)`, then `advance(1)` per step.
+    With `watch(monitor)` the running bar also shows the load's live figures."""
 
     def __init__(self, console: Console | None = None, enabled: bool = True):
         self.console = console or Console(stderr=True)
         self.enabled = enabled
+        self.monitor: LoadMonitor | None = None
         self._progress: Progress | None = None
         self._task: Any = None
 
+    def watch(self, monitor: LoadMonitor) -> None:
+        self.monitor = monitor
+
     def __enter__(self) -> PhaseProgress:
         if self.enabled:
-            self._progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), console=self.console, transient=False)
+            self._progress = Progress(TextColumn("{task.description:<10}"), BarColumn(bar_width=20),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), MonitorColumn(self),
+                                      console=self.console, transient=False)
             self._progress.start()
         return self
 
@@ -40,6 +65,8 @@ class PhaseProgress:
     def start(self, name: str, total: int | None) -> Callable[[int], None]:
         progress = self._progress
         if progress is None:
+            # No terminal (a CI log, a pipe): one line per phase keeps the log readable.
+            self.console.print(f"{name} …" + (f" ({total:,})" if total else ""), highlight=False)
             return _ignore
         if self._task is not None:
             task = progress.tasks[-1]

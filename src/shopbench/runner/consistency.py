@@ -99,6 +99,8 @@ def run_consistency(
                 bind(run, shop.supervisor if shop is not None else None)
             writer = stack.enter_context(HistoryWriter(run.file(OPS)))
             monitor = LoadMonitor()
+            if prog is not None and hasattr(prog, "watch"):
+                prog.watch(monitor)
             listener = tee(writer, monitor)
             probe(target, listener, cfg.timeout)
             rng = random.Random(cfg.seed)

@@ -1,9 +1,9 @@
-"""The live view of a headless stress run: one Rich line every few seconds (users, rps, failures,
-elapsed and remaining time), and the monitor's user count kept up to date for fault triggers."""
+"""The live view of a headless stress run (the report package's `LiveProgress`, one line every few
+seconds: users, rps, failures, faults, elapsed and remaining time), and the monitor's user count
+kept up to date for fault triggers."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import gevent
@@ -11,6 +11,7 @@ from locust import events
 from locust.runners import WorkerRunner
 from rich.console import Console
 
+from shopbench.report.live import LiveProgress
 from shopbench.stress import session as sessions
 from shopbench.stress.recording import recorder
 
@@ -28,31 +29,30 @@ def _users(runner: Any) -> int:
     return runner.user_count
 
 
+def _active_faults(sess: Any) -> list[str]:
+    nemesis = getattr(sess, "_nemesis_cm", None)
+    return nemesis.active() if hasattr(nemesis, "active") else []
+
+
 def _watch(environment: Any) -> None:
     runner = environment.runner
     opts = environment.parsed_options
     sess = sessions.current()
-    console = Console(stderr=True, highlight=False)
-    started = None
-    last_print = 0.0
+    live: LiveProgress | None = None
     while True:
         gevent.sleep(0.25)
         sess.monitor.users = _users(runner)
-        if runner.state in ("running", "spawning") and started is None:
-            started = time.monotonic()
-        if not (sess.live and opts is not None and opts.headless) or started is None:
-            continue
-        now = time.monotonic()
-        if now - last_print < INTERVAL:
-            continue
-        last_print = now
-        total = runner.stats.total
-        elapsed = now - started
-        remaining = f" · {max(0.0, opts.run_time - elapsed):.0f}s left" if opts.run_time else ""
-        dropped = f" · dropped {recorder.dropped}" if sess.config.arrival_rate else ""
-        console.print(f"[bold]shopbench[/] users {sess.monitor.users} · {total.current_rps:.1f} req/s · "
-                      f"{total.num_requests} requests · failures {total.num_failures}{dropped} · "
-                      f"{elapsed:.0f}s elapsed{remaining}")
+        sess.monitor.dropped = recorder.dropped
+        state = runner.state
+        if live is None and state in ("running", "spawning") and sess.live and opts is not None and opts.headless:
+            # Lines, not a redrawn panel: Locust logs to the same terminal.
+            live = LiveProgress(sess.monitor, phase="stress", duration=opts.run_time or None,
+                                console=Console(stderr=True, highlight=False), log_every=INTERVAL, lines=True,
+                                active_faults=lambda: _active_faults(sess))
+            live.__enter__()
+        elif live is not None and state in ("stopping", "stopped", "cleanup"):
+            live.__exit__(None, None, None)
+            live = None
 
 
 def install_live_view() -> None:
