@@ -43,11 +43,25 @@ def _register() -> None:
     from shopbench.cli import consistency, demo, report, services, shop, stress, suite  # noqa: F401
 
 
+def _quiet_ctrl_c() -> None:
+    """Ctrl-C while the main greenlet waits in gevent's hub is raised in the hub, which prints a
+    traceback before handing it to us; it is not an error, so the hub should stay quiet."""
+    import gevent
+
+    hub = gevent.get_hub()
+    if not issubclass(KeyboardInterrupt, hub.NOT_ERROR):
+        hub.NOT_ERROR = (*hub.NOT_ERROR, KeyboardInterrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     _register()
+    _quiet_ctrl_c()
     try:
         result = app(args=argv, standalone_mode=False)
-        # Commands return their exit code (0 valid, 1 a check failed); None means 0.
+        # Commands return their exit code (0 valid, 1 a check failed); None means 0. Typer turns a
+        # Ctrl-C into a plain 130, after the command's own clean-up (faults restored, run closed).
+        if result == 130:
+            err_console.print("interrupted: the run directory records how far it got.")
         return int(result or 0)
     except ShopbenchError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
