@@ -93,7 +93,9 @@ class RefShop:
                 self.supervisor.stop(name)
 
     def is_up(self) -> bool:
-        return all(self.supervisor.state(n) != STOPPED for n in SERVICES if n in self.supervisor.names())
+        """Any of its services still running (or paused): starting another would clash."""
+        known = self.supervisor.names()
+        return any(self.supervisor.state(n) != STOPPED for n in SERVICES if n in known)
 
     def kill(self, name: str) -> int | None:
         return self.supervisor.kill(name)

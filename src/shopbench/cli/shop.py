@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shopbench.cli.app import app
+from shopbench.errors import EXIT_USAGE, UsageError
 from shopbench.shop import FLAWS, SERVICES, RefShop
 
 shop_app = typer.Typer(help="Run the reference shop (refshop) in the background.", no_args_is_help=True)
@@ -24,21 +25,21 @@ def up(
                                          "free ports when omitted."),
     data: Path = typer.Option(Path(".shopbench/shop"), "--data", help=DATA_HELP),
     flaw: str | None = typer.Option(None, "--flaw", help=f"Start with a known bug: {', '.join(FLAWS)}."),
-) -> None:
+) -> int:
     """Start the three services, wait until each answers, write urls.json and print the URLs."""
     try:
-        existing = RefShop.attach(data)
-        if existing.is_up():
-            console.print(f"the reference shop in {data} is already up; `shopbench shop down --data {data}` first.")
-            raise typer.Exit(2)
-    except Exception as exc:  # no shop there yet: the normal case
-        if isinstance(exc, typer.Exit):
-            raise
+        existing: RefShop | None = RefShop.attach(data)
+    except UsageError:  # no shop there yet: the normal case
+        existing = None
+    if existing is not None and existing.is_up():
+        console.print(f"the reference shop in {data} is already up; `shopbench shop down --data {data}` first.")
+        return EXIT_USAGE
     shop = RefShop(data, port_base=port_base, flaw=flaw)
     target = shop.start()
     console.print(f"reference shop up{f' with flaw [bold]{flaw}[/]' if flaw else ''}; urls: {data / 'urls.json'}")
     for key, url in target.to_urls_json().items():
         console.print(f"  {key:<12} {url}")
+    return 0
 
 
 @shop_app.command("status")

@@ -29,10 +29,12 @@ from shopbench.runner.finish import finish_run, write_report
 from shopbench.shop import RefShop
 from shopbench.stress.config import StressConfig
 from shopbench.target import Target
+from shopbench.workload.populate import create_each
 from shopbench.workload.skew import IdRange, Pool
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "stress" / "locustfile.py"
 POPULATE = "populate"
+WORKERS = 32  # concurrent requests while populating
 console = Console(stderr=True, highlight=False)
 
 
@@ -40,12 +42,10 @@ console = Console(stderr=True, highlight=False)
 def populate(target: Target, cfg: StressConfig, listener: Any) -> Pool:
     """Create what the mix shares, recorded in the history (the ledger counts it as money and stock
     put in): a pool of items and users, the hot items, or seed 000's 2024 batch_init database."""
-    import gevent.pool
-
     pool = Pool()
     if not (cfg.needs_pool or cfg.needs_hot or cfg.needs_batch):
         return pool
-    driver = connect(target, listener, timeout=max(cfg.timeout, 30.0), concurrency=32, process=POPULATE)
+    driver = connect(target, listener, timeout=max(cfg.timeout, 30.0), concurrency=WORKERS, process=POPULATE)
     try:
         if cfg.needs_batch:
             for what, out in (
@@ -62,30 +62,17 @@ def populate(target: Target, cfg: StressConfig, listener: Any) -> Pool:
                                                    IdRange(cfg.init_orders))
             return pool
 
-        def make_item(stock: int) -> str:
-            out = driver.create_item(cfg.pool_price, expect="ok")
-            if not out.ok:
-                raise TargetError(f"populating: create_item answered {out.status or 'nothing'} ({out.error}).")
-            item_id = out.data["item_id"]
-            if stock and not driver.add_stock(item_id, stock, expect="ok").ok:
-                raise TargetError(f"populating: add_stock on item {item_id} failed.")
-            return item_id
+        def items(n: int, stock: int, what: str) -> list[str]:
+            add = (lambda _, iid: driver.add_stock(iid, stock, expect="ok")) if stock else None
+            return create_each(n, lambda _: driver.create_item(cfg.pool_price, expect="ok"), "item_id", add,
+                               WORKERS, None, what)
 
-        def make_user(_: int) -> str:
-            out = driver.create_user(expect="ok")
-            if not out.ok:
-                raise TargetError(f"populating: create_user answered {out.status or 'nothing'} ({out.error}).")
-            user_id = out.data["user_id"]
-            if cfg.pool_credit and not driver.add_funds(user_id, cfg.pool_credit, expect="ok").ok:
-                raise TargetError(f"populating: add_funds on user {user_id} failed.")
-            return user_id
-
-        workers = gevent.pool.Pool(32)
-        n_items = cfg.pool_items if cfg.needs_pool else 0
-        pool.items = workers.map(make_item, [cfg.pool_stock] * n_items)
-        pool.users = workers.map(make_user, range(cfg.pool_users))
+        pool.items = items(cfg.pool_items, cfg.pool_stock, "populate items") if cfg.needs_pool else []
+        fund = (lambda _, uid: driver.add_funds(uid, cfg.pool_credit, expect="ok")) if cfg.pool_credit else None
+        pool.users = create_each(cfg.pool_users, lambda _: driver.create_user(expect="ok"), "user_id", fund,
+                                 WORKERS, None, "populate users")
         if cfg.needs_hot:
-            pool.hot_items = workers.map(make_item, [cfg.hot_stock] * cfg.hot_items)
+            pool.hot_items = items(cfg.hot_items, cfg.hot_stock, "populate hot items")
         return pool
     finally:
         driver.transport.close()
