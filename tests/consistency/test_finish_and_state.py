@@ -80,3 +80,21 @@ def test_during_burst_hook_wraps_exactly_the_burst(tmp_path):
     result = run_consistency(cfg, out=str(tmp_path / "run"), during_burst=during_burst)
     assert result.exit_code == 0
     assert seen == [("enter", 0), ("exit", 6)]
+
+
+def test_huge_batches_are_read_where_the_load_touched_them_only():
+    from shopbench.state import FULL_BATCH_READ
+
+    def op(f, args, kind="ok", value=None):
+        return {"id": 0, "f": f, "args": args, "type": kind, "value": value}
+
+    big = FULL_BATCH_READ + 1
+    t = touched_entities([
+        op("batch_init_stock", {"n": big, "starting_stock": 5, "item_price": 1}),
+        op("batch_init_users", {"n": 10, "starting_money": 5}),
+        op("checkout", {"order_id": "77"}),
+        op("add_stock", {"item_id": "12", "amount": 1}),
+    ])
+    assert t.items == {"12"} and t.partial_batches == {"items": big}
+    assert t.users == {str(i) for i in range(10)}  # a small batch is read whole
+    assert t.orders == {"77"}
