@@ -38,6 +38,7 @@ def test_a_clean_recovery() -> None:
                + ops_between(10.05, 20.05, 10, f="find_item"))    # stock keeps answering throughout
     (m,) = recovery(history, kill_timeline(), bucket=1.0)
     assert m["service"] == "order" and m["restored"] and m["duration_s"] == pytest.approx(2.5)
+    assert m["restore_s"] == pytest.approx(0.5)  # the restart began at 12 and was healthy at 12.5
     assert m["answered_again"] and m["time_to_answer_s"] == pytest.approx(0.61, abs=1e-3)
     assert m["outage_s"] == pytest.approx(2.61, abs=1e-3)
     assert m["baseline_rps"] == pytest.approx(100, rel=0.02)

@@ -17,6 +17,10 @@ Definitions, per fault on service S (window fields as in `fault_windows`):
                      after `restore_start` (when shopbench began to undo the fault; for a restart,
                      when the restart began). In-flight requests a paused service finishes after
                      its resume count: the client got its answer then.
+  restore_s          end - restore_start: how long undoing the fault took, up to the service answering
+                     its health check (a restart's start-up; a resume is near 0). It says when the
+                     service could answer even when no client operation came after it (a burst
+                     that ended during the outage).
   time_to_answer_s   answers_again_at - restore_start: how long after the fault was undone clients
                      got answers through S again (null: never, within the history).
   outage_s           answers_again_at - start: the outage as clients saw it.
@@ -118,6 +122,7 @@ def recovery(
             "trigger": w.get("trigger"), "targets": w.get("targets", []), "result": w.get("result"),
             "start": start, "restore_start": restore_start, "end": end, "restored": w.get("restored", end is not None),
             "duration_s": round(end - start, 3) if end is not None else None,
+            "restore_s": round(end - restore_start, 3) if end is not None else None,
         }
         notes = []
         if not entry["restored"]:

@@ -179,8 +179,8 @@ def _print_slos(console: Console, slo: Any) -> None:
 def _print_faults(console: Console, faults: Any) -> None:
     if not faults:
         return
-    table = Table("fault", "service", "held s", "answers again s", "throughput back s", "during: ok/fail/info",
-                  title="faults and recovery", title_justify="left")
+    table = Table("fault", "service", "held s", "healthy after s", "answers again s", "throughput back s",
+                  "during: ok/fail/info", title="faults and recovery", title_justify="left")
     def num(f: dict[str, Any], key: str) -> str:
         value = f.get(key)
         return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
@@ -188,7 +188,7 @@ def _print_faults(console: Console, faults: Any) -> None:
     for f in faults:
         during = f.get("during") or {}
         table.add_row(str(f.get("action", "?")), str(f.get("service", "?")), num(f, "duration_s"),
-                      num(f, "time_to_answer_s"), num(f, "throughput_recovery_s"),
+                      num(f, "restore_s"), num(f, "time_to_answer_s"), num(f, "throughput_recovery_s"),
                       f"{during.get('ok', '-')}/{during.get('fail', '-')}/{during.get('indeterminate', '-')}")
     console.print(table)
     for i, f in enumerate(faults):
