@@ -119,3 +119,11 @@ def test_service_names_map_to_the_shop_layout() -> None:
     assert shop_service("shop_stock_1") == "stock"
     assert shop_service("cache") is None
     assert recovery([], []) == []
+
+
+def test_a_load_that_ended_before_the_restore_is_not_called_a_failed_recovery() -> None:
+    history = ops_between(0, 10, 100) + ops_between(10, 11, 20, kind="info")  # the load stops at 11
+    (m,) = recovery(history, kill_timeline(start=10.0, restore=12.0, back=12.3), bucket=1.0)
+    assert m["answered_again"] is False and m["restore_s"] == pytest.approx(0.3)
+    assert "load ended before the fault was undone" in m["note"]
+    assert "never returned" not in m["note"]

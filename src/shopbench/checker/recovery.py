@@ -138,7 +138,12 @@ def recovery(
         entry["answers_again_at"] = answer_at
         entry["time_to_answer_s"] = round(answer_at - restore_start, 3) if answer_at is not None else None
         entry["outage_s"] = round(answer_at - start, 3) if answer_at is not None else None
-        if answer_at is None:
+        load_went_on = last is not None and last > restore_start
+        if answer_at is None and not load_went_on:
+            # Not a failure to recover: the load (a short burst, say) was over before the service was back.
+            notes.append("the load ended before the fault was undone: recovery cannot be seen from the clients' "
+                         "side (restore_s says when the service was healthy again)")
+        elif answer_at is None:
             notes.append(f"no operation touching {w.get('service')} succeeded after the fault was undone")
 
         # Throughput before, and when it is back.
@@ -169,7 +174,7 @@ def recovery(
         elif baseline_rps == 0:
             notes.append("no ok operations before the fault: throughput recovery is not defined")
             entry["throughput_recovered"] = None
-        elif back_at is None:
+        elif back_at is None and load_went_on:
             notes.append(f"throughput never returned to {ratio:.0%} of the {baseline_rps:.1f} ok ops/s before the "
                          f"fault (best {best / baseline_rps:.0%} after it)")
 
