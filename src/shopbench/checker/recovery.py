@@ -109,6 +109,7 @@ def recovery(
     ok_done = [r[0] for r in rows if r[2] == "ok"]
     first = done_all[0] if done_all else None
     last = done_all[-1] if done_all else None
+    last_invoked = max((row[1] for row in rows), default=None)
     if bucket is None:
         span = (last - first) if first is not None and last is not None else 0.0
         bucket = 1.0 if span >= 20 else max(0.01, span / 20)
@@ -138,11 +139,14 @@ def recovery(
         entry["answers_again_at"] = answer_at
         entry["time_to_answer_s"] = round(answer_at - restore_start, 3) if answer_at is not None else None
         entry["outage_s"] = round(answer_at - start, 3) if answer_at is not None else None
-        load_went_on = last is not None and last > restore_start
+        # Did clients send anything after the restore began? Stragglers invoked earlier do not count.
+        load_went_on = last_invoked is not None and last_invoked >= restore_start
         if answer_at is None and not load_went_on:
             # Not a failure to recover: the load (a short burst, say) was over before the service was back.
-            notes.append("the load ended before the fault was undone: recovery cannot be seen from the clients' "
-                         "side (restore_s says when the service was healthy again)")
+            healthy = (f"; the service was healthy again {entry['restore_s']:.2f} s after the restore began"
+                       if entry["restore_s"] is not None else "")
+            notes.append(f"the load ended before the fault was undone, so clients could not see the "
+                         f"recovery{healthy}")
         elif answer_at is None:
             notes.append(f"no operation touching {w.get('service')} succeeded after the fault was undone")
 
