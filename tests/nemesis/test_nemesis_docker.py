@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from nemesis_helpers import wait_for
 
 from fakes.docker_engine import FakeDockerEngine
 from shopbench.cli.app import main

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from nemesis_helpers import wait_for
 
 from shopbench.cli.app import main
 from shopbench.nemesis import Nemesis, make_backend, parse_fault_plan, read_timeline

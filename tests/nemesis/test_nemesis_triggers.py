@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import RecordingBackend, wait_for
+from nemesis_helpers import RecordingBackend, wait_for
 
 from shopbench.errors import UsageError
 from shopbench.history import Op
