@@ -39,6 +39,9 @@ import orjson
 from shopbench.errors import UsageError
 
 OK, FAIL, INFO = "ok", "fail", "info"
+# Clients that prepare a run or read it back, not the load under test: throughput, latency, SLOs and
+# recovery figures leave them out (the ledger checker reads them all: they put money and stock in).
+SETUP_PROCESSES = frozenset({"probe", "populate", "orders", "settle", "state"})
 
 
 @dataclass(slots=True)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import operator
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from shopbench.errors import UsageError
+from shopbench.history import SETUP_PROCESSES
 from shopbench.latency import http_method, iteration_latencies_ms, op_latency_ms, percentile, summarize
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
@@ -142,7 +143,7 @@ class Measured:
         return self.requests.get(scope, 0) / self.duration
 
 
-def measure(ops: Iterable[dict[str, Any]], *, skip_processes: tuple[str, ...] = ("populate", "settle", "state"),
+def measure(ops: Iterable[dict[str, Any]], *, skip_processes: Collection[str] = SETUP_PROCESSES,
             dropped: int = 0) -> Measured:
     """Collect latencies, requests and errors from history records (dicts as in ops.jsonl).
     Set-up and read-back operations (populate, settle, final state) are not load and are skipped."""

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from shopbench.errors import UsageError
+from shopbench.history import SETUP_PROCESSES
 from shopbench.nemesis.backends import Backend, make_backend
 from shopbench.nemesis.config import FaultPlan, load_fault_plan, parse_fault_plan
 from shopbench.nemesis.nemesis import Nemesis
 from shopbench.nemesis.timeline import read_timeline
 from shopbench.rundir import FAULTS, OPS
-
-SETUP = frozenset({"probe", "populate", "orders", "settle"})
 
 
 class FaultHook:
@@ -95,7 +94,7 @@ class FaultHook:
             path = Path(self.run.file(OPS))
             ops = list(iter_history(path)) if path.exists() else []
         # Setup traffic is not load: it would make a meaningless throughput baseline.
-        load = [op for op in ops if (op.get("process") if isinstance(op, dict) else op.process) not in SETUP]
+        load = [op for op in ops if (op.get("process") if isinstance(op, dict) else op.process) not in SETUP_PROCESSES]
         extra: dict[str, Any] = {"faults": recovery(load, lines)}
         fired = self.nemesis.fired if self.nemesis is not None else {}
         # A trigger whose condition never came true is no fault the shop survived: say so.

@@ -13,20 +13,19 @@ from __future__ import annotations
 import math
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shopbench.errors import UsageError
-from shopbench.history import FAIL, INFO, OK, iter_history
+from shopbench.history import FAIL, INFO, OK, SETUP_PROCESSES, iter_history
 
 FINE = 0.1  # seconds; the resolution the history is read at
 WIDTHS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 MAX_POINTS = 400
 # Setup and final-state reads: not load. Left out of the series (and counted), as the SLO checker does,
 # so a burst of settle reads does not dwarf the load it follows.
-SETUP_PROCESSES = ("populate", "settle", "state")
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 
 
@@ -93,7 +92,7 @@ def pick_width(span: float) -> float:
 
 def compute_series(ops_path: str | Path, origin: float | None = None,
                    locust_history: Iterable[Mapping[str, str]] | None = None,
-                   width: float | None = None, skip_processes: tuple[str, ...] = SETUP_PROCESSES) -> Series:
+                   width: float | None = None, skip_processes: Collection[str] = SETUP_PROCESSES) -> Series:
     """Stream `ops.jsonl` once and build every series a report draws."""
     ops_path = Path(ops_path)
     lat: dict[str, dict[int, array]] = defaultdict(dict)  # op -> fine bucket -> latencies (s)
