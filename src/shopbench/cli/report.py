@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from shopbench.cli.app import app
+from shopbench.errors import UsageError
 
 console = Console()
 
@@ -35,7 +36,8 @@ def report(
 
 @app.command("compare")
 def compare(
-    run_dirs: list[Path] = typer.Argument(..., help="Two or more run directories."),
+    run_dirs: list[Path] = typer.Argument(..., help="Run directories, or a folder of them (like seed 001's "
+                                          "--results-dir: every run directory inside is compared)."),
     out: Path | None = typer.Option(None, "--out", help="Where to write the page "
                                     "(default results/compare-<time>.html)."),
     open_: bool = typer.Option(False, "--open", help="Open the page in a browser when it is written."),
@@ -45,9 +47,23 @@ def compare(
 
     if out is None:
         out = Path("results") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}.html"
-    path, summaries = build_compare(list(run_dirs), out)
+    path, summaries = build_compare(expand_run_dirs(run_dirs), out)
     console.print(table(summaries))
     console.print(f"comparison: {path}", highlight=False)
     if open_:
         webbrowser.open(path.resolve().as_uri())
     return 0
+
+
+def expand_run_dirs(paths: list[Path]) -> list[Path]:
+    """Each path as given when it is a run directory; a folder of runs becomes its runs, oldest first."""
+    runs: list[Path] = []
+    for path in paths:
+        if (path / "run.json").exists() or not path.is_dir():
+            runs.append(path)  # not a folder of runs: build_compare says what is wrong with it
+            continue
+        inner = sorted((p for p in path.iterdir() if (p / "run.json").exists()), key=lambda p: p.stat().st_mtime)
+        if not inner:
+            raise UsageError(f"{path}: neither a run directory (no run.json) nor a folder of run directories.")
+        runs.extend(inner)
+    return runs

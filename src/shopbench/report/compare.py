@@ -63,7 +63,8 @@ def summarize(run_dir: str | Path) -> RunSummary:
     recovery = []
     for f in fault_recoveries(verdict):
         recovery.append({"label": f"{f.get('action', 'fault')} {f.get('service', '')}".strip(),
-                         "outage_s": f.get("outage_s"), "throughput_s": f.get("throughput_recovery_s")})
+                         "outage_s": f.get("outage_s"), "throughput_s": f.get("throughput_recovery_s"),
+                         "restore_s": f.get("restore_s"), "answered_again": f.get("answered_again")})
     report = run.path / "report.html"
     return RunSummary(
         run_id=run.run_id, path=run.path, kind=run.kind,
@@ -95,9 +96,15 @@ def _recovery_text(s: RunSummary) -> str:
         return "–"
     parts = []
     for r in s.recovery:
-        outage = "never" if r["outage_s"] is None else f"{r['outage_s']:.2f} s"
+        if r["outage_s"] is not None:
+            outage = f"outage {r['outage_s']:.2f} s"
+        elif r.get("restore_s") is not None:
+            # No client answer after the restore (often: the load had ended); the health check did answer.
+            outage = f"healthy {r['restore_s']:.2f} s after restore, no client answer after it"
+        else:
+            outage = "outage: never answered again"
         tp = "–" if r["throughput_s"] is None else f"{r['throughput_s']:.2f} s"
-        parts.append(f"{r['label']}: outage {outage}, throughput back {tp}")
+        parts.append(f"{r['label']}: {outage}, throughput back {tp}")
     return "\n".join(parts)
 
 
