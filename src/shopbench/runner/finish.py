@@ -100,3 +100,17 @@ def write_report(run: RunDir, *, partial: bool = False) -> Path | None:
         run.manifest.setdefault("warnings", []).append(f"report.html not written: {exc}")
         run.save_manifest()
         return None
+
+
+# Sections of a verdict that other checkers computed during the run (SLOs from the load, recovery
+# from the fault timeline): a re-check carries them over as they were.
+CARRIED_SECTIONS = ("load", "slo", "faults", "faults_not_fired")
+
+
+def recheck(run: RunDir) -> dict[str, Any]:
+    """The ledger verdict again, from the run directory's own ops.jsonl and state.json: no shop needed."""
+    state = run.read_json(STATE)
+    previous = run.read_json(VERDICT) if run.file(VERDICT).exists() else {}
+    extra = {name: previous[name] for name in CARRIED_SECTIONS if name in previous}
+    return assemble(check(iter_history(run.file(OPS)), state), state, extra,
+                    seed_shape=run.manifest.get("kind", "consistency") == "consistency")

@@ -1,0 +1,38 @@
+"""`shopbench check RUN_DIR`: the ledger checker again on a finished run's history and final state.
+
+For a run directory that came from CI or a colleague: no shop, no load, just the pure check of
+`ops.jsonl` against `state.json` (with the run's SLO and fault sections carried over).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from shopbench.cli.app import app
+from shopbench.errors import EXIT_INVALID, EXIT_VALID
+from shopbench.report.terminal import print_summary
+from shopbench.rundir import VERDICT, RunDir
+from shopbench.runner.finish import recheck, write_report
+
+
+@app.command("check")
+def check(
+    run_dir: Path = typer.Argument(..., help="A run directory (it needs run.json, ops.jsonl and state.json)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON on stdout."),
+    write: bool = typer.Option(False, "--write", help="Replace the run's verdict.json and report.html with it."),
+) -> int:
+    """Check a finished run again, offline: exit 0 when valid, 1 when an anomaly is found."""
+    run = RunDir.open(run_dir)
+    verdict = recheck(run)
+    if write:
+        run.write_json(VERDICT, verdict)
+        write_report(run)
+    if as_json:
+        typer.echo(json.dumps(verdict, indent=2, default=str))
+    else:
+        print_summary(Console(), verdict, None, str(run.path))
+    return EXIT_VALID if verdict["valid"] else EXIT_INVALID
