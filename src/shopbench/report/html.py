@@ -156,9 +156,10 @@ def verdict_context(verdict: dict[str, Any] | None) -> dict[str, Any]:
             by_type[str(a.get("type", "anomaly"))] = by_type.get(str(a.get("type", "anomaly")), 0) + 1
     shown = []
     for a in anomalies[:MAX_ANOMALIES_SHOWN]:
-        details = {k: v for k, v in a.items() if k not in ("type", "message", "explanation")}
+        details = {k: v for k, v in a.items() if k not in ("type", "message", "explanation", "timeline")}
+        timeline = a.get("timeline") if isinstance(a.get("timeline"), list) else []
         shown.append({"type": a.get("type", "anomaly"), "message": a.get("message") or a.get("explanation") or "",
-                      "details": details})
+                      "details": details, "timeline": timeline})
     seed_metrics = verdict.get("seed_metrics") or {}
     seed = [(label, seed_metrics.get(key)) for key, label in SEED_METRICS if key in seed_metrics]
     count = verdict.get("anomaly_count", len(anomalies))

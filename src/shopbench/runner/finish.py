@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from shopbench.checker.explain import attach_timelines
 from shopbench.checker.ledger import check
 from shopbench.checker.verdict import assemble
 from shopbench.history import HistoryWriter, OpListener, iter_history
@@ -83,10 +84,18 @@ def finish_run(
     with run.phase("verify"):
         if progress is not None:
             progress.start("verify", None)
-        verdict = assemble(check(read_ops(), state), state, extra,
-                           seed_shape=run.manifest.get("kind", "consistency") == "consistency")
+        verdict = _verdict(read_ops, state, extra, run)
     run.write_json(VERDICT, verdict)
     return verdict
+
+
+def _verdict(read_ops: Callable[[], Iterator[dict[str, Any]]], state: dict[str, Any],
+             extra: dict[str, Any] | None, run: RunDir) -> dict[str, Any]:
+    """The ledger check, each anomalous order explained by its timeline, and the other sections."""
+    ledger = check(read_ops(), state)
+    if ledger["anomalies"]:
+        ledger["anomalies"] = attach_timelines(read_ops(), ledger["anomalies"])
+    return assemble(ledger, state, extra, seed_shape=run.manifest.get("kind", "consistency") == "consistency")
 
 
 def write_report(run: RunDir, *, partial: bool = False) -> Path | None:
@@ -112,5 +121,4 @@ def recheck(run: RunDir) -> dict[str, Any]:
     state = run.read_json(STATE)
     previous = run.read_json(VERDICT) if run.file(VERDICT).exists() else {}
     extra = {name: previous[name] for name in CARRIED_SECTIONS if name in previous}
-    return assemble(check(iter_history(run.file(OPS)), state), state, extra,
-                    seed_shape=run.manifest.get("kind", "consistency") == "consistency")
+    return _verdict(lambda: iter_history(run.file(OPS)), state, extra, run)
