@@ -95,5 +95,7 @@ def test_ctrl_c_during_a_stress_run_restores_a_killed_and_a_paused_service(shop,
     assert code in (0, 1), log[-3000:]
     assert_all_running(shop)
     verdict = json.loads((out / "verdict.json").read_text())
+    assert any("stopped the load before its end" in w for w in verdict["warnings"])
+    assert json.loads((out / "run.json").read_text())["stopped_early"]
     assert {f["service"] for f in verdict["faults"]} == {"stock", "payment"}
     assert all(f["restored"] for f in verdict["faults"])

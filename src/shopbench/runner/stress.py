@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
-from collections.abc import Sequence
-from contextlib import ExitStack
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,28 @@ def populate(target: Target, cfg: StressConfig, listener: Any) -> Pool:
 
 
 # -- Locust --------------------------------------------------------------------------------------
+@contextmanager
+def _ctrl_c_noted() -> Iterator[list[bool]]:
+    """Yields a list that holds True once a SIGINT arrived; the signal itself goes on to Locust."""
+    noted: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def note(signum: int, frame: Any) -> None:
+        noted.append(True)
+        handler = previous if callable(previous) else signal.default_int_handler
+        handler(signum, frame)
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        if signal.getsignal(signal.SIGINT) is note:
+            signal.signal(signal.SIGINT, previous)
+
+
 def run_locust(argv: list[str]) -> int:
     """Run Locust's own main with `argv`; its exit code. A `--processes` child never returns from
     here: it leaves with `os._exit` so none of the parent's clean-up runs twice."""
@@ -233,8 +257,12 @@ def run_stress(
             session = sessions.Session(target=target, config=cfg, pool=pool, writer=writer, nemesis=nemesis)
             sessions.install(session)
             argv = locust_argv(cfg, run, target, args, Path(locustfile) if locustfile else None)
-            with run.phase("load"):
+            with run.phase("load"), _ctrl_c_noted() as ctrl_c:
                 locust_code = run_locust(argv)
+            if ctrl_c:
+                # Locust's Ctrl-C is a graceful stop: what ran is settled and checked like any load,
+                # but the run says it was cut short.
+                run.manifest["stopped_early"] = "Ctrl-C (SIGINT) stopped the load before its end"
             writer.close()
             _copy_outputs(run, user_csv, user_html)
             run.manifest["locust"] = {"argv": argv[1:], "exit_code": locust_code, **session_totals(session)}
@@ -279,7 +307,7 @@ def finish(run: RunDir, target: Target, slos: list[Slo], settle_timeout: float, 
     from shopbench.stress.recording import recorder
 
     load = {"dropped": recorder.dropped, "locust_requests": session.locust_requests,
-            "locust_failures": session.locust_failures}
+            "locust_failures": session.locust_failures, "stopped_early": run.manifest.get("stopped_early")}
     fault_extra = getattr(nemesis, "verdict_extra", None)
     verdict = finish_run(run, target, None, settle_timeout=settle_timeout,
                          extra={"load": load, **(fault_extra() if fault_extra is not None else {})})
@@ -294,6 +322,9 @@ def finish(run: RunDir, target: Target, slos: list[Slo], settle_timeout: float, 
     if not section["valid"]:
         verdict["valid"] = False
         verdict.setdefault("failed_sections", []).append("slo")
+    if run.manifest.get("stopped_early"):
+        verdict.setdefault("warnings", []).append(
+            f"{run.manifest['stopped_early']}: the verdict covers the load that ran, not the planned one")
     run.write_json(VERDICT, verdict)
     return verdict
 
