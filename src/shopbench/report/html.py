@@ -164,6 +164,7 @@ def verdict_context(verdict: dict[str, Any] | None) -> dict[str, Any]:
     seed = [(label, seed_metrics.get(key)) for key, label in SEED_METRICS if key in seed_metrics]
     count = verdict.get("anomaly_count", len(anomalies))
     warnings = [str(w) for w in verdict.get("warnings") or []]
+    warnings += [str(f.get("message")) for f in verdict.get("faults_not_fired") or [] if isinstance(f, dict)]
     failed_sections = [str(x) for x in verdict.get("failed_sections") or []]
     return {"state": "valid" if verdict["valid"] else "invalid", "anomalies": shown, "count": count,
             "by_type": sorted(by_type.items(), key=lambda kv: -kv[1]),
