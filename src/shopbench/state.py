@@ -22,7 +22,7 @@ from typing import Any
 import gevent.pool
 import orjson
 
-from shopbench.driver import GeventTransport, RestDriver, TransportError
+from shopbench.driver import GeventTransport, RestDriver, TransportError, new_driver
 from shopbench.history import OpListener
 from shopbench.target import Target
 
@@ -171,7 +171,7 @@ def settle_and_read(
     """
     deadline = time.monotonic() + max(settle_timeout, 0.0)
     transport = GeventTransport(target, timeout=timeout, concurrency=concurrency)
-    driver = RestDriver(transport, listener, SETTLE_PROCESS, next_id)
+    driver = new_driver(transport, listener, SETTLE_PROCESS, next_id)
     total = len(touched.items) + len(touched.users) + len(touched.orders)
     try:
         pending = _pending(transport)

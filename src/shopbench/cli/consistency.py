@@ -12,8 +12,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from shopbench.cli import fault_options
+from shopbench.cli import options
 from shopbench.cli.app import app
+from shopbench.driver import use_driver
 from shopbench.nemesis.hooks import hook_from_flags
 from shopbench.report.terminal import PhaseProgress, print_summary
 from shopbench.runner.consistency import run_consistency
@@ -44,13 +45,15 @@ def consistency(
     settle_timeout: float = typer.Option(30.0, "--settle-timeout", help="Seconds to wait for the state to settle."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds before a request counts as indeterminate."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON on stdout (progress on stderr)."),
-    faults: Path | None = fault_options.FAULTS,
-    fault_backend: str = fault_options.FAULT_BACKEND,
-    services_file: Path | None = fault_options.SERVICES_FILE,
-    services_data: Path | None = fault_options.SERVICES_DATA,
-    docker_url: str | None = fault_options.DOCKER_URL,
+    faults: Path | None = options.FAULTS,
+    fault_backend: str = options.FAULT_BACKEND,
+    services_file: Path | None = options.SERVICES_FILE,
+    services_data: Path | None = options.SERVICES_DATA,
+    docker_url: str | None = options.DOCKER_URL,
+    driver: str | None = options.DRIVER,
 ) -> int:
     """Populate, fire every checkout at once, settle, and prove or refute that no money or stock was lost."""
+    use_driver(driver)
     cfg = ConsistencyConfig(items=items, stock=stock, price=price, users=users, credit=credit, orders=orders,
                             items_per_order=items_per_order, concurrency=concurrency, seed=seed, populate=populate,
                             timeout=timeout, settle_timeout=settle_timeout)

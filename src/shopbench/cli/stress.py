@@ -13,8 +13,9 @@ import typer
 from rich.console import Console
 
 from shopbench.checker.slo import PRESETS
-from shopbench.cli import fault_options
+from shopbench.cli import options
 from shopbench.cli.app import app
+from shopbench.driver import use_driver
 from shopbench.errors import UsageError
 from shopbench.shop import FLAWS
 from shopbench.stress.config import MIX_HELP, build_config
@@ -72,12 +73,14 @@ def stress(
                                          "before the final state is read."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice of the workload."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds before a request counts as indeterminate."),
-    faults: Path | None = fault_options.FAULTS,
-    fault_backend: str = fault_options.FAULT_BACKEND,
-    services_file: Path | None = fault_options.SERVICES_FILE,
-    services_data: Path | None = fault_options.SERVICES_DATA,
-    docker_url: str | None = fault_options.DOCKER_URL,
+    faults: Path | None = options.FAULTS,
+    fault_backend: str = options.FAULT_BACKEND,
+    services_file: Path | None = options.SERVICES_FILE,
+    services_data: Path | None = options.SERVICES_DATA,
+    docker_url: str | None = options.DOCKER_URL,
+    driver: str | None = options.DRIVER,
 ) -> int:
+    use_driver(driver)
     from shopbench.nemesis.hooks import hook_from_flags
     from shopbench.runner.stress import run_stress
 

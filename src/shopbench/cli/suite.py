@@ -20,8 +20,9 @@ import typer
 from rich.console import Console
 from rich.rule import Rule
 
-from shopbench.cli import fault_options
+from shopbench.cli import options
 from shopbench.cli.app import app
+from shopbench.driver import use_driver
 from shopbench.errors import EXIT_INVALID, EXIT_VALID, UsageError
 from shopbench.nemesis.config import plan_for_services
 from shopbench.shop import FLAWS, RefShop
@@ -80,16 +81,18 @@ def suite(
     run_time: str = typer.Option("30s", "-t", "--run-time", help="Length of the stress test."),
     out: Path | None = typer.Option(None, "--out", help="Directory for both run directories "
                                     "(default results/suite-<time>)."),
-    faults: Path | None = fault_options.FAULTS,
+    faults: Path | None = options.FAULTS,
     kill_services: list[str] = typer.Option([], "--kill-services", help="Seed 001's static faults: SIGKILL these "
                                             "services (repeatable) 1 s into each test, restored at its end; "
                                             "instead of --faults."),
-    fault_backend: str = fault_options.FAULT_BACKEND,
-    services_file: Path | None = fault_options.SERVICES_FILE,
-    services_data: Path | None = fault_options.SERVICES_DATA,
-    docker_url: str | None = fault_options.DOCKER_URL,
+    fault_backend: str = options.FAULT_BACKEND,
+    services_file: Path | None = options.SERVICES_FILE,
+    services_data: Path | None = options.SERVICES_DATA,
+    docker_url: str | None = options.DOCKER_URL,
+    driver: str | None = options.DRIVER,
 ) -> int:
     """A consistency test and a stress test with the same faults, one after the other, then a comparison."""
+    use_driver(driver)
     if test_type not in TEST_TYPES:
         raise UsageError(f"--test-type {test_type!r}: choose one of {', '.join(TEST_TYPES)}.")
     if flaw and urls:

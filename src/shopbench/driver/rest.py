@@ -45,8 +45,10 @@ class RestDriver:
         self.scenario: str | None = None
         self.intended: float | None = None
 
-    def _call(self, f: str, service: str, method: str, path: str, args: dict[str, Any],
-              expect: str | None) -> Outcome:
+    def call(self, f: str, service: str, method: str, path: str, args: dict[str, Any],
+             expect: str | None) -> Outcome:
+        """One HTTP request to `service` ("order", "stock" or "payment"), classified and recorded as
+        operation `f`. A driver for another API overrides the operation methods and calls this."""
         wall = time.time()
         t0 = time.monotonic()
         status: int | None = None
@@ -84,62 +86,62 @@ class RestDriver:
 
     # -- stock ------------------------------------------------------------------------------
     def create_item(self, price: Any, expect: str | None = None) -> Outcome:
-        return self._call("create_item", "stock", "POST", f"/stock/item/create/{price}", {"price": price}, expect)
+        return self.call("create_item", "stock", "POST", f"/stock/item/create/{price}", {"price": price}, expect)
 
     def add_stock(self, item_id: Any, amount: Any, expect: str | None = None) -> Outcome:
-        return self._call("add_stock", "stock", "POST", f"/stock/add/{item_id}/{amount}",
+        return self.call("add_stock", "stock", "POST", f"/stock/add/{item_id}/{amount}",
                           {"item_id": item_id, "amount": amount}, expect)
 
     def subtract_stock(self, item_id: Any, amount: Any, expect: str | None = None) -> Outcome:
-        return self._call("subtract_stock", "stock", "POST", f"/stock/subtract/{item_id}/{amount}",
+        return self.call("subtract_stock", "stock", "POST", f"/stock/subtract/{item_id}/{amount}",
                           {"item_id": item_id, "amount": amount}, expect)
 
     def find_item(self, item_id: Any, expect: str | None = None) -> Outcome:
-        return self._call("find_item", "stock", "GET", f"/stock/find/{item_id}", {"item_id": item_id}, expect)
+        return self.call("find_item", "stock", "GET", f"/stock/find/{item_id}", {"item_id": item_id}, expect)
 
     def batch_init_stock(self, n: Any, starting_stock: Any, item_price: Any, expect: str | None = None) -> Outcome:
-        return self._call("batch_init_stock", "stock", "POST", f"/stock/batch_init/{n}/{starting_stock}/{item_price}",
+        return self.call("batch_init_stock", "stock", "POST", f"/stock/batch_init/{n}/{starting_stock}/{item_price}",
                           {"n": n, "starting_stock": starting_stock, "item_price": item_price}, expect)
 
     # -- payment ----------------------------------------------------------------------------
     def create_user(self, expect: str | None = None) -> Outcome:
-        return self._call("create_user", "payment", "POST", "/payment/create_user", {}, expect)
+        return self.call("create_user", "payment", "POST", "/payment/create_user", {}, expect)
 
     def add_funds(self, user_id: Any, amount: Any, expect: str | None = None) -> Outcome:
-        return self._call("add_funds", "payment", "POST", f"/payment/add_funds/{user_id}/{amount}",
+        return self.call("add_funds", "payment", "POST", f"/payment/add_funds/{user_id}/{amount}",
                           {"user_id": user_id, "amount": amount}, expect)
 
     def pay(self, user_id: Any, amount: Any, expect: str | None = None) -> Outcome:
-        return self._call("pay", "payment", "POST", f"/payment/pay/{user_id}/{amount}",
+        return self.call("pay", "payment", "POST", f"/payment/pay/{user_id}/{amount}",
                           {"user_id": user_id, "amount": amount}, expect)
 
     def find_user(self, user_id: Any, expect: str | None = None) -> Outcome:
-        return self._call("find_user", "payment", "GET", f"/payment/find_user/{user_id}", {"user_id": user_id}, expect)
+        return self.call("find_user", "payment", "GET", f"/payment/find_user/{user_id}", {"user_id": user_id}, expect)
 
     def batch_init_users(self, n: Any, starting_money: Any, expect: str | None = None) -> Outcome:
-        return self._call("batch_init_users", "payment", "POST", f"/payment/batch_init/{n}/{starting_money}",
+        return self.call("batch_init_users", "payment", "POST", f"/payment/batch_init/{n}/{starting_money}",
                           {"n": n, "starting_money": starting_money}, expect)
 
     # -- order ------------------------------------------------------------------------------
     def create_order(self, user_id: Any, expect: str | None = None) -> Outcome:
-        return self._call("create_order", "order", "POST", f"/orders/create/{user_id}", {"user_id": user_id}, expect)
+        return self.call("create_order", "order", "POST", f"/orders/create/{user_id}", {"user_id": user_id}, expect)
 
     def add_item(self, order_id: Any, item_id: Any, quantity: Any = 1, expect: str | None = None) -> Outcome:
-        return self._call("add_item", "order", "POST", f"/orders/addItem/{order_id}/{item_id}/{quantity}",
+        return self.call("add_item", "order", "POST", f"/orders/addItem/{order_id}/{item_id}/{quantity}",
                           {"order_id": order_id, "item_id": item_id, "quantity": quantity}, expect)
 
     def remove_item(self, order_id: Any, item_id: Any, expect: str | None = None) -> Outcome:
-        return self._call("remove_item", "order", "DELETE", f"/orders/removeItem/{order_id}/{item_id}",
+        return self.call("remove_item", "order", "DELETE", f"/orders/removeItem/{order_id}/{item_id}",
                           {"order_id": order_id, "item_id": item_id}, expect)
 
     def checkout(self, order_id: Any, expect: str | None = None) -> Outcome:
-        return self._call("checkout", "order", "POST", f"/orders/checkout/{order_id}", {"order_id": order_id}, expect)
+        return self.call("checkout", "order", "POST", f"/orders/checkout/{order_id}", {"order_id": order_id}, expect)
 
     def find_order(self, order_id: Any, expect: str | None = None) -> Outcome:
-        return self._call("find_order", "order", "GET", f"/orders/find/{order_id}", {"order_id": order_id}, expect)
+        return self.call("find_order", "order", "GET", f"/orders/find/{order_id}", {"order_id": order_id}, expect)
 
     def batch_init_orders(self, n: Any, n_items: Any, n_users: Any, item_price: Any,
                           expect: str | None = None) -> Outcome:
-        return self._call("batch_init_orders", "order", "POST",
+        return self.call("batch_init_orders", "order", "POST",
                           f"/orders/batch_init/{n}/{n_items}/{n_users}/{item_price}",
                           {"n": n, "n_items": n_items, "n_users": n_users, "item_price": item_price}, expect)

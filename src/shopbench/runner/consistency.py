@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from shopbench.driver import GeventTransport, RestDriver, connect
+from shopbench.driver import GeventTransport, RestDriver, connect, new_driver
 from shopbench.errors import EXIT_INVALID, EXIT_VALID, ShopbenchError, TargetError, UsageError
 from shopbench.history import HistoryWriter, OpListener, tee
 from shopbench.monitor import LoadMonitor
@@ -124,7 +124,7 @@ def run_consistency(
             stack.callback(transport.close)
 
             def make_driver(process: str) -> RestDriver:
-                return RestDriver(transport, listener, process)
+                return new_driver(transport, listener, process)
 
             with run.phase("burst"):
                 monitor.users = min(cfg.concurrency, len(order_ids))

@@ -26,7 +26,7 @@ import gevent
 from locust import User, between
 
 from shopbench.checker.slo import failure_message
-from shopbench.driver import GeventTransport, RestDriver
+from shopbench.driver import GeventTransport, RestDriver, new_driver
 from shopbench.history import Op
 from shopbench.latency import http_method
 from shopbench.stress import session as sessions
@@ -63,7 +63,7 @@ class ShopUser(User):
     def new_driver(self, prefix: str = "u") -> RestDriver:
         transport = GeventTransport(self.session.target, timeout=self.session.config.timeout,
                                     concurrency=self.connections)
-        return RestDriver(transport, self._on_op, recorder.client_name(prefix), recorder.next_id)
+        return new_driver(transport, self._on_op, recorder.client_name(prefix), recorder.next_id)
 
     def _on_op(self, op: Op) -> None:
         recorder.record(op)

@@ -1,8 +1,6 @@
-"""The fault flags shared by `consistency` and `stress` (one definition, the same spelling in both)."""
+"""Flags shared by `consistency`, `stress` and `suite`: one definition, the same spelling everywhere."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import typer
 
@@ -16,4 +14,6 @@ SERVICES_DATA = typer.Option(None, "--services-data", help="With --faults --urls
 DOCKER_URL = typer.Option(None, "--docker-url", help="With --fault-backend docker: the Engine URL "
                           "(default: DOCKER_HOST or the local socket).")
 
-__all__ = ["DOCKER_URL", "FAULTS", "FAULT_BACKEND", "SERVICES_DATA", "SERVICES_FILE", "Path"]
+
+DRIVER = typer.Option(None, "--driver", help="Your shop's API, if it differs from SHOP-API.md: a subclass of "
+                      "shopbench.driver.RestDriver as module:Class or path/to/file.py:Class.")
