@@ -75,21 +75,23 @@ def test_remote_worker_ships_history_to_the_master_without_shared_disk(tmp_path)
     out = tmp_path / "master-run"
     with RefShop(tmp_path / "shop"):
         urls = tmp_path / "shop" / "urls.json"
-        common = ["--mix", "hot-items", "--wait", "0", "--urls", str(urls)]
         master = subprocess.Popen([exe, "stress", "--master", "--expect-workers", "1", "--master-bind-port", port,
-                                   "--headless", "-u", "4", "-r", "4", "-t", "3s", "--out", str(out), *common],
+                                   "--headless", "-u", "4", "-r", "4", "-t", "3s", "--out", str(out),
+                                   "--mix", "hot-items", "--wait", "0", "--urls", str(urls)],
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # The worker names only its master and the shop: the mix and the wait come from the master.
         worker = subprocess.Popen([exe, "stress", "--worker", "--master-host", "127.0.0.1", "--master-port", port,
-                                   *common], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                   "--urls", str(urls)], cwd=tmp_path, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
         try:
             master_out, _ = master.communicate(timeout=120)
-            worker.communicate(timeout=60)
+            worker_out, _ = worker.communicate(timeout=60)
         finally:
             for proc in (master, worker):
                 if proc.poll() is None:
                     os.kill(proc.pid, 9)
                     proc.wait()
-    assert master.returncode == 0, master_out[-3000:]
+    assert master.returncode == 0, master_out[-3000:] + worker_out[-3000:]
     manifest = json.loads((out / "run.json").read_text())
     ops = [json.loads(line) for line in (out / "ops.jsonl").read_text().splitlines()]
     load = [o for o in ops if o["process"] not in ("populate", "settle")]
@@ -98,4 +100,5 @@ def test_remote_worker_ships_history_to_the_master_without_shared_disk(tmp_path)
     hot = {o["args"]["item_id"] for o in load if o["f"] == "add_item"}
     populated = {o["value"]["item_id"] for o in ops if o["process"] == "populate" and o["f"] == "create_item"}
     assert hot and hot <= populated
+    assert {o["scenario"] for o in load} == {"race:hot-item"}  # the master's mix, not the worker's default
     assert not list(tmp_path.glob("*.jsonl"))  # nothing written on the worker's side

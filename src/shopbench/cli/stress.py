@@ -40,8 +40,8 @@ def stress(
                                     "(always in the run directory as locust.html)."),
     processes: int | None = typer.Option(None, "--processes", help="Fork N local Locust worker processes."),
     master: bool = typer.Option(False, "--master", help="Be the master of distributed Locust workers."),
-    worker: bool = typer.Option(False, "--worker", help="Be a worker: connect to --master-host; needs --urls and "
-                                "the same workload flags as the master."),
+    worker: bool = typer.Option(False, "--worker", help="Be a worker: connect to --master-host; needs --urls (and "
+                                "--driver if the master has one); the workload comes from the master."),
     master_host: str | None = typer.Option(None, "--master-host", help="Address of the master (workers)."),
     expect_workers: int | None = typer.Option(None, "--expect-workers", help="Master: wait for this many workers."),
     locustfile: Path | None = typer.Option(None, "-f", "--locustfile", help="Your own locustfile (it can import "

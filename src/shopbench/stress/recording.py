@@ -197,9 +197,12 @@ def _on_setup(environment: Any, msg: Any, **_: Any) -> None:
     if sess.remote_worker and not sess.pool_ready.is_set():
         sess.pool = Pool.from_dict(msg.data["pool"])
         master = StressConfig.from_dict(msg.data["config"])
-        # The load's shape is the master's; the workload flags must match on every worker.
-        for key in ("arrival_rate", "generators", "max_users", "skew", "seed", "pool_price", "init_price"):
-            setattr(sess.config, key, getattr(master, key))
+        # The whole workload is the master's: the mix, its weights and wait, the load's shape.
+        timeout = sess.config.timeout  # the one setting that stays the worker's own (its network)
+        sess.config = master
+        sess.config.timeout = timeout
+        if sess.on_config is not None:
+            sess.on_config(master)
         sess.pool_ready.set()
 
 

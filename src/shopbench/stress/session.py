@@ -44,6 +44,7 @@ class Session:
     owns_writer: bool = False
     locust_requests: int | None = None  # Locust's own totals when it quit (master or local)
     locust_failures: int | None = None
+    on_config: Any = None  # remote workers: applies the master's workload config to the user classes
 
     def __post_init__(self) -> None:
         if not self.remote_worker:
