@@ -34,6 +34,19 @@ def new_run_id(kind: str) -> str:
     return f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
+def ensure_empty_dir(path: Path) -> Path:
+    """`path`, created; a directory that exists with files in it is a usage error (never mix runs)."""
+    if path.exists() and any(path.iterdir()):
+        raise UsageError(f"--out {path}: the directory exists and is not empty; choose a new one.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_group_dir(out: str | Path | None, kind: str) -> Path:
+    """The folder of a group of runs (a suite, a demo, repeated runs): --out, or results/<kind>-<time>."""
+    return ensure_empty_dir(Path(out) if out is not None else Path("results") / new_run_id(kind))
+
+
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "platform": platform.platform()}
     for dist in ("shopbench", "locust", "gevent", "geventhttpclient"):
@@ -52,10 +65,7 @@ class RunDir:
     @classmethod
     def create(cls, kind: str, out: str | Path | None = None, config: dict[str, Any] | None = None) -> RunDir:
         run_id = new_run_id(kind)
-        path = Path(out) if out is not None else Path("results") / run_id
-        if path.exists() and any(path.iterdir()):
-            raise UsageError(f"--out {path}: the directory exists and is not empty; choose a new one.")
-        path.mkdir(parents=True, exist_ok=True)
+        path = ensure_empty_dir(Path(out) if out is not None else Path("results") / run_id)
         run = cls(path.resolve())
         run.manifest = {
             "run_id": run_id if out is None else path.name,

@@ -117,3 +117,18 @@ def test_terminal_summary(tmp_path, capsys):
     text = console.export_text()
     assert "burst" in text and "item 19 drifted" in text and "item 20 drifted" not in text
     assert "… and 5 more, see verdict.json" in text and "INVALID" in text and str(tmp_path / "run") in text
+
+
+@pytest.mark.slow
+def test_repeat_runs_each_seed_and_counts_the_invalid_ones(tmp_path, capsys):
+    from shopbench.cli.app import main
+
+    out = tmp_path / "rep"
+    code = main(["consistency", "--items", "1", "--stock", "10", "--users", "60", "--credit", "5", "--orders", "60",
+                 "--concurrency", "60", "--flaw", "lost-update", "--seed", "40", "--repeat", "3", "--out", str(out),
+                 "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["runs"] == 3 and summary["invalid"] == 3 and code == 1
+    seeds = [json.loads((out / f"run-{i}" / "run.json").read_text())["config"]["seed"] for i in (1, 2, 3)]
+    assert seeds == [40, 41, 42]
+    assert (out / "compare.html").exists()

@@ -7,17 +7,23 @@ verdict as JSON with --json) and return the exit code.
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from shopbench.cli import options
 from shopbench.cli.app import app
 from shopbench.driver import use_driver
+from shopbench.errors import EXIT_INVALID, EXIT_VALID, UsageError
 from shopbench.nemesis.hooks import hook_from_flags
 from shopbench.report.terminal import PhaseProgress, print_summary
-from shopbench.runner.consistency import run_consistency
+from shopbench.rundir import new_group_dir
+from shopbench.runner.consistency import RunResult, run_consistency
 from shopbench.shop import FLAWS
 from shopbench.target import Target
 from shopbench.workload.consistency import ConsistencyConfig
@@ -45,6 +51,9 @@ def consistency(
     settle_timeout: float = typer.Option(30.0, "--settle-timeout", help="Seconds to wait for the state to settle."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds before a request counts as indeterminate."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON on stdout (progress on stderr)."),
+    repeat: int = typer.Option(1, "--repeat", help="Run the test N times (each its own run directory under --out, "
+                               "seeds --seed, --seed+1, …) and say how many found anomalies: races are "
+                               "probabilistic, one clean run proves little."),
     faults: Path | None = options.FAULTS,
     fault_backend: str = options.FAULT_BACKEND,
     services_file: Path | None = options.SERVICES_FILE,
@@ -59,15 +68,52 @@ def consistency(
                             timeout=timeout, settle_timeout=settle_timeout)
     cfg.validate()
     target = Target.load(urls) if urls is not None else None
+    if repeat < 1:
+        raise UsageError(f"--repeat {repeat}: give at least 1.")
     err = Console(stderr=True)
-    hook = hook_from_flags(faults, backend=fault_backend, services_file=services_file, services_data=services_data,
-                           docker_url=docker_url, echo=lambda line: err.print(line, highlight=False))
-    with PhaseProgress(err, enabled=err.is_terminal) as progress:
-        result = run_consistency(cfg, target=target, flaw=flaw, out=str(out) if out is not None else None,
-                                 progress=progress, command_config={"urls": str(urls) if urls else None},
-                                 during_burst=hook)
+
+    def once(run_cfg: ConsistencyConfig, run_out: Path | None) -> RunResult:
+        hook = hook_from_flags(faults, backend=fault_backend, services_file=services_file,
+                               services_data=services_data, docker_url=docker_url,
+                               echo=lambda line: err.print(line, highlight=False))
+        with PhaseProgress(err, enabled=err.is_terminal) as progress:
+            return run_consistency(run_cfg, target=target, flaw=flaw, out=str(run_out) if run_out else None,
+                                   progress=progress, command_config={"urls": str(urls) if urls else None},
+                                   during_burst=hook)
+
+    if repeat == 1:
+        result = once(cfg, out)
+        if as_json:
+            typer.echo(json.dumps(result.verdict, indent=2, default=str))
+        else:
+            print_summary(Console(), result.verdict, result.run.manifest, str(result.run.path))
+        return result.exit_code
+    return _repeated(once, cfg, repeat, out, as_json, err)
+
+
+def _repeated(once: Callable[[ConsistencyConfig, Path | None], RunResult], cfg: ConsistencyConfig, repeat: int,
+              out: Path | None, as_json: bool, err: Console) -> int:
+    root = new_group_dir(out, "consistency-repeat")
+    base_seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
+    results: list[RunResult] = []
+    for i in range(repeat):
+        err.print(f"run {i + 1} of {repeat}", highlight=False)
+        results.append(once(replace(cfg, seed=base_seed + i), root / f"run-{i + 1}"))
+    table = Table("run", "seed", "verdict", "anomalies", "checkouts ok/fail/info", title="repeated runs",
+                  title_justify="left")
+    for i, r in enumerate(results):
+        co = r.verdict.get("checkouts") or {}
+        table.add_row(str(i + 1), str(base_seed + i), "[green]VALID[/]" if r.verdict["valid"] else "[red]INVALID[/]",
+                      str(r.verdict.get("anomaly_count", 0)), f"{co.get('ok')}/{co.get('fail')}/{co.get('info')}")
+    invalid = sum(1 for r in results if not r.verdict["valid"])
+    from shopbench.report.compare import build_compare
+
+    page, _ = build_compare([r.run.path for r in results], root / "compare.html")
     if as_json:
-        typer.echo(json.dumps(result.verdict, indent=2, default=str))
+        typer.echo(json.dumps({"runs": len(results), "invalid": invalid,
+                               "verdicts": [r.verdict for r in results]}, indent=2, default=str))
     else:
-        print_summary(Console(), result.verdict, result.run.manifest, str(result.run.path))
-    return result.exit_code
+        console = Console()
+        console.print(table)
+        console.print(f"{invalid} of {repeat} runs found anomalies; comparison: {page}", highlight=False)
+    return EXIT_INVALID if invalid else EXIT_VALID

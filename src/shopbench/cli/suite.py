@@ -13,7 +13,6 @@ import shlex
 import subprocess
 import sys
 from contextlib import ExitStack
-from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -25,6 +24,7 @@ from shopbench.cli.app import app
 from shopbench.driver import use_driver
 from shopbench.errors import EXIT_INVALID, EXIT_VALID, UsageError
 from shopbench.nemesis.config import plan_for_services
+from shopbench.rundir import new_group_dir
 from shopbench.shop import FLAWS, RefShop
 
 console = Console()
@@ -35,14 +35,6 @@ def shopbench(args: list[str]) -> int:
     """Run one `shopbench` command in a child process, printing it first."""
     console.print(f"[dim]$ shopbench {shlex.join(args)}[/]", highlight=False)
     return subprocess.run([sys.executable, "-m", "shopbench", *args], check=False).returncode
-
-
-def new_root(out: Path | None, kind: str) -> Path:
-    root = out or Path("results") / f"{kind}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    if root.exists() and any(root.iterdir()):
-        raise UsageError(f"--out {root}: the directory exists and is not empty; choose a new one.")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def combined_exit(codes: dict[str, int]) -> int:
@@ -101,7 +93,7 @@ def suite(
         raise UsageError(f"--faults {faults}: no such file.")
     if faults is not None and kill_services:
         raise UsageError("give --faults FILE or --kill-services NAME, not both.")
-    root = new_root(out, "suite")
+    root = new_group_dir(out, "suite")
     if kill_services:
         plan = plan_for_services(kill_services, at=1.0)  # names are checked against the backend by each test
         faults = root / "kill_services.json"
