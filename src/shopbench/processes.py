@@ -258,9 +258,6 @@ class Supervisor:
             state["pid"] = None
             self._state_path(name).write_text(json.dumps(state))
 
-    def forget(self, name: str) -> None:
-        self._state_path(name).unlink(missing_ok=True)
-
     def _wait_gone(self, name: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

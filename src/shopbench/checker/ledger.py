@@ -92,6 +92,7 @@ class _Anomalies:
         self.by_type: dict[str, int] = {}
 
     def add(self, type_: str, message: str, **details: Any) -> None:
+        assert type_ in ANOMALY_TYPES, type_  # the contract's list of types is the one the checker uses
         self.count += 1
         self.by_type[type_] = self.by_type.get(type_, 0) + 1
         if len(self.listed) < MAX_LISTED:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-KEYS = ("stock_log", "stock_db", "payment_log", "payment_db")
-
 
 def seed_metrics(seed_inputs: dict[str, Any]) -> dict[str, int]:
     initial_stock = seed_inputs["initial_stock"]

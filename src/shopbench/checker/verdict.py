@@ -37,12 +37,18 @@ def assemble(ledger: dict[str, Any], state: dict[str, Any] | None = None,
         if not state.get("settled"):
             warnings.append("the shop did not settle within --settle-timeout: two consecutive reads of its state "
                             "still differed, so the final state may be mid-change")
-    failed_sections = []
-    for name, section in (extra or {}).items():
-        verdict[name] = section
-        if isinstance(section, dict) and section.get("valid") is False:
-            failed_sections.append(name)
-    verdict["failed_sections"] = failed_sections
-    verdict["valid"] = bool(ledger["valid"]) and not failed_sections
+    verdict["failed_sections"] = []
+    verdict["valid"] = bool(ledger["valid"])
     verdict["warnings"] = warnings
+    return add_sections(verdict, extra or {})
+
+
+def add_sections(verdict: dict[str, Any], sections: dict[str, Any]) -> dict[str, Any]:
+    """Merge sections other checkers computed (`slo`, `faults`, …) into a verdict; one carrying
+    `"valid": false` makes the verdict invalid. The one place that rule lives."""
+    for name, section in sections.items():
+        verdict[name] = section
+        if isinstance(section, dict) and section.get("valid") is False and name not in verdict["failed_sections"]:
+            verdict["failed_sections"].append(name)
+    verdict["valid"] = bool(verdict["valid"]) and not verdict["failed_sections"]
     return verdict

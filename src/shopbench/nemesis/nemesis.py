@@ -139,9 +139,6 @@ class Nemesis:
         if pending is not None:
             self._hand_on(pending, None, prev_handlers.get(pending))
 
-    def restore_all(self) -> None:
-        self.stop()
-
     def __enter__(self) -> Nemesis:
         return self.start()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from shopbench.checker.explain import attach_timelines
 from shopbench.checker.ledger import check
-from shopbench.checker.verdict import assemble
+from shopbench.checker.verdict import add_sections, assemble
 from shopbench.history import HistoryWriter, OpListener, iter_history
 from shopbench.rundir import OPS, STATE, VERDICT, RunDir
 from shopbench.state import settle_and_read, touched_entities
@@ -46,6 +46,7 @@ def finish_run(
     concurrency: int = 64,
     listener: OpListener | None = None,
     progress: Any = None,
+    late_sections: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Settle, read, check; write `state.json` and `verdict.json`; return the verdict.
 
@@ -56,6 +57,8 @@ def finish_run(
     listener  where the settle reads are recorded (an open HistoryWriter, so ids stay unique);
               when None they are appended to the run's ops.jsonl with ids after the last one.
     progress  a `report.terminal.PhaseProgress` (or anything with `start(name, total)`), optional.
+    late_sections  sections that need the ledger's findings (SLOs on overselling): called with the
+              verdict before it is written, its sections merged like `extra`.
     """
     flush = getattr(listener, "flush", None)
     if flush is not None:
@@ -85,6 +88,8 @@ def finish_run(
         if progress is not None:
             progress.start("verify", None)
         verdict = _verdict(read_ops, state, extra, run)
+        if late_sections is not None:
+            add_sections(verdict, late_sections(verdict))
     run.write_json(VERDICT, verdict)
     return verdict
 

@@ -303,34 +303,24 @@ def _copy_outputs(run: RunDir, user_csv: str | None, user_html: str | None) -> N
 
 def finish(run: RunDir, target: Target, slos: list[Slo], settle_timeout: float, session: Any,
            nemesis: Any = None) -> dict[str, Any]:
-    """Settle, read the final state, ledger-check (issue 3's `finish_run`), then judge the SLOs."""
+    """Settle, read the final state and ledger-check (`finish_run`), with the SLOs judged on the
+    load's latencies and on what the ledger found (overselling, negative stock)."""
     from shopbench.stress.recording import recorder
 
     load = {"dropped": recorder.dropped, "locust_requests": session.locust_requests,
             "locust_failures": session.locust_failures, "stopped_early": run.manifest.get("stopped_early")}
     fault_extra = getattr(nemesis, "verdict_extra", None)
-    verdict = finish_run(run, target, None, settle_timeout=settle_timeout,
-                         extra={"load": load, **(fault_extra() if fault_extra is not None else {})})
-    measured = measure(iter_history(run.file(OPS)), dropped=recorder.dropped)
-    types = verdict.get("anomaly_types") or _count_types(verdict.get("anomalies") or [])
-    measured.negative_stock = int(types.get("negative_stock", 0))
-    measured.overselling = int(types.get("negative_stock", 0)) + sum(
-        1 for a in verdict.get("anomalies") or []
-        if a.get("type") == "stock_drift" and a.get("direction") == "missing_stock_movement")
-    section = evaluate(slos, measured)
-    verdict["slo"] = section
-    if not section["valid"]:
-        verdict["valid"] = False
-        verdict.setdefault("failed_sections", []).append("slo")
-    if run.manifest.get("stopped_early"):
-        verdict.setdefault("warnings", []).append(
-            f"{run.manifest['stopped_early']}: the verdict covers the load that ran, not the planned one")
-    run.write_json(VERDICT, verdict)
-    return verdict
 
+    def slo_section(verdict: dict[str, Any]) -> dict[str, Any]:
+        measured = measure(iter_history(run.file(OPS)), dropped=recorder.dropped)
+        measured.negative_stock = int(verdict["anomaly_types"].get("negative_stock", 0))
+        measured.overselling = measured.negative_stock + sum(
+            1 for a in verdict["anomalies"]
+            if a.get("type") == "stock_drift" and a.get("direction") == "missing_stock_movement")
+        if run.manifest.get("stopped_early"):
+            verdict["warnings"].append(
+                f"{run.manifest['stopped_early']}: the verdict covers the load that ran, not the planned one")
+        return {"slo": evaluate(slos, measured)}
 
-def _count_types(anomalies: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for a in anomalies:
-        counts[a.get("type", "?")] = counts.get(a.get("type", "?"), 0) + 1
-    return counts
+    return finish_run(run, target, None, settle_timeout=settle_timeout, late_sections=slo_section,
+                      extra={"load": load, **(fault_extra() if fault_extra is not None else {})})

@@ -49,7 +49,6 @@ class Recorder:
         # master side
         self.done: set[str] = set()
         self.senders: set[str] = set()
-        self.received = 0
         self.worker_open: dict[str, tuple[int, int]] = {}
 
     # -- ids and client names -------------------------------------------------------------------------
@@ -103,7 +102,6 @@ class Recorder:
         sess = sessions.current()
         if sess.writer is not None:
             sess.writer.write_raw(lines)
-        self.received += len(lines)
         self.senders.add(msg.node_id)
         self.worker_open[msg.node_id] = (data.get("dropped", 0), data.get("busy", 0))
         _feed_monitor(sess.monitor, lines)
