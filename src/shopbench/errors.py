@@ -10,6 +10,7 @@ EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_UNKNOWN = 4  # inconclusive: some check could not run on complete data (the verdict says why)
 
 
 class ShopbenchError(Exception):

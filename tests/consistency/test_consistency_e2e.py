@@ -112,7 +112,7 @@ def test_terminal_summary(tmp_path, capsys):
     verdict = json.loads((tmp_path / "run" / "verdict.json").read_text())
     verdict["anomalies"] = [{"type": "stock_drift", "message": f"item {i} drifted"} for i in range(25)]
     verdict["anomaly_count"] = 25
-    verdict["valid"] = False
+    verdict["valid"], verdict["result"] = False, "invalid"
     print_summary(console, verdict, json.loads((tmp_path / "run" / "run.json").read_text()), str(tmp_path / "run"))
     text = console.export_text()
     assert "burst" in text and "item 19 drifted" in text and "item 20 drifted" not in text

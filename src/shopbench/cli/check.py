@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from shopbench.cli.app import app
-from shopbench.errors import EXIT_INVALID, EXIT_VALID
+from shopbench.checker.verdict import exit_code
 from shopbench.report.terminal import print_summary
 from shopbench.rundir import VERDICT, RunDir
 from shopbench.runner.finish import recheck, write_report
@@ -25,7 +25,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON on stdout."),
     write: bool = typer.Option(False, "--write", help="Replace the run's verdict.json and report.html with it."),
 ) -> int:
-    """Check a finished run again, offline: exit 0 when valid, 1 when an anomaly is found."""
+    """Check a finished run again, offline: exit 0 when valid, 1 when an anomaly is found, 4 when unknown."""
     run = RunDir.open(run_dir)
     verdict = recheck(run)
     if write:
@@ -35,4 +35,4 @@ def check(
         typer.echo(json.dumps(verdict, indent=2, default=str))
     else:
         print_summary(Console(), verdict, None, str(run.path))
-    return EXIT_VALID if verdict["valid"] else EXIT_INVALID
+    return exit_code(verdict)

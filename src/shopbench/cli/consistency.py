@@ -19,7 +19,10 @@ from rich.table import Table
 from shopbench.cli import options
 from shopbench.cli.app import app
 from shopbench.driver import use_driver
-from shopbench.errors import EXIT_INVALID, EXIT_VALID, UsageError
+from shopbench.checker.verdict import result_of
+from shopbench.errors import EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID, UsageError
+
+_VERDICT_CELL = {"valid": "[green]VALID[/]", "invalid": "[red]INVALID[/]", "unknown": "[yellow]UNKNOWN[/]"}
 from shopbench.nemesis.hooks import hook_from_flags
 from shopbench.report.terminal import PhaseProgress, print_summary
 from shopbench.rundir import new_group_dir
@@ -103,9 +106,10 @@ def _repeated(once: Callable[[ConsistencyConfig, Path | None], RunResult], cfg: 
                   title_justify="left")
     for i, r in enumerate(results):
         co = r.verdict.get("checkouts") or {}
-        table.add_row(str(i + 1), str(base_seed + i), "[green]VALID[/]" if r.verdict["valid"] else "[red]INVALID[/]",
+        table.add_row(str(i + 1), str(base_seed + i), _VERDICT_CELL[result_of(r.verdict)],
                       str(r.verdict.get("anomaly_count", 0)), f"{co.get('ok')}/{co.get('fail')}/{co.get('info')}")
-    invalid = sum(1 for r in results if not r.verdict["valid"])
+    invalid = sum(1 for r in results if result_of(r.verdict) == "invalid")
+    unknown = sum(1 for r in results if result_of(r.verdict) == "unknown")
     from shopbench.report.compare import build_compare
 
     page, _ = build_compare([r.run.path for r in results], root / "compare.html")
@@ -116,4 +120,6 @@ def _repeated(once: Callable[[ConsistencyConfig, Path | None], RunResult], cfg: 
         console = Console()
         console.print(table)
         console.print(f"{invalid} of {repeat} runs found anomalies; comparison: {page}", highlight=False)
-    return EXIT_INVALID if invalid else EXIT_VALID
+    if unknown and not as_json:
+        Console().print(f"{unknown} of {repeat} runs were inconclusive (UNKNOWN); see their verdicts", highlight=False)
+    return EXIT_INVALID if invalid else EXIT_UNKNOWN if unknown else EXIT_VALID

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
+from shopbench.checker.verdict import result_of
 from shopbench.errors import UsageError
 from shopbench.report import charts
 from shopbench.report.html import SEED_METRICS, fmt_ms, fmt_num, fmt_pct, render_page, write_atomically
@@ -27,6 +28,7 @@ class RunSummary:
     path: Path
     kind: str
     valid: bool | None
+    result: str | None
     anomaly_count: int | None
     anomaly_types: dict[str, int]
     checkouts: dict[str, int]
@@ -68,7 +70,7 @@ def summarize(run_dir: str | Path) -> RunSummary:
     report = run.path / "report.html"
     return RunSummary(
         run_id=run.run_id, path=run.path, kind=run.kind,
-        valid=verdict["valid"] if "valid" in verdict else None,
+        valid=verdict["valid"] if "valid" in verdict else None, result=result_of(verdict) if verdict else None,
         anomaly_count=verdict.get("anomaly_count", sum(types.values())) if verdict else None,
         anomaly_types={str(k): int(v) for k, v in types.items()},
         checkouts=checkouts, success_rate=(checkouts["ok"] / total) if total else None,
@@ -111,7 +113,7 @@ def _recovery_text(s: RunSummary) -> str:
 def rows(summaries: list[RunSummary]) -> list[tuple[str, list[str]]]:
     """The comparison as (label, one cell per run): shared by the terminal table and the page."""
     def verdict_cell(s: RunSummary) -> str:
-        return "no verdict" if s.valid is None else "VALID" if s.valid else "INVALID"
+        return "no verdict" if s.result is None else s.result.upper()
 
     out = [
         ("kind", [s.kind for s in summaries]),

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+from shopbench.checker.verdict import UNKNOWN, VALID, result_of
 from shopbench.monitor import LoadMonitor
 
 MAX_ANOMALY_ROWS = 20
@@ -152,10 +153,18 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         console.print(f"[yellow]warning:[/] {warning}")
     for name in verdict.get("failed_sections") or ():
         console.print(f"[red]section {name} failed[/] (see verdict.json)")
-    if verdict.get("valid"):
+    result = result_of(verdict)
+    if result == VALID:
         console.print("[bold green]VALID[/]: no money or stock was lost.")
+    elif result == UNKNOWN:
+        reasons = verdict.get("unknown_reasons") or []
+        console.print(f"[bold yellow]UNKNOWN[/]: the checks could not run on complete data ({len(reasons)} reasons):")
+        for reason in reasons:
+            console.print(f"  - {reason}")
     else:
         console.print(f"[bold red]INVALID[/]: {count} anomalies.")
+        for reason in verdict.get("unknown_reasons") or ():
+            console.print(f"  [yellow]also incomplete:[/] {reason}")
     if run_path:
         console.print(f"run directory: {run_path}")
         report = Path(run_path) / "report.html"

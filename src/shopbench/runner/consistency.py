@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shopbench.driver import GeventTransport, RestDriver, connect, new_driver
-from shopbench.errors import EXIT_INVALID, EXIT_VALID, ShopbenchError, TargetError, UsageError
+from shopbench.checker.verdict import exit_code, result_of
+from shopbench.errors import ShopbenchError, TargetError, UsageError
 from shopbench.history import HistoryWriter, OpListener, tee
 from shopbench.monitor import LoadMonitor
 from shopbench.rundir import OPS, RunDir
@@ -137,8 +138,8 @@ def run_consistency(
             verdict = finish_run(run, target, None, settle_timeout=cfg.settle_timeout, timeout=cfg.timeout,
                                  concurrency=pool, listener=writer, progress=prog,
                                  extra=fault_extra() if fault_extra is not None else None)
-        code = EXIT_VALID if verdict["valid"] else EXIT_INVALID
-        status = "valid" if verdict["valid"] else "invalid"
+        code = exit_code(verdict)
+        status = result_of(verdict)
         return RunResult(run, verdict, code)
     except ShopbenchError as exc:
         run.manifest["error"] = str(exc)
@@ -152,4 +153,4 @@ def run_consistency(
         raise
     finally:
         run.finish(status, code)
-        write_report(run, partial=status not in ("valid", "invalid"))
+        write_report(run, partial=status not in ("valid", "invalid", "unknown"))

@@ -23,7 +23,8 @@ from rich.console import Console
 
 from shopbench.checker.slo import Slo, evaluate, measure, parse_slos
 from shopbench.driver import connect
-from shopbench.errors import EXIT_INVALID, EXIT_VALID, TargetError, UsageError
+from shopbench.checker.verdict import exit_code, result_of
+from shopbench.errors import TargetError, UsageError
 from shopbench.history import HistoryWriter, iter_history
 from shopbench.report.terminal import print_summary
 from shopbench.rundir import OPS, VERDICT, RunDir
@@ -269,8 +270,8 @@ def run_stress(
             run.save_manifest()
             with run.phase("check"):
                 verdict = finish(run, target, parsed_slos, settle_timeout, session, nemesis)
-        code = EXIT_VALID if verdict.get("valid") else EXIT_INVALID
-        status = "valid" if code == EXIT_VALID else "invalid"
+        code = exit_code(verdict)
+        status = result_of(verdict)
         return code
     except KeyboardInterrupt:
         status = "interrupted"
@@ -278,8 +279,8 @@ def run_stress(
     finally:
         sessions.install(None)
         run.finish(status, code)
-        write_report(run, partial=status not in ("valid", "invalid"))
-        if status in ("valid", "invalid"):
+        write_report(run, partial=status not in ("valid", "invalid", "unknown"))
+        if status in ("valid", "invalid", "unknown"):
             print_summary(console, run.read_json(VERDICT), run.manifest, str(run.path))
 
 
