@@ -42,6 +42,26 @@ OK, FAIL, INFO = "ok", "fail", "info"
 # Clients that prepare a run or read it back, not the load under test: throughput, latency, SLOs and
 # recovery figures leave them out (the ledger checker reads them all: they put money and stock in).
 SETUP_PROCESSES = frozenset({"probe", "populate", "orders", "settle", "state"})
+# Scenario-name prefix: clients race for shared stock or credit, so either definite answer is right.
+RACE = "race:"
+
+
+def is_race(scenario: str | None) -> bool:
+    return bool(scenario) and scenario.startswith(RACE)  # type: ignore[union-attr]
+
+
+def expected_kind(expect: str | None, scenario: str | None) -> str | None:
+    """The outcome the workload expected: `expect`, else "ok"; None when either definite answer is
+    right (a ``race:…`` scenario)."""
+    if expect:
+        return expect
+    return None if is_race(scenario) else OK
+
+
+def unexpected(kind: str, expect: str | None, scenario: str | None = None) -> bool:
+    """The one rule for "is this operation an error?": live figures, Locust's table and SLOs use it."""
+    want = expected_kind(expect, scenario)
+    return kind == INFO if want is None else kind != want
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from shopbench.history import FAIL, INFO, OK, Op
+from shopbench.history import FAIL, INFO, OK, Op, unexpected
 
 
 class LoadMonitor:
@@ -30,7 +30,7 @@ class LoadMonitor:
         kind = op.type
         if kind == INFO:
             self.indeterminate += 1
-        if (op.expect or OK) != kind:
+        if unexpected(kind, op.expect, op.scenario):
             self.failures += 1
         if op.f == "checkout":
             self.checkouts[kind] += 1

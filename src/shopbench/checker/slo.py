@@ -97,19 +97,7 @@ def parse_slos(texts: Iterable[str] = (), presets: Iterable[str] = ()) -> list[S
 
 
 # -- what counts as an error ----------------------------------------------------------------------
-def expected_kind(expect: str | None, scenario: str | None) -> str | None:
-    """The outcome the workload expected: `expect`, else "ok"; None when either definite answer is
-    right (a checkout raced for shared stock, scenario ``race:…``)."""
-    if expect:
-        return expect
-    if scenario and scenario.startswith("race:"):
-        return None
-    return "ok"
-
-
-def unexpected(kind: str, expect: str | None, scenario: str | None = None) -> bool:
-    want = expected_kind(expect, scenario)
-    return kind == "info" if want is None else kind != want
+from shopbench.history import expected_kind, unexpected  # noqa: E402,F401 - one rule, re-exported
 
 
 def failure_message(kind: str, expect: str | None, scenario: str | None, status: int | None,

@@ -12,8 +12,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from shopbench.cli.app import app
 from shopbench.checker.verdict import exit_code
+from shopbench.cli.app import app
 from shopbench.report.terminal import print_summary
 from shopbench.rundir import VERDICT, RunDir
 from shopbench.runner.finish import recheck, write_report

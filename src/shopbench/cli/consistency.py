@@ -16,13 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shopbench.checker.verdict import result_of
 from shopbench.cli import options
 from shopbench.cli.app import app
 from shopbench.driver import use_driver
-from shopbench.checker.verdict import result_of
 from shopbench.errors import EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID, UsageError
-
-_VERDICT_CELL = {"valid": "[green]VALID[/]", "invalid": "[red]INVALID[/]", "unknown": "[yellow]UNKNOWN[/]"}
 from shopbench.nemesis.hooks import hook_from_flags
 from shopbench.report.terminal import PhaseProgress, print_summary
 from shopbench.rundir import new_group_dir
@@ -31,6 +29,8 @@ from shopbench.shop import FLAWS
 from shopbench.target import Target
 from shopbench.workload.consistency import ConsistencyConfig
 from shopbench.workload.populate import MODES
+
+_VERDICT_CELL = {"valid": "[green]VALID[/]", "invalid": "[red]INVALID[/]", "unknown": "[yellow]UNKNOWN[/]"}
 
 
 @app.command("consistency")

@@ -145,7 +145,8 @@ def report_context(run: RunData, series: Series) -> tuple[dict[str, charts.Figur
 
 def verdict_context(verdict: dict[str, Any] | None) -> dict[str, Any]:
     if verdict is None:
-        return {"state": "none", "unknown_reasons": [], "anomalies": [], "by_type": [], "hidden": 0, "seed": [], "slo": [], "count": 0,
+        return {"state": "none", "unknown_reasons": [], "anomalies": [], "by_type": [], "hidden": 0, "seed": [],
+                "slo": [], "count": 0,
                 "warnings": [], "failed_sections": []}
     anomalies = [a if isinstance(a, dict) else {"type": "anomaly", "message": str(a)}
                  for a in verdict.get("anomalies") or []]
@@ -167,7 +168,8 @@ def verdict_context(verdict: dict[str, Any] | None) -> dict[str, Any]:
     warnings = [str(w) for w in verdict.get("warnings") or []]
     warnings += [str(f.get("message")) for f in verdict.get("faults_not_fired") or [] if isinstance(f, dict)]
     failed_sections = [str(x) for x in verdict.get("failed_sections") or []]
-    return {"state": result_of(verdict), "unknown_reasons": [str(r) for r in verdict.get("unknown_reasons") or []], "anomalies": shown, "count": count,
+    return {"state": result_of(verdict), "unknown_reasons": [str(r) for r in verdict.get("unknown_reasons") or []],
+            "anomalies": shown, "count": count,
             "by_type": sorted(by_type.items(), key=lambda kv: -kv[1]),
             "hidden": max(0, (count if isinstance(count, int) else len(anomalies)) - len(shown)),
             "seed": seed, "slo": slo_results(verdict), "warnings": warnings, "failed_sections": failed_sections}

@@ -16,8 +16,8 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from shopbench.driver import GeventTransport, RestDriver, connect, new_driver
 from shopbench.checker.verdict import exit_code, result_of
+from shopbench.driver import GeventTransport, RestDriver, connect, new_driver
 from shopbench.errors import ShopbenchError, TargetError, UsageError
 from shopbench.history import HistoryWriter, OpListener, tee
 from shopbench.monitor import LoadMonitor

@@ -22,8 +22,8 @@ from typing import Any
 from rich.console import Console
 
 from shopbench.checker.slo import Slo, evaluate, measure, parse_slos
-from shopbench.driver import connect
 from shopbench.checker.verdict import exit_code, result_of
+from shopbench.driver import connect
 from shopbench.errors import TargetError, UsageError
 from shopbench.history import HistoryWriter, iter_history
 from shopbench.report.terminal import print_summary

@@ -24,7 +24,7 @@ import orjson
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
-from shopbench.history import FAIL, INFO, OK, Op
+from shopbench.history import FAIL, INFO, OK, Op, unexpected
 from shopbench.stress import session as sessions
 
 log = logging.getLogger("shopbench.stress")
@@ -151,7 +151,7 @@ def _feed_monitor(monitor: Any, lines: list[bytes]) -> None:
         kind = op["type"]
         if kind == INFO:
             monitor.indeterminate += 1
-        if (op.get("expect") or OK) != kind:
+        if unexpected(kind, op.get("expect"), op.get("scenario")):
             monitor.failures += 1
         if op["f"] == "checkout" and kind in (OK, FAIL, INFO):
             monitor.checkouts[kind] += 1

@@ -19,13 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shopbench.driver import Driver
+from shopbench.history import RACE, is_race  # noqa: F401 - the workload names its races with it
 from shopbench.workload.skew import Chooser, Pool, Skew
-
-RACE = "race:"  # scenario-name prefix: the workload cannot know whether a checkout must succeed
-
-
-def is_race(scenario: str | None) -> bool:
-    return bool(scenario) and scenario.startswith(RACE)  # type: ignore[union-attr]
 
 
 @dataclass
