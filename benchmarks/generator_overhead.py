@@ -68,7 +68,7 @@ PLAIN = textwrap.dedent("""
 
 SHOPBENCH = textwrap.dedent("""
     from locust import task, constant
-    from shopbench.stress.user import ShopUser
+    from shopbench import ShopUser
 
     class Shop(ShopUser):
         wait_time = constant(0)

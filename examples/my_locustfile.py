@@ -15,7 +15,7 @@ as a success and a 2xx as a failure ("expected 4xx, got 200"), and the ledger ch
 
 from locust import between, task
 
-from shopbench.stress.user import ShopUser
+from shopbench import ShopUser
 
 
 class GiftCardBuyer(ShopUser):

@@ -11,7 +11,7 @@ SCRIPT = """
 import json, sys
 from contextlib import contextmanager
 from shopbench.runner.stress import run_stress
-from shopbench.stress.config import build_config
+from shopbench.locust_plugin.config import build_config
 
 seen = []
 

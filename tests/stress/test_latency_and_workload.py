@@ -7,7 +7,7 @@ import pytest
 
 from shopbench.errors import UsageError
 from shopbench.latency import nearest_rank, percentile, summarize
-from shopbench.stress.config import build_config, parse_mix, parse_wait, parse_weights
+from shopbench.locust_plugin.config import build_config, parse_mix, parse_wait, parse_weights
 from shopbench.workload.skew import Chooser, IdRange, Pool, Skew, parse_skew
 
 

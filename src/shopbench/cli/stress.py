@@ -17,8 +17,8 @@ from shopbench.cli import options
 from shopbench.cli.app import app
 from shopbench.driver import use_driver
 from shopbench.errors import UsageError
+from shopbench.locust_plugin.config import MIX_HELP, build_config
 from shopbench.shop import FLAWS
-from shopbench.stress.config import MIX_HELP, build_config
 from shopbench.workload.skew import SKEW_HELP
 
 HELP = """Load the shop with Locust (web UI on :8089, or --headless), record every operation, then settle,
@@ -45,7 +45,7 @@ def stress(
     master_host: str | None = typer.Option(None, "--master-host", help="Address of the master (workers)."),
     expect_workers: int | None = typer.Option(None, "--expect-workers", help="Master: wait for this many workers."),
     locustfile: Path | None = typer.Option(None, "-f", "--locustfile", help="Your own locustfile (it can import "
-                                           "shopbench.stress.user.ShopUser); default: the built-in mixes."),
+                                           "shopbench.ShopUser); default: the built-in mixes."),
     urls: Path | None = typer.Option(None, "--urls", help="urls.json of the shop; without it the reference shop "
                                      "is started for the run and stopped after."),
     flaw: str | None = typer.Option(None, "--flaw", help=f"Embedded reference shop only: {', '.join(FLAWS)}."),
@@ -106,4 +106,4 @@ def stress(
     args += list(ctx.args)
     return run_stress(cfg, urls=urls, flaw=flaw, out=out, settle_timeout=settle_timeout, slos=slo,
                       slo_presets=slo_preset, locust_args=args, locustfile=locustfile, user_csv=csv, user_html=html,
-                      nemesis=hook)
+                      companions=[hook] if hook is not None else None)

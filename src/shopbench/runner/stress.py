@@ -1,5 +1,6 @@
-"""The order of a stress run: set up → populate → load on Locust (+ nemesis) → settle → read the
-final state → ledger check → SLOs → verdict.
+"""A stress run's steps in the one run order (runner/skeleton.py): populate -> load on Locust
+(companions beside it, from Locust's test_start to its test_stop) -> settle -> read the final
+state -> ledger check -> SLOs -> verdict.
 
 Load runs through Locust's own command line (`locust.main.main`) with the shopbench locustfile (or
 the user's `-f`), so its flags, web UI, `--processes`, `--master`/`--worker`, CSV and HTML behave
@@ -15,27 +16,28 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from shopbench.checker.slo import Slo, evaluate, measure, parse_slos
-from shopbench.checker.verdict import exit_code, result_of
 from shopbench.driver import connect
+from shopbench.driver.inflight import IN_FLIGHT
 from shopbench.errors import TargetError, UsageError
-from shopbench.history import HistoryWriter, iter_history
+from shopbench.history import iter_history
+from shopbench.locust_plugin.config import StressConfig
 from shopbench.report.terminal import print_summary
 from shopbench.rundir import OPS, VERDICT, RunDir
-from shopbench.runner.finish import finish_run, write_report
-from shopbench.shop import RefShop
-from shopbench.stress.config import StressConfig
+from shopbench.runner.companion import Companion
+from shopbench.runner.finish import finish_run
+from shopbench.runner.skeleton import FINISHED, RunContext, companions_of, execute
 from shopbench.target import Target
 from shopbench.workload.populate import create_each
 from shopbench.workload.skew import IdRange, Pool
 
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "stress" / "locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "locust_plugin" / "locustfile.py"
 POPULATE = "populate"
 WORKERS = 32  # concurrent requests while populating
 console = Console(stderr=True, highlight=False)
@@ -93,6 +95,7 @@ def _ctrl_c_noted() -> Iterator[list[bool]]:
 
     def note(signum: int, frame: Any) -> None:
         noted.append(True)
+        IN_FLIGHT.ending = "user stopped by Ctrl-C with the request in flight"
         handler = previous if callable(previous) else signal.default_int_handler
         handler(signum, frame)
 
@@ -107,87 +110,72 @@ def _ctrl_c_noted() -> Iterator[list[bool]]:
 def run_locust(argv: list[str]) -> int:
     """Run Locust's own main with `argv`; its exit code. A `--processes` child never returns from
     here: it leaves with `os._exit` so none of the parent's clean-up runs twice."""
-    import locust.main
+    from shopbench.locust_plugin import internals
 
     pid = os.getpid()
-    saved = sys.argv
-    sys.argv = argv
     code = 0
     try:
-        locust.main.main()
+        internals.run_main(argv)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:
         if os.getpid() != pid:
             os._exit(1)
         raise
-    finally:
-        sys.argv = saved
     if os.getpid() != pid:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-    _kill_locust_greenlets()
+    internals.kill_greenlets()
     return code
 
 
-def _kill_locust_greenlets() -> None:
-    """Locust expects its process to exit after `main`; ours goes on to settle and check, so the
-    background greenlets it left (CSV writer, stats history, input listener, our live line) must
-    not wake up and write to files it already closed."""
-    import gc
-
-    import gevent
-
-    stale = []
-    for obj in gc.get_objects():
-        if isinstance(obj, gevent.Greenlet) and not obj.dead:
-            run = getattr(obj, "_run", None)
-            module = getattr(run, "__module__", "") or getattr(getattr(run, "__func__", None), "__module__", "")
-            if module.startswith(("locust", "shopbench.stress")):
-                stale.append(obj)
-    gevent.killall(stale, block=True, timeout=5)
-
-
-def _flag_value(args: Sequence[str], *names: str) -> str | None:
-    for i, arg in enumerate(args):
-        for name in names:
-            if arg == name and i + 1 < len(args):
-                return args[i + 1]
-            if arg.startswith(name + "="):
-                return arg.split("=", 1)[1]
-    return None
-
-
-def _has(args: Sequence[str], *names: str) -> bool:
-    return any(a in names or any(a.startswith(n + "=") for n in names) for a in args)
-
-
-def locust_argv(cfg: StressConfig, run: RunDir | None, target: Target, args: Sequence[str],
-                locustfile: Path | None) -> list[str]:
+def locust_argv(run: RunDir | None, target: Target, args: Sequence[str], locustfile: Path | None) -> list[str]:
+    """Locust's command line: the locustfile, the target, our CSV/HTML in the run directory, and the
+    user's flags unchanged (shopbench's defaults for Locust's options: locust_plugin/options.py)."""
     argv = ["locust", "-f", str(locustfile or LOCUSTFILE), "--host", target.order_url]
-    extra = list(args)
     if run is not None:
         argv += ["--csv", str(run.file("locust")), "--html", str(run.file("locust.html"))]
-    if not _has(extra, "--stop-timeout"):
-        # Let iterations in flight finish, so the history ends with completed operations.
-        extra += ["--stop-timeout", str(int(cfg.timeout))]
-    if _has(extra, "--headless") and not _has(extra, "--print-stats", "--only-summary"):
-        extra += ["--only-summary"]  # our live line replaces Locust's periodic tables
-    if cfg.arrival_rate and not _has(extra, "-u", "--users"):
-        extra += ["-u", str(cfg.generators), "-r", str(cfg.generators)]
-    return argv + extra
-
-
-def _generators(args: Sequence[str]) -> int:
-    for names in (("-u", "--users"), ("--processes",), ("--expect-workers",)):
-        value = _flag_value(args, *names)
-        if value and value.lstrip("-").isdigit() and int(value) > 0:
-            return int(value)
-    return 1
+    return argv + list(args)
 
 
 # -- the run -------------------------------------------------------------------------------------
+class StressSteps:
+    def __init__(self, cfg: StressConfig, args: list[str], locustfile: Path | None, slos: list[Slo],
+                 settle_timeout: float, user_csv: str | None, user_html: str | None):
+        self.cfg, self.args, self.locustfile, self.slos = cfg, args, locustfile, slos
+        self.settle_timeout, self.user_csv, self.user_html = settle_timeout, user_csv, user_html
+        self.session: Any = None
+
+    def populate(self, ctx: RunContext) -> None:
+        from shopbench.locust_plugin import session as sessions
+
+        with ctx.run.phase("populate"):
+            pool = populate(ctx.target, self.cfg, ctx.writer)
+        self.session = sessions.Session(target=ctx.target, config=self.cfg, pool=pool, writer=ctx.writer,
+                                        beside_load=ctx.beside_load)
+        sessions.install(self.session)
+
+    def load(self, ctx: RunContext) -> None:
+        run = ctx.run
+        argv = locust_argv(run, ctx.target, self.args, self.locustfile)
+        with run.phase("load"), _ctrl_c_noted() as ctrl_c:
+            locust_code = run_locust(argv)
+        if ctrl_c:
+            # Locust's Ctrl-C is a graceful stop: what ran is settled and checked like any load,
+            # but the run says it was cut short.
+            run.manifest["stopped_early"] = "Ctrl-C (SIGINT) stopped the load before its end"
+        ctx.writer.flush()
+        _copy_outputs(run, self.user_csv, self.user_html)
+        run.manifest["locust"] = {"argv": argv[1:], "exit_code": locust_code, **session_totals(self.session)}
+        run.save_manifest()
+
+    def check(self, ctx: RunContext) -> dict[str, Any]:
+        with ctx.run.phase("check"):
+            return finish(ctx.run, ctx.target, self.slos, self.settle_timeout, self.session, ctx.sections(),
+                          listener=ctx.writer)
+
+
 def run_stress(
     cfg: StressConfig,
     *,
@@ -201,14 +189,17 @@ def run_stress(
     locustfile: str | Path | None = None,
     user_csv: str | None = None,
     user_html: str | None = None,
+    companions: Sequence[Companion] | None = None,
     nemesis: Any = None,
     config_extra: dict[str, Any] | None = None,
+    summary: bool = True,
 ) -> int:
-    """One stress run; returns the exit code (0 valid, 1 an anomaly or a failed SLO).
+    """One stress run; returns the exit code (0 valid, 1 invalid, 4 unknown).
 
-    `nemesis`, if given, is called as `nemesis(monitor)` when the load starts and must return a
-    context manager; it is exited when the load stops. `monitor` is the master's (or the local
-    process's) `LoadMonitor`, fed with every operation of every worker and with the user count.
+    `companions` run beside the load (runner/companion.py): bound once the shop exists, entered at
+    Locust's test_start with the master's (or the local process's) `LoadMonitor`, which sees every
+    operation of every worker and the user count, left at its test_stop; their sections join the
+    verdict. `nemesis(monitor)`, a plain context-manager factory, is the older spelling of one.
     """
     parsed_slos = parse_slos(slos, slo_presets)
     if flaw and urls:
@@ -216,79 +207,39 @@ def run_stress(
     if locustfile is not None and not Path(locustfile).is_file():
         raise UsageError(f"-f {locustfile}: no such locustfile.")
     args = list(locust_args)
-    worker = _has(args, "--worker")
-    if cfg.arrival_rate:
-        cfg.generators = _generators(args)
+    own_file = Path(locustfile) if locustfile else None
     # Import Locust (and its monkey-patching) before anything starts threads or sockets.
     import locust  # noqa: F401
 
-    from shopbench.stress import session as sessions
+    from shopbench.locust_plugin import session as sessions
 
-    if worker:
+    if "--worker" in args:
         if urls is None:
             raise UsageError("--worker needs --urls urls.json: a worker does not start a shop of its own.")
         target = Target.load(urls)
         sessions.install(sessions.Session(target=target, config=cfg, remote_worker=True))
-        return run_locust(locust_argv(cfg, None, target, args, Path(locustfile) if locustfile else None))
+        return run_locust(locust_argv(None, target, args, own_file))
 
     config = {"stress": cfg.to_dict(), "urls": str(urls) if urls else None, "flaw": flaw, "slo": list(slos),
               "slo_preset": list(slo_presets), "locust_args": args, "settle_timeout": settle_timeout,
               "locustfile": str(locustfile) if locustfile else None, **(config_extra or {})}
-    run = RunDir.create("stress", out, config)
-    status, code = "crashed", None
-    try:
-        with ExitStack() as stack:
-            shop: RefShop | None = None
-            if urls is not None:
-                target = Target.load(urls)
-            else:
-                with run.phase("start-shop"):
-                    shop = RefShop(run.file("shop"), flaw=flaw)
-                    stack.enter_context(shop)
-                    target = shop.target
-            run.manifest["target"] = target.as_dict()
-            run.save_manifest()
-            bind = getattr(nemesis, "bind", None)  # a fault hook chooses its backend once the shop exists
-            if bind is not None:
-                bind(run, shop.supervisor if shop is not None else None)
-            writer = stack.enter_context(HistoryWriter(run.file(OPS)))
-            with run.phase("populate"):
-                pool = populate(target, cfg, writer)
-            writer.flush()
-            session = sessions.Session(target=target, config=cfg, pool=pool, writer=writer, nemesis=nemesis)
-            sessions.install(session)
-            argv = locust_argv(cfg, run, target, args, Path(locustfile) if locustfile else None)
-            with run.phase("load"), _ctrl_c_noted() as ctrl_c:
-                locust_code = run_locust(argv)
-            if ctrl_c:
-                # Locust's Ctrl-C is a graceful stop: what ran is settled and checked like any load,
-                # but the run says it was cut short.
-                run.manifest["stopped_early"] = "Ctrl-C (SIGINT) stopped the load before its end"
-            writer.close()
-            _copy_outputs(run, user_csv, user_html)
-            run.manifest["locust"] = {"argv": argv[1:], "exit_code": locust_code, **session_totals(session)}
-            run.save_manifest()
-            with run.phase("check"):
-                verdict = finish(run, target, parsed_slos, settle_timeout, session, nemesis)
-        code = exit_code(verdict)
-        status = result_of(verdict)
-        return code
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
+
+    def on_end(run: RunDir, status: str) -> None:
         sessions.install(None)
-        run.finish(status, code)
-        write_report(run, partial=status not in ("valid", "invalid", "unknown"))
-        if status in ("valid", "invalid", "unknown"):
+        if summary and status in FINISHED:
             print_summary(console, run.read_json(VERDICT), run.manifest, str(run.path))
+
+    steps = StressSteps(cfg, args, own_file, parsed_slos, settle_timeout, user_csv, user_html)
+    result = execute("stress", out, config, steps, target=Target.load(urls) if urls is not None else None,
+                     flaw=flaw, companions=companions_of(companions, nemesis), on_end=on_end)
+    return result.exit_code
 
 
 def session_totals(session: Any) -> dict[str, Any]:
-    from shopbench.stress.recording import recorder
+    from shopbench.locust_plugin.shipping import shipping
 
     return {"requests": session.locust_requests, "failures": session.locust_failures,
-            "dropped": recorder.dropped, "history_ops": session.writer.count if session.writer else None}
+            "dropped": shipping.dropped, "history_ops": session.writer.count if session.writer else None}
 
 
 def _copy_outputs(run: RunDir, user_csv: str | None, user_html: str | None) -> None:
@@ -303,17 +254,20 @@ def _copy_outputs(run: RunDir, user_csv: str | None, user_html: str | None) -> N
 
 
 def finish(run: RunDir, target: Target, slos: list[Slo], settle_timeout: float, session: Any,
-           nemesis: Any = None) -> dict[str, Any]:
+           sections: dict[str, Any] | None = None, listener: Any = None) -> dict[str, Any]:
     """Settle, read the final state and ledger-check (`finish_run`), with the SLOs judged on the
-    load's latencies and on what the ledger found (overselling, negative stock)."""
-    from shopbench.stress.recording import recorder
+    load's latencies and on what the ledger found (overselling, negative stock), and the
+    companions' sections. A history known to be incomplete makes the run UNKNOWN."""
+    from shopbench.locust_plugin.shipping import shipping
 
-    load = {"dropped": recorder.dropped, "locust_requests": session.locust_requests,
-            "locust_failures": session.locust_failures, "stopped_early": run.manifest.get("stopped_early")}
-    fault_extra = getattr(nemesis, "verdict_extra", None)
+    load: dict[str, Any] = {"dropped": shipping.dropped, "locust_requests": session.locust_requests,
+                            "locust_failures": session.locust_failures,
+                            "stopped_early": run.manifest.get("stopped_early")}
+    if session.history_incomplete:
+        load["unknown_reasons"] = [session.history_incomplete]
 
     def slo_section(verdict: dict[str, Any]) -> dict[str, Any]:
-        measured = measure(iter_history(run.file(OPS)), dropped=recorder.dropped)
+        measured = measure(iter_history(run.file(OPS)), dropped=shipping.dropped)
         measured.negative_stock = int(verdict["anomaly_types"].get("negative_stock", 0))
         measured.overselling = measured.negative_stock + sum(
             1 for a in verdict["anomalies"]
@@ -324,4 +278,4 @@ def finish(run: RunDir, target: Target, slos: list[Slo], settle_timeout: float, 
         return {"slo": evaluate(slos, measured)}
 
     return finish_run(run, target, None, settle_timeout=settle_timeout, late_sections=slo_section,
-                      extra={"load": load, **(fault_extra() if fault_extra is not None else {})})
+                      extra={"load": load, **(sections or {})}, listener=listener)

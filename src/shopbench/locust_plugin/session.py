@@ -1,5 +1,5 @@
 """The state one load-generating process shares among its Locust users: target, configuration,
-pool, history recorder, live monitor and the fault hook.
+pool, history writer, live monitor and what runs beside the load.
 
 The stress runner installs it before handing control to Locust; `--processes` children inherit it
 through fork. A remote worker (`shopbench stress --worker`) installs its own from its flags and
@@ -19,13 +19,14 @@ from typing import Any
 
 from shopbench.errors import UsageError
 from shopbench.history import HistoryWriter
+from shopbench.locust_plugin.config import StressConfig
 from shopbench.monitor import LoadMonitor
-from shopbench.stress.config import StressConfig
 from shopbench.target import Target
 from shopbench.workload.skew import Pool
 
-# The faults engineer's seam: called with the live monitor when the load starts, exited when it stops.
-Nemesis = Callable[[LoadMonitor], AbstractContextManager[Any]]
+# What runs beside the load (the runner's companions, entered together): called with the live
+# monitor at Locust's test_start, exited at its test_stop.
+BesideLoad = Callable[[LoadMonitor], AbstractContextManager[Any]]
 
 
 @dataclass
@@ -35,7 +36,8 @@ class Session:
     pool: Pool = field(default_factory=Pool)
     writer: HistoryWriter | None = None  # local and master processes; workers ship to the master
     monitor: LoadMonitor = field(default_factory=LoadMonitor)
-    nemesis: Nemesis | None = None
+    beside_load: BesideLoad | None = None
+    in_load: AbstractContextManager[Any] | None = None  # beside_load entered, between start and stop
     remote_worker: bool = False  # pool arrives from the master (setup message)
     live: bool = True  # headless progress line on the master/local process
     pool_ready: threading.Event = field(default_factory=threading.Event)
@@ -45,6 +47,7 @@ class Session:
     locust_requests: int | None = None  # Locust's own totals when it quit (master or local)
     locust_failures: int | None = None
     on_config: Any = None  # remote workers: applies the master's workload config to the user classes
+    history_incomplete: str | None = None  # master: why the merged history is known to be incomplete
 
     def __post_init__(self) -> None:
         if not self.remote_worker:
@@ -57,6 +60,11 @@ _current: Session | None = None
 def install(session: Session | None) -> None:
     global _current
     _current = session
+
+
+def installed() -> Session | None:
+    """The session a shopbench runner installed, or None (a plain `locust -f` run, so far)."""
+    return _current
 
 
 def current(host: str | None = None) -> Session:

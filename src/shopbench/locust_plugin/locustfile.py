@@ -12,10 +12,11 @@ from typing import Any
 
 from locust import between, constant
 
-from shopbench.stress import session as sessions
-from shopbench.stress.live import install_live_view
-from shopbench.stress.openmodel import ArrivalUser
-from shopbench.stress.user import ShopUser
+from shopbench.locust_plugin import internals
+from shopbench.locust_plugin import session as sessions
+from shopbench.locust_plugin.live import install_live_view
+from shopbench.locust_plugin.openmodel import ArrivalUser
+from shopbench.locust_plugin.user import ShopUser
 from shopbench.workload.probes import any_probe
 from shopbench.workload.scenarios import SCENARIOS, checkout_only
 from shopbench.workload.users import USER_TYPES
@@ -88,7 +89,8 @@ def configure(classes: dict[str, type], cfg: Any) -> None:
     task repeated by its weight, read afresh at every pick)."""
     for component, name in CLASS_NAMES.items():
         cls = classes[name]
-        cls.tasks = [_as_task(fn) for fn, w in iterations(component, cfg.scenario_weights) for _ in range(w)]
+        internals.set_tasks(cls, [_as_task(fn) for fn, w in iterations(component, cfg.scenario_weights)
+                                  for _ in range(w)])
         cls.wait_time = _wait(cfg)
     classes["ArrivalGenerator"].iterations = _arrival_pairs(cfg)
 

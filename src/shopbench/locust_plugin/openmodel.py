@@ -18,10 +18,10 @@ from typing import Any
 import gevent
 from gevent.pool import Group
 from locust import constant, task
-from locust.user.users import LOCUST_STATE_STOPPING
 
 from shopbench.driver import Driver, RestDriver
-from shopbench.stress.user import ShopUser
+from shopbench.locust_plugin import internals, options
+from shopbench.locust_plugin.user import ShopUser
 from shopbench.workload.scenarios import Context
 
 Iteration = Callable[[Driver, Context], Any]
@@ -36,7 +36,7 @@ class ArrivalUser(ShopUser):
     def on_start(self) -> None:
         super().on_start()
         cfg = self.session.config
-        generators = max(1, cfg.generators)
+        generators = options.generators(self.environment, cfg.generators)
         self.rate = float(cfg.arrival_rate or 1.0) / generators
         self.cap = max(1, cfg.max_users // generators)
         self.free: list[tuple[RestDriver, Context]] = []
@@ -74,7 +74,7 @@ class ArrivalUser(ShopUser):
         interval = 1.0 / self.rate
         start = time.time()
         k = 0
-        while self._state != LOCUST_STATE_STOPPING:
+        while not internals.is_stopping(self):
             intended = start + k * interval
             k += 1
             delay = intended - time.time()

@@ -8,7 +8,7 @@ failure whose message says why otherwise, e.g. "expected 4xx, got 200".
 A user's own locustfile:
 
     from locust import task
-    from shopbench.stress.user import ShopUser
+    from shopbench import ShopUser
 
     class Buyer(ShopUser):
         @task
@@ -29,12 +29,14 @@ from shopbench.checker.slo import failure_message
 from shopbench.driver import GeventTransport, RestDriver, new_driver
 from shopbench.history import Op
 from shopbench.latency import http_method
-from shopbench.stress import session as sessions
-from shopbench.stress.recording import recorder
+from shopbench.locust_plugin import plugin
+from shopbench.locust_plugin import session as sessions
+from shopbench.locust_plugin.recorder import recorder
 from shopbench.workload.scenarios import Context
 from shopbench.workload.skew import parse_skew
 
 POOL_WAIT = 30.0
+plugin.install()
 
 
 class UnexpectedOutcome(Exception):

@@ -11,9 +11,10 @@ from locust import events
 from locust.runners import WorkerRunner
 from rich.console import Console
 
+from shopbench.locust_plugin import session as sessions
+from shopbench.locust_plugin.recorder import recorder
+from shopbench.locust_plugin.shipping import shipping
 from shopbench.report.live import LiveProgress
-from shopbench.stress import session as sessions
-from shopbench.stress.recording import recorder
 
 INTERVAL = 2.0
 _installed = False
@@ -24,14 +25,14 @@ def _users(runner: Any) -> int:
     if sess.config.arrival_rate:
         # Open model: the clients with an iteration in flight are the simulated users.
         if recorder.role == "master":
-            return sum(busy for _, busy in recorder.worker_open.values())
+            return sum(busy for _, busy in shipping.worker_open.values())
         return sess.busy
     return runner.user_count
 
 
 def _active_faults(sess: Any) -> list[str]:
-    nemesis = getattr(sess, "_nemesis_cm", None)
-    return nemesis.active() if hasattr(nemesis, "active") else []
+    active = getattr(sess.in_load, "active", None)  # the runner's companions window
+    return active() if active is not None else []
 
 
 def _watch(environment: Any) -> None:
@@ -42,7 +43,7 @@ def _watch(environment: Any) -> None:
     while True:
         gevent.sleep(0.25)
         sess.monitor.users = _users(runner)
-        sess.monitor.dropped = recorder.dropped
+        sess.monitor.dropped = shipping.dropped
         state = runner.state
         if live is None and state in ("running", "spawning") and sess.live and opts is not None and opts.headless:
             # Lines, not a redrawn panel: Locust logs to the same terminal.

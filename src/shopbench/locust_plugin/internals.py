@@ -1,0 +1,79 @@
+"""The Locust internals shopbench leans on, each in one place because Locust offers no public way.
+
+Every function here is covered by tests/stress/test_locust_internals.py, which fails loudly (with
+the name of the internal) when a Locust upgrade moves or removes it. Nothing else in shopbench may
+touch a private Locust name.
+
+  run_main(argv)        locust.main.main() reads sys.argv and has no argument list
+  send_stats(runner)    a worker's final stats report before our "done" (the master waits only
+                        0.5 s for it after `quit`, which loses the tail of a loaded run)
+  is_stopping(user)     a user asked to stop (Locust's `_state` / LOCUST_STATE_STOPPING): the open
+                        model's generator loop must end on it, as Locust's own task loop does
+  set_tasks(cls, ...)   replace a class's tasks after the metaclass ran (remote workers learn the
+                        mix from the master after Locust loaded the locustfile)
+  kill_greenlets()      greenlets Locust leaves behind after main (it expects the process to exit)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from locust.user.users import LOCUST_STATE_STOPPING
+
+# Modules whose background greenlets outlive Locust's main: Locust's own and this plugin's.
+GREENLET_MODULES = ("locust", "shopbench.locust_plugin")
+
+
+def run_main(argv: Sequence[str]) -> None:
+    """Run Locust's command line with `argv` (argv[0] is the program name)."""
+    import locust.main
+
+    saved = sys.argv
+    sys.argv = list(argv)
+    try:
+        locust.main.main()
+    finally:
+        sys.argv = saved
+
+
+def send_stats(runner: Any) -> None:
+    send = getattr(runner, "_send_stats", None)
+    if send is None:
+        raise RuntimeError("Locust's WorkerRunner._send_stats is gone: the worker's final stats report "
+                           "cannot be sent before the history's last batch (see locust_plugin/internals.py)")
+    send()
+
+
+def is_stopping(user: Any) -> bool:
+    return user._state == LOCUST_STATE_STOPPING
+
+
+def set_tasks(cls: type, tasks: Sequence[Callable[..., Any]]) -> None:
+    """Locust keeps a class's tasks as a list with each task repeated by its weight, read afresh at
+    every pick; the metaclass only converts what the class body declared."""
+    cls.tasks = list(tasks)  # type: ignore[attr-defined]
+
+
+def _module_of(greenlet: Any) -> str:
+    run = getattr(greenlet, "_run", None)
+    return getattr(run, "__module__", "") or getattr(getattr(run, "__func__", None), "__module__", "") or ""
+
+
+def leftover_greenlets() -> list[Any]:
+    import gc
+
+    import gevent
+
+    return [g for g in gc.get_objects() if isinstance(g, gevent.Greenlet) and not g.dead
+            and _module_of(g).startswith(GREENLET_MODULES)]
+
+
+def kill_greenlets() -> None:
+    """Locust expects its process to exit after `main`; ours goes on to settle and check, so the
+    background greenlets it left (CSV writer, stats history, input listener, our live line) must
+    not wake up and write to files it already closed."""
+    import gevent
+
+    gevent.killall(leftover_greenlets(), block=True, timeout=5)

@@ -1,0 +1,110 @@
+"""shopbench's hooks into Locust's events, in one place: the order of a Locust test for shopbench.
+
+  init_command_line_parser   our option defaults (`options`)
+  init                       each process learns its role: a worker ships history and asks for the
+                             pool (`shipping`, `handshake`); a master receives both; options settled
+  test_start                 master/local: what runs beside the load (faults, samplers) starts
+  test_stopping              requests still in flight from now on are cut off by the stop: say so
+  test_stop                  master: every worker's last batch is confirmed; then what ran beside
+                             the load stops, and the history is flushed
+  quitting                   Locust's own totals are kept; a worker ships what it still holds
+
+`install()` is idempotent; `user.py` calls it, so any locustfile that imports ShopUser is wired.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from shopbench.driver.inflight import IN_FLIGHT
+from shopbench.locust_plugin import handshake, options, totals
+from shopbench.locust_plugin import session as sessions
+from shopbench.locust_plugin.recorder import recorder
+from shopbench.locust_plugin.shipping import install_master as receive_shipping
+from shopbench.locust_plugin.shipping import install_worker as ship_from_worker
+from shopbench.locust_plugin.shipping import shipping
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    events.init_command_line_parser.add_listener(options.add_options)
+    events.init.add_listener(_on_init)
+    events.test_start.add_listener(_on_test_start)
+    events.test_stopping.add_listener(_on_test_stopping)
+    events.test_stop.add_listener(_on_test_stop)
+    events.quitting.add_listener(_on_quitting)
+
+
+def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
+    recorder.runner = runner
+    if isinstance(runner, WorkerRunner):
+        recorder.role = "worker"
+        ship_from_worker(runner)
+        handshake.install_worker(runner)
+        return
+    if isinstance(runner, MasterRunner):
+        recorder.role = "master"
+        receive_shipping(runner)
+        handshake.install_master(runner)
+    else:
+        recorder.role = "local"
+    options.settle_options(environment, runner)
+
+
+def _on_test_start(environment: Any, **_: Any) -> None:
+    IN_FLIGHT.ending = None
+    if recorder.role == "worker":
+        return
+    shipping.reset()
+    sess = sessions.current()
+    sess.monitor.started = time.monotonic()
+    if sess.beside_load is not None and sess.in_load is None:
+        window = sess.beside_load(sess.monitor)
+        window.__enter__()
+        sess.in_load = window
+
+
+def _on_test_stopping(environment: Any, **_: Any) -> None:
+    if IN_FLIGHT.ending is None:
+        timeout = getattr(environment, "stop_timeout", None) or 0
+        IN_FLIGHT.ending = (f"user stopped by --stop-timeout ({timeout:g} s) with the request in flight" if timeout
+                            else "user stopped at the end of the load (--stop-timeout 0) with the request in flight")
+
+
+def _on_test_stop(environment: Any, **_: Any) -> None:
+    if recorder.role == "worker":
+        shipping.ship(done=True)
+        return
+    sess = sessions.current()
+    if recorder.role == "master":
+        shipping.wait_for_workers(environment.runner)
+        sess.history_incomplete = shipping.incomplete_reason()
+    else:
+        IN_FLIGHT.sweep()
+    window, sess.in_load = sess.in_load, None
+    if window is not None:
+        window.__exit__(None, None, None)
+    if sess.writer is not None:
+        sess.writer.flush()
+
+
+def _on_quitting(environment: Any, **_: Any) -> None:
+    if recorder.role == "worker":
+        shipping.ship(done=True)
+        return
+    sess = sessions.current()
+    totals.keep_totals(environment)
+    if sess.writer is not None:
+        IN_FLIGHT.sweep()
+        sess.writer.flush()
+        if sess.owns_writer:
+            sess.writer.close()

@@ -1,0 +1,189 @@
+"""The order of every run, written once: set up -> populate -> load (companions beside it) ->
+settle -> check -> report, with one way of recording how it ended.
+
+A runner (consistency, stress) supplies the steps that differ (`Steps`); this module owns the order,
+the companions' protocol calls (runner/companion.py) and the error handling:
+
+  ends with a verdict     run.json status valid / invalid / unknown, exit code from the verdict
+  a shopbench error       status "error", the message in run.json's `error`, its own exit code
+  Ctrl-C                  status "interrupted" (exit 130)
+  anything else           status "crashed", `error` says what was raised
+  in every case           the embedded shop is stopped and report.html written (partial if no verdict)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shopbench.checker.verdict import exit_code, result_of
+from shopbench.errors import ShopbenchError
+from shopbench.history import HistoryWriter
+from shopbench.monitor import LoadMonitor
+from shopbench.rundir import OPS, RunDir
+from shopbench.runner.companion import Companion, VerdictInputs
+from shopbench.runner.finish import write_report
+from shopbench.shop import RefShop
+from shopbench.target import Target
+
+FINISHED = ("valid", "invalid", "unknown")
+
+
+@dataclass
+class RunResult:
+    run: RunDir
+    verdict: dict[str, Any]
+    exit_code: int
+
+
+@dataclass
+class RunContext:
+    """What the steps share: the run directory, the target, the history writer, the companions."""
+
+    run: RunDir
+    target: Target
+    shop: RefShop | None
+    writer: HistoryWriter
+    companions: list[Companion]
+    stack: ExitStack
+    state: dict[str, Any] = field(default_factory=dict)  # the runner's own values between steps
+
+    def beside_load(self, monitor: LoadMonitor) -> BesideLoad:
+        """The companions' `during(monitor)`, entered together around the load."""
+        return BesideLoad(self.companions, monitor)
+
+    def sections(self) -> dict[str, Any]:
+        """Every companion's verdict sections, judged on the flushed history."""
+        self.writer.flush()
+        inputs = VerdictInputs(self.run, self.run.file(OPS))
+        out: dict[str, Any] = {}
+        for companion in self.companions:
+            out.update(companion.sections(inputs) or {})
+        return out
+
+
+class Steps(Protocol):
+    """What a runner does at each point of the order; each step opens its own run phases."""
+
+    def populate(self, ctx: RunContext) -> None: ...
+
+    def load(self, ctx: RunContext) -> None: ...
+
+    def check(self, ctx: RunContext) -> dict[str, Any]:
+        """Settle, read and check (finish_run) with `ctx.sections()` merged; the verdict."""
+        ...
+
+
+class BesideLoad:
+    """The companions' context managers entered in order and left in reverse, as one."""
+
+    def __init__(self, companions: Sequence[Companion], monitor: LoadMonitor):
+        self.companions, self.monitor = list(companions), monitor
+        self.entered: list[Any] = []
+        self._stack = ExitStack()
+
+    def __enter__(self) -> BesideLoad:
+        with ExitStack() as stack:
+            for companion in self.companions:
+                self.entered.append(stack.enter_context(companion.during(self.monitor)))
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return bool(self._stack.__exit__(*exc))
+
+    def active(self) -> list[str]:
+        """What the companions say is active now (faults in force), for the live line."""
+        out: list[str] = []
+        for entered in self.entered:
+            active = getattr(entered, "active", None)
+            if callable(active):
+                out += list(active())
+        return out
+
+
+def execute(kind: str, out: str | Any, config: dict[str, Any], steps: Steps, *, target: Target | None,
+            flaw: str | None, companions: Sequence[Companion] = (),
+            on_end: Callable[[RunDir, str], None] | None = None) -> RunResult:
+    """One run in the order above. `target` None starts the reference shop (with `flaw`) in
+    `<run>/shop` for the run; `on_end(run, status)` runs last (a summary printed)."""
+    run = RunDir.create(kind, out, config)
+    status, code = "crashed", None
+    try:
+        with ExitStack() as stack:
+            shop: RefShop | None = None
+            if target is None:
+                with run.phase("setup"):
+                    shop = RefShop(run.file("shop"), flaw=flaw)
+                    stack.enter_context(shop)
+                    target = shop.target
+                    if isinstance(run.manifest.get("config"), dict) and "target" in run.manifest["config"]:
+                        run.manifest["config"]["target"] = target.as_dict()
+            run.manifest["target"] = target.as_dict()
+            run.save_manifest()
+            for companion in companions:
+                companion.bind(run, shop.supervisor if shop is not None else None)
+            writer = stack.enter_context(HistoryWriter(run.file(OPS)))
+            ctx = RunContext(run, target, shop, writer, list(companions), stack)
+            steps.populate(ctx)
+            writer.flush()
+            steps.load(ctx)
+            writer.flush()
+            verdict = steps.check(ctx)
+        code = exit_code(verdict)
+        status = result_of(verdict)
+        return RunResult(run, verdict, code)
+    except ShopbenchError as exc:
+        run.manifest["error"] = str(exc)
+        status, code = "error", exc.exit_code
+        raise
+    except KeyboardInterrupt:
+        status, code = "interrupted", 130
+        raise
+    except BaseException as exc:
+        run.manifest["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        run.finish(status, code)
+        write_report(run, partial=status not in FINISHED)
+        if on_end is not None:
+            on_end(run, status)
+
+
+# -- companions from what callers have today -----------------------------------------------------
+class _CallableCompanion:
+    """A plain `f(monitor) -> context manager` (the older `during_burst` / `nemesis` seam)."""
+
+    name = "beside-load"
+
+    def __init__(self, during: Callable[[LoadMonitor], AbstractContextManager[Any]]):
+        self._during = during
+
+    def bind(self, run: RunDir, supervisor: Any | None) -> None:
+        bind = getattr(self._during, "bind", None)
+        if bind is not None:
+            bind(run, supervisor)
+
+    def during(self, monitor: LoadMonitor) -> AbstractContextManager[Any]:
+        return self._during(monitor)
+
+    def sections(self, inputs: VerdictInputs) -> dict[str, Any]:
+        # The fault hook before it implemented the protocol kept its sections here.
+        extra = getattr(self._during, "verdict_extra", None)
+        return extra() if extra is not None else {}
+
+
+def as_companion(obj: Any) -> Companion:
+    """A companion as given, or one adapted from a `f(monitor)` context-manager factory (a fault
+    hook that still has `bind`/`verdict_extra`, a test's own hook)."""
+    if isinstance(obj, Companion):
+        return obj
+    if callable(obj):
+        return _CallableCompanion(obj)
+    raise TypeError(f"{obj!r} is neither a Companion (bind/during/sections) nor a f(monitor) context manager")
+
+
+def companions_of(companions: Sequence[Any] | None, *legacy: Any) -> list[Companion]:
+    return [as_companion(c) for c in [*(companions or ()), *legacy] if c is not None]
