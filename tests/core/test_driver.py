@@ -2,11 +2,15 @@
 
 import http.server
 import json
+import socket
 import threading
+import time
 
+import gevent
 import pytest
 
 from shopbench.driver import connect
+from shopbench.driver.inflight import IN_FLIGHT
 from shopbench.history import MemoryHistory
 from shopbench.processes import free_port
 from shopbench.target import Target
@@ -76,13 +80,122 @@ def test_outcomes_are_classified_by_status_and_recorded(server):
     assert all(op.t1 >= op.t0 for op in ops)
 
 
-def test_refused_connection_is_indeterminate():
+def test_refused_connection_is_a_definite_fail_never_sent():
     url = f"http://127.0.0.1:{free_port()}"
     history = MemoryHistory()
     outcome = connect(Target(url, url, url), history, timeout=1).checkout("o1")
-    assert outcome.kind == "info" and outcome.status is None
-    assert "Refused" in outcome.error or "refused" in outcome.error
-    assert history.ops[0].type == "info"
+    assert outcome.kind == "fail" and outcome.status is None  # nothing reached the shop: no effect
+    assert outcome.error.startswith("not sent:") and "refused" in outcome.error.lower()
+    assert history.ops[0].type == "fail"
+
+
+class DroppingServer:
+    """A raw TCP server that reads each request in full, counts it, then closes the connection
+    without a byte of answer (or, with `hold`, keeps it open and silent)."""
+
+    def __init__(self, hold: float = 0.0):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.requests: list[str] = []
+        self.hold = hold
+        self.lock = threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        data = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, data = data.partition(b"\r\n\r\n")
+                with self.lock:
+                    self.requests.append(head.split(b"\r\n")[0].decode())
+                if self.hold:
+                    time.sleep(self.hold)
+                return  # drop the connection: the request was read, no answer is sent
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.sock.close()
+
+
+def test_a_post_the_server_read_then_dropped_is_sent_once_and_info():
+    srv = DroppingServer()
+    try:
+        history = MemoryHistory()
+        url = srv.url()
+        driver = connect(Target(url, url, url), history, timeout=2, concurrency=4)
+        outcome = driver.checkout("o1")
+        assert outcome.kind == "info" and outcome.status is None  # it may have been processed
+        time.sleep(0.2)
+        assert srv.requests.count("POST /orders/checkout/o1 HTTP/1.1") == 1, srv.requests  # never re-sent
+        # DELETE is idempotent in RFC 9110, not in what a shop answers: not re-sent either.
+        assert driver.remove_item("o1", "i1").kind == "info"
+        time.sleep(0.2)
+        assert sum(r.startswith("DELETE ") for r in srv.requests) == 1, srv.requests
+        assert [op.type for op in history.ops] == ["info", "info"]
+    finally:
+        srv.close()
+
+
+def test_read_timeout_is_info():
+    srv = DroppingServer(hold=3)
+    try:
+        history = MemoryHistory()
+        url = srv.url()
+        outcome = connect(Target(url, url, url), history, timeout=0.5).pay("u1", 5)
+        assert outcome.kind == "info" and "timeout" in outcome.error.lower()
+        assert len(srv.requests) == 1
+    finally:
+        srv.close()
+
+
+def test_a_request_killed_in_flight_is_recorded_as_cut_off_once():
+    srv = DroppingServer(hold=5)
+    try:
+        history = MemoryHistory()
+        url = srv.url()
+        driver = connect(Target(url, url, url), history, timeout=10)
+        g = gevent.spawn(driver.checkout, "o7")
+        gevent.sleep(0.3)
+        IN_FLIGHT.ending = "user stopped by --stop-timeout (0 s) with the request in flight"
+        try:
+            g.kill()
+        finally:
+            IN_FLIGHT.ending = None
+        assert [op.type for op in history.ops] == ["info"]
+        assert history.ops[0].error == "cut off: user stopped by --stop-timeout (0 s) with the request in flight"
+        assert history.ops[0].args == {"order_id": "o7"}
+
+        # A sweep writes what is still in flight; the greenlet killed later does not write it twice.
+        driver.cut_off = "cut off: open-model request cancelled at the end of the load"
+        g = gevent.spawn(driver.pay, "u1", 3)
+        gevent.sleep(0.3)
+        assert IN_FLIGHT.sweep("cut off: worker shutting down") == 1
+        g.kill()
+        assert [op.error for op in history.ops[1:]] == ["cut off: worker shutting down"]
+        g = gevent.spawn(driver.pay, "u2", 3)
+        gevent.sleep(0.3)
+        g.kill()
+        assert history.ops[-1].error == "cut off: open-model request cancelled at the end of the load"
+        assert not IN_FLIGHT.pending
+    finally:
+        srv.close()
 
 
 def test_url_prefix_of_a_gateway_is_kept(server):

@@ -8,15 +8,20 @@ probes send negative, non-numeric or unknown values through the very same mappin
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+from gevent import GreenletExit
 
+from shopbench.driver.inflight import IN_FLIGHT
 from shopbench.driver.outcome import Outcome
-from shopbench.driver.transport import Transport, TransportError
+from shopbench.driver.transport import NotSent, Response, Transport, TransportError
 from shopbench.history import FAIL, INFO, OK, Op, OpListener
+
+log = logging.getLogger("shopbench.driver")
 
 # The fields an ok answer must carry for the operation to be usable; without them it is `info`.
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -27,6 +32,26 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "find_user": ("credit",),
     "find_order": ("paid", "items", "user_id", "total_cost"),
 }
+
+
+def classify(f: str, resp: Response) -> tuple[str, Any, str | None]:
+    """(type, value, error) of an HTTP answer: 2xx ok (info if a required field is missing, the
+    shop may have done it), 4xx a definite fail, anything else (5xx) info."""
+    status = resp.status
+    if 200 <= status < 300:
+        need = REQUIRED_FIELDS.get(f)
+        value: Any = None
+        if need is not None or resp.body[:1] in (b"{", b"["):
+            try:
+                value = orjson.loads(resp.body)
+            except orjson.JSONDecodeError:
+                value = None
+            if need is not None and not (isinstance(value, dict) and all(k in value for k in need)):
+                return INFO, None, f"2xx without {', '.join(need)} in the body: {resp.body[:120]!r}"
+        return OK, value, None
+    if 400 <= status < 500:
+        return FAIL, None, resp.body[:200].decode("utf-8", "replace")
+    return INFO, None, f"HTTP {status}: " + resp.body[:200].decode("utf-8", "replace")
 
 
 class RestDriver:
@@ -44,44 +69,58 @@ class RestDriver:
         self._next_id = next_id or getattr(listener, "next_id", None) or itertools.count().__next__
         self.scenario: str | None = None
         self.intended: float | None = None
+        # Set while whoever runs this driver is being killed: a request not yet sent is not sent.
+        self.halted = False
+        self.cut_off: str | None = None  # why a request killed from now on was cut off (default: who ended the load)
 
     def call(self, f: str, service: str, method: str, path: str, args: dict[str, Any],
              expect: str | None) -> Outcome:
         """One HTTP request to `service` ("order", "stock" or "payment"), classified and recorded as
-        operation `f`. A driver for another API overrides the operation methods and calls this."""
+        operation `f`. A driver for another API overrides the operation methods and calls this.
+
+        Every call is in the history whatever ends it: registered in flight before it is sent, it
+        is written as `info` with the reason if its greenlet is killed (a user stopped by Locust,
+        a cancelled open-model request, Ctrl-C) or if the process sweeps what is still in flight."""
+        if self.halted:
+            raise GreenletExit("halted before sending: the user was stopped")
         wall = time.time()
         t0 = time.monotonic()
+        intended, scenario = self.intended, self.scenario
+
+        def record(kind: str, status: int | None, value: Any, error: str | None) -> None:
+            op = Op(self._next_id(), self.process, f, args, expect, kind, status, value, error, wall, t0,
+                    time.monotonic(), intended, scenario)
+            if self.listener is not None:
+                self.listener(op)
+
+        def cut_off(reason: str) -> None:
+            try:
+                record(INFO, None, None, reason)
+            except Exception:  # the history is closing under us: nothing more we can do here
+                log.exception("could not record an operation cut off (%s %s)", f, args)
+
+        pending = IN_FLIGHT.add(cut_off)
         status: int | None = None
         value: Any = None
         error: str | None = None
         try:
             resp = self.transport.request(service, method, path)
             status = resp.status
-            if 200 <= status < 300:
-                kind = OK
-                need = REQUIRED_FIELDS.get(f)
-                if need is not None or resp.body[:1] in (b"{", b"["):
-                    try:
-                        value = orjson.loads(resp.body)
-                    except orjson.JSONDecodeError:
-                        value = None
-                    if need is not None and not (isinstance(value, dict) and all(k in value for k in need)):
-                        kind, value = INFO, None
-                        error = f"2xx without {', '.join(need)} in the body: {resp.body[:120]!r}"
-            elif 400 <= status < 500:
-                kind = FAIL
-                error = resp.body[:200].decode("utf-8", "replace")
-            else:
-                kind = INFO
-                error = f"HTTP {status}: " + resp.body[:200].decode("utf-8", "replace")
+            kind, value, error = classify(f, resp)
+        except NotSent as exc:
+            kind, error = FAIL, str(exc)  # never reached the shop: definitely no effect
         except TransportError as exc:
-            kind = INFO
-            error = str(exc)
+            kind, error = INFO, str(exc)
+        except BaseException as exc:  # killed mid-request (GreenletExit, Timeout, KeyboardInterrupt)
+            IN_FLIGHT.done(pending)
+            if pending.claim():
+                cut_off(self.cut_off or IN_FLIGHT.reason(exc))
+            raise
+        IN_FLIGHT.done(pending)
         t1 = time.monotonic()
-        op = Op(self._next_id(), self.process, f, args, expect, kind, status, value, error, wall, t0, t1,
-                self.intended, self.scenario)
-        if self.listener is not None:
-            self.listener(op)
+        if pending.claim():
+            record(kind, status, value, error)
+        # else: swept while in flight and already written as info; its answer is the workload's only
         return Outcome(kind, status, value, error, t1 - t0)
 
     # -- stock ------------------------------------------------------------------------------

@@ -2,23 +2,70 @@
 
 geventhttpclient is the client Locust's FastHttpUser is built on, so the same transport serves a
 consistency burst (a gevent pool) and a Locust user without a second HTTP stack.
+
+What a failed request means for the history (the driver turns it into an operation's type):
+
+  NotSent          the request never left: connection refused, connect timeout, name not resolved.
+                   Definite: it had no effect (`fail`, with the reason).
+  TransportError   anything after the connection existed: a read timeout, a reset or a close after
+                   (part of) the request was written, an unparseable answer. The shop may have
+                   processed it (`info`).
+
+The client must never re-send a request that changes state once it may have reached the shop: a
+second POST /orders/checkout is a second checkout the history does not know about. geventhttpclient
+>= 2.6.1 re-sends after a send error only for the methods its `_may_retry_after_send_error` allows
+(RFC 9110's idempotent methods, DELETE among them); a shop's DELETE is not idempotent in what it
+answers (a second remove_item answers 4xx), so shopbench narrows that to GET and HEAD. The pin in
+pyproject.toml and tests/core/test_driver.py (a server that drops the connection after reading a
+POST receives it exactly once) hold the rule.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import geventhttpclient.client as _ghc
 from geventhttpclient import HTTPClient
 
 from shopbench.target import Target
 
 SERVICES = ("order", "stock", "payment")
+RESENDABLE = frozenset({"GET", "HEAD"})  # methods without effect: safe to re-send on a fresh connection
 
 
 class TransportError(Exception):
-    """No HTTP answer at all: refused, reset, timed out. The outcome is indeterminate."""
+    """No usable HTTP answer after the request may have been sent: the outcome is indeterminate."""
+
+
+class NotSent(TransportError):
+    """The connection could not be made, so nothing was sent: the operation had no effect."""
+
+
+def _no_resend_of_effects() -> None:
+    if not callable(getattr(_ghc, "_may_retry_after_send_error", None)):
+        raise ImportError(
+            "geventhttpclient changed how it re-sends requests (no _may_retry_after_send_error): shopbench "
+            "cannot guarantee that a POST is sent at most once; install geventhttpclient>=2.6.1,<2.7")
+    _ghc._may_retry_after_send_error = lambda method: method.upper() in RESENDABLE
+
+
+_no_resend_of_effects()
+
+
+def _connect_or_not_sent(pool: Any) -> None:
+    """Connection errors become NotSent: `_create_socket` is where the pool connects (geventhttpclient
+    documents it as the method to override), before any byte of the request is written."""
+    create = pool._create_socket
+
+    def create_socket() -> Any:
+        try:
+            return create()
+        except Exception as exc:
+            raise NotSent(f"not sent: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+
+    pool._create_socket = create_socket
 
 
 @dataclass(slots=True)
@@ -51,6 +98,7 @@ class GeventTransport:
                     parts.hostname, port=parts.port, ssl=parts.scheme == "https",
                     connection_timeout=timeout, network_timeout=timeout, concurrency=concurrency,
                 )
+                _connect_or_not_sent(client._connection_pool)
                 by_base[base] = client
             self._clients[service] = (client, parts.path.rstrip("/"))
 
@@ -60,6 +108,8 @@ class GeventTransport:
             resp = client.request(method, prefix + path)
             body = resp.read()
             return Response(resp.status_code, body)
+        except NotSent:
+            raise
         except Exception as exc:  # geventhttpclient raises socket, gevent and parser errors alike
             raise TransportError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
 

@@ -26,6 +26,7 @@ from shopbench.workload.scenarios import Context
 
 Iteration = Callable[[Driver, Context], Any]
 DRAIN_WAIT = 10.0
+CANCELLED = "open-model request cancelled at the end of the load"
 
 
 class ArrivalUser(ShopUser):
@@ -40,6 +41,7 @@ class ArrivalUser(ShopUser):
         self.rate = float(cfg.arrival_rate or 1.0) / generators
         self.cap = max(1, cfg.max_users // generators)
         self.free: list[tuple[RestDriver, Context]] = []
+        self.busy: set[RestDriver] = set()
         self.clients = 0
         self.inflight = Group()
         self._fns = [fn for fn, _ in self.iterations]
@@ -57,6 +59,7 @@ class ArrivalUser(ShopUser):
     def _run(self, client: tuple[RestDriver, Context], intended: float) -> None:
         driver, ctx = client
         self.session.busy += 1
+        self.busy.add(driver)
         driver.intended = intended
         try:
             fn = self._rng.choices(self._fns, self._weights)[0]
@@ -67,6 +70,7 @@ class ArrivalUser(ShopUser):
             driver.intended = None
             driver.scenario = None
             self.session.busy -= 1
+            self.busy.discard(driver)
             self.free.append(client)
 
     @task
@@ -86,10 +90,16 @@ class ArrivalUser(ShopUser):
                 continue
             self.inflight.spawn(self._run, client, intended)
         self.inflight.join(timeout=DRAIN_WAIT)
+        self._cancel()
+
+    def _cancel(self) -> None:
+        """Kill the iterations still in flight; the request each was waiting on is recorded as cut off."""
+        for driver in self.busy:
+            driver.cut_off = f"cut off: {CANCELLED}"
         self.inflight.kill()
 
     def on_stop(self) -> None:
-        self.inflight.kill()
+        self._cancel()
         for driver, _ in self.free:
             driver.transport.close()
         super().on_stop()

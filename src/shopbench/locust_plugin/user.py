@@ -20,6 +20,7 @@ A user's own locustfile:
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import gevent
@@ -37,6 +38,21 @@ from shopbench.workload.skew import parse_skew
 
 POOL_WAIT = 30.0
 plugin.install()
+
+
+# Entity ids, amounts and ports in an error's text: Locust groups its error table by the message, so
+# they are replaced (the history keeps every id); what stays is the kind of error.
+_VARYING = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|\b\w*\d\w*\b")
+
+
+def locust_message(op: Op) -> str | None:
+    """The failure message Locust shows for `op` (None: a success), free of ids so that the same
+    cause is one row of Locust's error table whatever entity it happened to."""
+    msg = failure_message(op.type, op.expect, op.scenario, op.status, op.error)
+    if msg is None:
+        return None
+    head, sep, detail = msg.partition(": ")
+    return head + sep + _VARYING.sub("#", detail)
 
 
 class UnexpectedOutcome(Exception):
@@ -69,7 +85,7 @@ class ShopUser(User):
 
     def _on_op(self, op: Op) -> None:
         recorder.record(op)
-        msg = failure_message(op.type, op.expect, op.scenario, op.status, op.error)
+        msg = locust_message(op)
         self.environment.events.request.fire(
             request_type=http_method(op.f), name=op.f, response_time=(op.t1 - op.t0) * 1000.0,
             response_length=0, response=None, context={"scenario": op.scenario},
@@ -86,6 +102,15 @@ class ShopUser(User):
             if not self.session.pool_ready.is_set():
                 raise RuntimeError("no pool from the master within 30 s; is the master a `shopbench stress` run?")
             self.ctx.pool = self.session.pool
+
+    def stop(self, force: bool = False) -> bool:
+        # Locust kills a user it finds waiting; the kill lands at the user's next switch, which can
+        # be the first request of a new iteration if the user's wait ended meanwhile. Halting the
+        # driver for the kill keeps that request unsent (and out of the history) instead of cut off.
+        self.driver.halted = True
+        killed = super().stop(force)
+        self.driver.halted = bool(killed)
+        return killed
 
     def on_stop(self) -> None:
         self.driver.transport.close()

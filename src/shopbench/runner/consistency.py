@@ -40,7 +40,7 @@ def probe(target: Target, listener: OpListener | None, timeout: float) -> None:
                                    ("payment", target.payment_url, driver.find_user),
                                    ("order", target.order_url, driver.find_order)):
             out = read(PROBE_ID)
-            if out.kind == "info" and out.status is None:
+            if out.kind != "ok" and out.status is None:
                 raise TargetError(f"cannot reach the {service} service at {url}: {out.error}.")
             if out.kind == "info" and out.status is not None and 200 <= out.status < 300:
                 raise TargetError(f"the {service} service at {url} does not speak the shop API: it answered "
