@@ -7,6 +7,8 @@ Locust's own flags keep their spelling (-u, -r, -t, --headless, --csv, --html, -
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import typer
@@ -18,12 +20,15 @@ from shopbench.cli.app import app
 from shopbench.driver import use_driver
 from shopbench.errors import UsageError
 from shopbench.locust_plugin.config import MIX_HELP, build_config
+from shopbench.rundir import VERDICT
 from shopbench.shop import FLAWS
 from shopbench.workload.skew import SKEW_HELP
 
 HELP = """Load the shop with Locust (web UI on :8089, or --headless), record every operation, then settle,
 check that no money or stock was lost, judge the SLOs and write a run directory.
-Exit code: 0 valid, 1 an anomaly or a failed SLO, 2 bad usage, 3 target unreachable.
+Exit code: 0 valid, 1 an anomaly or a failed SLO, 2 bad usage, 3 target unreachable, 4 unknown (a check
+could not run on complete data). --json prints verdict.json on stdout. The web UI listens on 127.0.0.1
+unless you pass --web-host.
 Unknown flags go to Locust unchanged."""
 
 
@@ -79,6 +84,7 @@ def stress(
     services_data: Path | None = options.SERVICES_DATA,
     docker_url: str | None = options.DOCKER_URL,
     driver: str | None = options.DRIVER,
+    as_json: bool = typer.Option(False, "--json", help="Print verdict.json on stdout (everything else on stderr)."),
 ) -> int:
     use_driver(driver)
     from shopbench.nemesis.hooks import hook_from_flags
@@ -104,6 +110,21 @@ def stress(
         if on:
             args.append(flag)
     args += list(ctx.args)
-    return run_stress(cfg, urls=urls, flaw=flaw, out=out, settle_timeout=settle_timeout, slos=slo,
-                      slo_presets=slo_preset, locust_args=args, locustfile=locustfile, user_csv=csv, user_html=html,
-                      companions=[hook] if hook is not None else None)
+    ran: list[Path] = []
+
+    def run() -> int:
+        return run_stress(cfg, urls=urls, flaw=flaw, out=out, settle_timeout=settle_timeout, slos=slo,
+                          slo_presets=slo_preset, locust_args=args, locustfile=locustfile, user_csv=csv,
+                          user_html=html, companions=[hook] if hook is not None else None, summary=not as_json,
+                          on_run=ran.append)
+
+    if not as_json:
+        return run()
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the verdict only
+        code = run()
+    verdict = ran[0] / VERDICT if ran else None
+    if verdict is not None and verdict.exists():
+        stdout.write(verdict.read_text().rstrip() + "\n")
+        stdout.flush()
+    return code

@@ -15,7 +15,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -193,6 +193,7 @@ def run_stress(
     nemesis: Any = None,
     config_extra: dict[str, Any] | None = None,
     summary: bool = True,
+    on_run: Callable[[Path], None] | None = None,
 ) -> int:
     """One stress run; returns the exit code (0 valid, 1 invalid, 4 unknown).
 
@@ -226,6 +227,8 @@ def run_stress(
 
     def on_end(run: RunDir, status: str) -> None:
         sessions.install(None)
+        if on_run is not None:
+            on_run(run.path)
         if summary and status in FINISHED:
             print_summary(console, run.read_json(VERDICT), run.manifest, str(run.path))
 
