@@ -87,3 +87,17 @@ def test_a_worker_that_never_confirms_its_last_batch_makes_the_history_incomplet
     # The runner puts it in the verdict's `load` section: the run cannot be VALID.
     verdict = add_sections({"valid": True, "ledger_valid": True}, {"load": {"unknown_reasons": [reason]}})
     assert verdict["result"] == "unknown" and reason in verdict["unknown_reasons"]
+
+
+def test_open_model_requests_cancelled_at_the_end_are_recorded_and_valid(tmp_path):
+    with RefShop(tmp_path / "shop", extra_args={"order": ["--step-delay", "1.5"]}):
+        urls = tmp_path / "shop" / "urls.json"
+        out = tmp_path / "run"
+        proc = _stress(tmp_path, urls, out, "-t", "4s", "--stop-timeout", "0", "--arrival-rate", "20",
+                       "--mix", "order")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert verdict["result"] == "valid", verdict.get("anomalies", [])[:3]
+    cut = [o for o in _ops(out) if (o.get("error") or "").startswith("cut off:")]
+    assert cut and all(o["type"] == "info" for o in cut)
+    assert any("open-model request cancelled" in o["error"] for o in cut), {o["error"] for o in cut}
