@@ -107,7 +107,9 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
     users_state: dict[str, dict[str, Any]] = state.get("users") or {}
     orders_state: dict[str, dict[str, Any]] = state.get("orders") or {}
     unreadable = state.get("unreadable") or {}
-    unreadable_orders = set(unreadable.get("orders") or ())
+    not_found = state.get("not_found") or {}
+    # An order the shop answered 404 for does not exist: it cannot have been paid (not unreadable).
+    unreadable_orders = set(unreadable.get("orders") or ()) - set(not_found.get("orders") or ())
     # Paid orders: when their checkout completed (wall clock), to name the ones sold beyond supply.
     paid_ids = {oid for oid, order in orders_state.items() if order.get("paid")}
     done_at: dict[str, float] = {}
@@ -463,9 +465,7 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
 
     return {
         "valid": anomalies.count == 0,
-        "unknown_reasons": _unknown_reasons(load_ran, unreadable, state.get("not_found") or {},
-                                            [o for o in unresolved_orders if o not in unreadable_orders],
-                                            unbounded_orders),
+        "unknown_reasons": _unknown_reasons(load_ran, unreadable, not_found, unresolved_orders, unbounded_orders),
         "warnings": warnings,
         "oversold_items": oversold_items,
         "anomaly_count": anomalies.count,
@@ -549,7 +549,8 @@ def _unknown_reasons(load_ran: bool, unreadable: dict[str, Any], not_found: dict
         bad = {i: r for i, r in (unreadable.get(kind) or {}).items() if i not in gone}
         if kind == "orders":  # orders whose checkout may have taken effect, absent from the state
             for oid in unresolved_orders:
-                bad.setdefault(oid, "not in state.json")
+                if oid not in gone:
+                    bad.setdefault(oid, "not in state.json")
         if bad:
             counts.append(f"{len(bad)} {singular if len(bad) == 1 else kind}")
             for reason in bad.values():
