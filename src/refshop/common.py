@@ -108,10 +108,13 @@ def tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # Also when COMMIT itself failed (a deferred constraint, a full disk, SQLITE_BUSY): SQLite
+        # then keeps the transaction open, and on this shared connection every later BEGIN would fail.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 async def health(request: web.Request) -> web.Response:
