@@ -43,7 +43,8 @@ def test_double_charge_when_the_payment_answer_is_lost(tmp_path, flaw):
     else:
         assert result.exit_code == 1 and types(result) == {"user_credit_drift"}, result.verdict["anomaly_types"]
         drifts = result.verdict["anomalies"]
-        assert len(drifts) == 8 and all(a["direction"] == "unbacked_charge" and a["diff"] <= -2 for a in drifts)
+        assert all(a["direction"] == "unbacked_charge" for a in drifts)
+        assert sum(a["diff"] for a in drifts) == -2 * 8  # every one of the 8 orders charged a second time
         assert all(a["culprit_orders"] for a in drifts)  # the user's paid order is named
 
 
