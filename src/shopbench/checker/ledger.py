@@ -26,9 +26,20 @@ Anomaly types (each with ids, amounts and a one-sentence `message`):
                            `missing_stock_movement` (paid orders whose stock was never subtracted,
                            e.g. lost updates, overselling) or `unbacked_stock_movement` (stock gone
                            with no paid order behind it, e.g. a forgotten compensation)
-  money_drift              the total credit of all users is outside its expected interval
-                           (money created or destroyed)
+  money_drift              the total credit of all users is outside its expected interval (money
+                           created or destroyed) beyond what the users a user_credit_drift names
+                           explain; otherwise the total is only reported in `totals.money.drift`
   negative_stock           an item's stock is below zero
+
+Culprits: an item whose paid orders hold more units than its supply (initial + added - taken
+directly, an interval) is oversold (`oversold_items`); its stock_drift or negative_stock anomaly
+carries `supply`, `units_in_paid_orders`, `oversold_units` and `oversold_orders`: the paid orders
+whose checkout completed after the supply ran out, in completion order, exactly as many as it takes
+to cover the oversold units. Units beyond the lower bound only (indeterminate restocks could
+explain them) are a warning, "possibly oversold by up to N". Users are treated the same way
+(`overspent`, `overspent_orders`); every drift names `culprit_orders` for explain.py's timelines.
+The ledger also says when it could not judge (`unknown_reasons`): entities touched by the load
+that could not be read back, and a history in which no load ran.
   negative_credit          a user's credit is below zero
   order_total_mismatch     a paid order's total_cost differs from its lines priced at the items' prices
   expected_fail_but_ok     the workload knew an operation must fail (expect="fail") and it answered 2xx
@@ -332,7 +343,7 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
         money["users_checked"] += 1
         orders = paid_by_user.get(uid, [])
         budget = in_hi - out_lo  # the most this user could ever have spent on orders
-        over = _beyond(orders, budget, lambda oid, _uid=uid: _int(orders_state[oid].get("total_cost")) or 0,
+        over = _beyond(orders, budget, lambda oid: _int(orders_state[oid].get("total_cost")) or 0,
                        done_at) if ch > budget else None
         if credit < 0:
             anomalies.add("negative_credit", f"user {uid} has credit {credit}, below zero.",
