@@ -132,3 +132,15 @@ def test_a_run_in_which_no_load_ran_is_unknown_not_valid():
     assert any(r.startswith("no load ran") for r in v["unknown_reasons"])
     v = assemble(check([], {"items": {}, "users": {}, "orders": {}}), {"settled": True})
     assert v["result"] == "unknown"
+
+
+def test_stock_anomalies_that_are_not_oversells_are_not_counted_as_oversold():
+    # What the overselling SLO counts: a lost compensation (stock gone) or a lost subtraction with
+    # stock to spare are stock anomalies, not oversells.
+    ops, state = hot_item(stock=10, n_orders=4, paid=2, final_stock=7)  # one unit taken, nobody paid
+    v = check(ops, state)
+    assert {a["type"] for a in v["anomalies"]} == {"stock_drift"} and v["oversold_items"] == []
+    ops, state = hot_item(stock=10, n_orders=4, paid=4, final_stock=7)  # a subtraction lost, 6 left
+    v = check(ops, state)
+    [drift] = v["anomalies"]
+    assert drift["direction"] == "missing_stock_movement" and not drift["oversold"] and v["oversold_items"] == []
