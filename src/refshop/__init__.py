@@ -11,6 +11,6 @@ shopbench never imports this package: it starts it as processes and talks HTTP t
 """
 
 SERVICES = ("stock", "payment", "order")
-FLAWS = ("lost-update", "no-compensation", "no-recovery")
+FLAWS = ("lost-update", "no-compensation", "no-recovery", "double-charge", "early-ack", "oversell")
 
 __all__ = ["FLAWS", "SERVICES"]

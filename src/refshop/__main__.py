@@ -13,6 +13,12 @@ FLAW_HELP = {
     "lost-update": "stock subtract/reserve and payment pay/charge read, yield, then write (no atomicity)",
     "no-compensation": "the order service does not release reserved stock when payment rejects",
     "no-recovery": "the order service forgets unfinished checkouts (no recovery on start, no background loop)",
+    "double-charge": "the payment service does not de-duplicate saga charges by txid, so the order service's "
+                     "retry of a charge whose answer was lost charges the user again",
+    "early-ack": "the order service answers a checkout 2xx as soon as it starts, before its effects are "
+                 "durable, and keeps the saga in memory only: a kill loses acknowledged sales",
+    "oversell": "the order service checks stock first and the stock service then subtracts it without a "
+                "reservation check: concurrent checkouts sell more than there is",
 }
 
 
@@ -39,6 +45,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--step-delay", type=float, default=0.0, metavar="SECONDS",
                         help="order only, test aid: sleep this long between the stock and the payment step of "
                              "every checkout, to widen the window in which a crash leaves a saga unfinished")
+    parser.add_argument("--attempt-timeout", type=float, default=2.0, metavar="SECONDS",
+                        help="order only: how long one try of a saga step may take before it is retried (default 2)")
+    parser.add_argument("--reply-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="payment only, test aid: answer the first request of each saga charge this long after "
+                             "it is committed (a slow or lost answer), so the order service retries it")
     args = parser.parse_args(argv)
     flaws = set()
     for value in args.flaw:
@@ -57,6 +68,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error("--checkout-timeout must be a positive number of seconds")
         if not args.step_delay >= 0:
             parser.error("--step-delay must be a non-negative number of seconds")
+        if not args.attempt_timeout > 0:
+            parser.error("--attempt-timeout must be a positive number of seconds")
+    if not args.reply_delay >= 0:
+        parser.error("--reply-delay must be a non-negative number of seconds")
     return args
 
 

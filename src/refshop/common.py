@@ -110,8 +110,8 @@ def tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         yield conn
         conn.execute("COMMIT")
     except BaseException:
-        # Also when COMMIT itself failed (a deferred constraint, a full disk): SQLite then keeps the
-        # transaction open, and the shared connection would answer every later BEGIN with an error.
+        # Also when COMMIT itself failed (a deferred constraint, a full disk, SQLITE_BUSY): SQLite
+        # then keeps the transaction open, and on this shared connection every later BEGIN would fail.
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise

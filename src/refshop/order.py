@@ -15,6 +15,11 @@ txid in the same transaction as its effect. If the checkout is not decided withi
 On start, every saga still 'started' is driven again to its commit or its compensation; a
 background loop does the same for any saga that nothing is driving.
 
+Known-bad modes (--flaw) this service applies: no-compensation, no-recovery, early-ack (answer 2xx
+as soon as the saga starts, and keep the saga in memory only) and oversell (check stock with a
+read first; the stock service, under the same flaw, then subtracts without checking). The
+double-charge flaw lives in the payment service: it does not de-duplicate this service's retries.
+
 At most one saga per order is active (a partial unique index, and `self.active` in memory); a second
 checkout of the same order waits for the first and then answers from the order's state.
 """
@@ -62,7 +67,7 @@ CREATE TABLE IF NOT EXISTS sagas (
 CREATE UNIQUE INDEX IF NOT EXISTS sagas_one_active ON sagas(order_id) WHERE state = 'started';
 """
 
-ATTEMPT_TIMEOUT = 2.0  # one try of one saga step
+ATTEMPT_TIMEOUT = 2.0  # one try of one saga step (default of --attempt-timeout)
 BACKOFF_MIN, BACKOFF_MAX = 0.02, 0.5
 RECOVERY_PERIOD = 1.0
 
@@ -96,6 +101,9 @@ class Orders:
         self.step_delay: float = args.step_delay
         self.no_compensation = "no-compensation" in args.flaws
         self.no_recovery = "no-recovery" in args.flaws
+        self.early_ack = "early-ack" in args.flaws
+        self.oversell = "oversell" in args.flaws
+        self.attempt_timeout: float = getattr(args, "attempt_timeout", ATTEMPT_TIMEOUT)
         self.active: dict[str, asyncio.Task[Outcome]] = {}  # order_id -> the task driving its saga
         self.session: aiohttp.ClientSession | None = None
         self.recovery_task: asyncio.Task[None] | None = None
@@ -104,7 +112,7 @@ class Orders:
     async def startup(self, app: web.Application) -> None:
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=256, keepalive_timeout=60),
-            timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT),
+            timeout=aiohttp.ClientTimeout(total=self.attempt_timeout),
         )
         if self.no_recovery:  # FLAW: unfinished checkouts are forgotten on restart
             with tx(self.conn) as c:
@@ -209,13 +217,32 @@ class Orders:
                           (outcome.reason, now, saga.txid))
         return outcome
 
+    async def in_stock(self, lines: list[list[Any]]) -> str | None:
+        """FLAW oversell: the check half of check-then-subtract; why not, or None when every line is in stock."""
+        for item_id, qty in lines:
+            try:
+                status, data = await self.call("GET", f"{self.stock_url}/stock/find/{item_id}")
+            except Indeterminate as exc:
+                return f"stock service unavailable: {exc}"
+            if status != 200 or not isinstance(data, dict) or type(data.get("stock")) is not int:
+                return f"item {item_id!r} not found"
+            if data["stock"] < qty:
+                return f"not enough stock for item {item_id!r}: {data['stock']} < {qty}"
+        return None
+
     async def drive(self, saga: Saga) -> Outcome:
         try:
+            if self.oversell:  # FLAW: check now, subtract later, nothing reserved in between
+                short = await self.in_stock(saga.lines)
+                if short is not None:
+                    return self.finish(saga, Outcome(False, short))
+                if self.step_delay:
+                    await asyncio.sleep(self.step_delay)
             reserved = await self.step(f"{self.stock_url}/internal/stock/reserve/{saga.txid}",
                                        {"lines": saga.lines})
             if reserved["result"] != "applied":
                 return self.finish(saga, Outcome(False, reserved.get("reason") or "out of stock"))
-            if self.step_delay:  # test aid: widens the window between the two steps
+            if self.step_delay and not self.oversell:  # test aid: widens the window between the two steps
                 await asyncio.sleep(self.step_delay)
             charged = await self.step(f"{self.payment_url}/internal/payment/charge/{saga.txid}",
                                       {"user_id": saga.user_id, "amount": saga.amount})
@@ -285,8 +312,9 @@ class Orders:
         _, paid, items, total = self._order(order_id)
         if paid:
             raise ApiError(400, f"order {order_id!r} is already paid")
-        # The database, not only the in-memory map: a saga whose driving task raised is gone from
-        # `active` but still 'started' until the recovery loop settles it, and its lines are fixed.
+        # The database, not `self.active`, says whether a checkout is in progress: a saga whose
+        # driver raised is dropped from `active` but stays 'started' until recovery drives it, and
+        # its lines must not change under it.
         if order_id in self.active or self.conn.execute(
                 "SELECT 1 FROM sagas WHERE order_id = ? AND state = 'started'", (order_id,)).fetchone():
             raise ApiError(409, f"order {order_id!r} is being checked out")
@@ -351,6 +379,9 @@ class Orders:
                     raise ApiError(400, f"order {order_id!r} is already paid")
                 saga = Saga(uuid.uuid4().hex, order_id, user_id, [[i, q] for i, q, _ in items], total)
                 now = time.time()
+                if self.early_ack:  # FLAW: nothing durable yet, the saga lives in memory only; answer now
+                    self.spawn(saga)
+                    return json_response({"order_id": order_id, "paid": True})
                 try:
                     with tx(self.conn) as c:
                         c.execute("INSERT INTO sagas (txid, order_id, user_id, lines, amount, state, created, "

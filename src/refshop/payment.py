@@ -1,4 +1,9 @@
-"""The payment service: users with credit, and the idempotent saga step charge."""
+"""The payment service: users with credit, and the idempotent saga step charge.
+
+Flaws it applies: lost-update, and double-charge (a charge is applied again for a txid it has
+already applied: the order service's retry of a charge whose answer was lost charges twice).
+`--reply-delay` (test aid) answers the first request of each txid late, after it is committed.
+"""
 
 from __future__ import annotations
 
@@ -32,10 +37,20 @@ CREATE TABLE IF NOT EXISTS txs (txid TEXT PRIMARY KEY, state TEXT NOT NULL, user
 
 
 class Payment:
-    def __init__(self, db: str, flaws: set[str]):
+    def __init__(self, db: str, flaws: set[str], reply_delay: float = 0.0):
         self.conn = open_db(db)
         self.conn.executescript(SCHEMA)
         self.lost_update = "lost-update" in flaws
+        self.double_charge = "double-charge" in flaws
+        self.reply_delay = reply_delay
+        self.answered: set[str] = set()  # txids whose first answer went out (for --reply-delay)
+
+    async def _reply(self, txid: str, body: dict[str, Any]) -> web.Response:
+        """Test aid: the first answer of a txid leaves `reply_delay` late, its effect already committed."""
+        if self.reply_delay and txid not in self.answered:
+            self.answered.add(txid)
+            await asyncio.sleep(self.reply_delay)
+        return json_response(body)
 
     def _credit(self, user_id: str) -> int:
         row = self.conn.execute("SELECT credit FROM users WHERE id = ?", (user_id,)).fetchone()
@@ -105,6 +120,14 @@ class Payment:
         amount = body.get("amount") if isinstance(body, dict) else None
         if not isinstance(user_id, str) or type(amount) is not int or not 0 <= amount <= MAX_TOTAL:
             raise ApiError(400, 'body must be {"user_id": str, "amount": non-negative int}')
+        if self.double_charge:  # FLAW: no look-up of the txid: a retried charge is applied again
+            with tx(self.conn) as c:
+                _, reason = self._decide(user_id, amount)
+                if reason is None:
+                    c.execute("UPDATE users SET credit = credit - ? WHERE id = ?", (amount, user_id))
+                c.execute("INSERT OR REPLACE INTO txs (txid, state, user_id, amount, reason) VALUES (?, ?, ?, ?, ?)",
+                          (txid, "rejected" if reason else "applied", user_id, amount, reason))
+            return await self._reply(txid, {"result": "rejected" if reason else "applied", "reason": reason or ""})
         if self.lost_update:  # FLAW: the check and the write are separate, with a yield in between
             row = self.conn.execute("SELECT state, reason FROM txs WHERE txid = ?", (txid,)).fetchone()
             if row is not None:
@@ -127,11 +150,11 @@ class Payment:
                 c.execute("UPDATE users SET credit = credit - ? WHERE id = ?", (amount, user_id))
             c.execute("INSERT INTO txs (txid, state, user_id, amount, reason) VALUES (?, ?, ?, ?, ?)",
                       (txid, "rejected" if reason else "applied", user_id, amount, reason))
-        return json_response({"result": "rejected" if reason else "applied", "reason": reason or ""})
+        return await self._reply(txid, {"result": "rejected" if reason else "applied", "reason": reason or ""})
 
 
 def build_app(args: Any) -> web.Application:
-    svc = Payment(args.db, args.flaws)
+    svc = Payment(args.db, args.flaws, getattr(args, "reply_delay", 0.0))
     app = base_app(openapi.schema("payment"), svc.conn)
     r = app.router
     r.add_post("/payment/create_user", svc.create_user)

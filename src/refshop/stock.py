@@ -1,4 +1,8 @@
-"""The stock service: items with stock and price, and the idempotent saga steps reserve / release."""
+"""The stock service: items with stock and price, and the idempotent saga steps reserve / release.
+
+Flaws it applies: lost-update, and oversell (reserve subtracts without checking the stock, trusting
+the check the order service made earlier).
+"""
 
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ class Stock:
         self.conn = open_db(db)
         self.conn.executescript(SCHEMA)
         self.lost_update = "lost-update" in flaws
+        self.oversell = "oversell" in flaws  # reserve trusts the order service's earlier stock check
 
     # -- public API -------------------------------------------------------------------------------
     async def create(self, request: web.Request) -> web.Response:
@@ -151,6 +156,8 @@ class Stock:
             if done is not None:
                 return json_response(done)
             stocks, reason = self._shortage(lines)
+            if self.oversell and (reason or "").startswith("not enough stock"):
+                reason = None  # FLAW oversell: subtracted without checking, below zero if need be
             if reason is None:
                 c.executemany("UPDATE items SET stock = stock - ? WHERE id = ?",
                               [(qty, item_id) for item_id, qty in lines])

@@ -15,7 +15,7 @@ from shopbench.processes import STOPPED, ServiceSpec, Supervisor, free_port
 from shopbench.target import Target
 
 SERVICES = ("stock", "payment", "order")  # start order: order needs the other two
-FLAWS = ("lost-update", "no-compensation", "no-recovery")
+FLAWS = ("lost-update", "no-compensation", "no-recovery", "double-charge", "early-ack", "oversell")
 HOST = "127.0.0.1"
 
 

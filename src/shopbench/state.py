@@ -1,15 +1,23 @@
 """Settle, then read the final state of every entity a history touched (`state.json`).
 
-Settling: wait until the shop is quiet (the reference shop's optional `/internal/order/pending`
-says no checkout is unfinished; a user's shop without it is simply polled), then read every
-touched order, item and user again and again until two consecutive reads agree, bounded by the
-settle timeout. The last read is the final state. An entity that cannot be read is reported in
-`unreadable` with the reason, never guessed.
+Settling: read every touched order, item and user again and again until the shop is quiet: the
+last QUIET_READS reads agree and span at least QUIET_SECONDS (a saga finishing in the background
+changes something between reads spaced apart; two back-to-back reads can both miss it). The
+deadline is the settle timeout plus a little per operation that was indeterminate when the load
+stopped (work that may still be in flight), capped. The last read is the final state.
+
+Only when the target is the reference shop (its `/openapi.json` says so) is its private
+`/internal/order/pending` asked first; a user's shop gets no request outside the shop API but
+`/openapi.json`. An entity that cannot be read is reported in `unreadable` with the reason, never
+guessed; one the shop answered 4xx for (it does not exist) is also listed in `not_found`.
 
     {"items": {id: {"stock", "price"}}, "users": {id: {"credit"}},
      "orders": {id: {"paid", "items", "user_id", "total_cost"}},
      "unreadable": {"items": {id: reason}, "users": {...}, "orders": {...}},
-     "settled": bool, "reads": n, "pending": n | null}
+     "not_found": {"items": [id], "users": [...], "orders": [...]},
+     "settled": bool, "reads": n, "pending": n | null,
+     "settle": {"seconds", "stopped": "quiet" | "deadline", "reads", "deadline_s", "indeterminate_ops",
+                "reference_shop", "pending"}}
 """
 
 from __future__ import annotations
@@ -28,6 +36,13 @@ from shopbench.target import Target
 
 SETTLE_PROCESS = "settle"
 POLL_PAUSE = 0.2
+QUIET_READS = 3  # reads that must agree ...
+QUIET_SECONDS = 0.5  # ... from the start of the first to the end of the last
+# The deadline grows with the work that may still be in flight: this much per indeterminate
+# operation of the load, at most SETTLE_EXTRA_CAP seconds more than --settle-timeout.
+SETTLE_PER_INDETERMINATE = 0.05
+SETTLE_EXTRA_CAP = 60.0
+REFSHOP_TITLE = "refshop order service"
 # A batch_init up to this size is read back whole. Beyond it (seed 000's 2024 mode makes 100 000 of
 # each) only the batch ids some other operation named are read, plus the items and users of the orders
 # read: reading all of them twice per settle would take minutes, and an id nothing touched after its
@@ -44,6 +59,7 @@ class Touched:
     orders: set[str] = field(default_factory=set)
     max_id: int = -1
     partial_batches: dict[str, int] = field(default_factory=dict)  # kind -> n, batches not read whole
+    indeterminate: int = 0  # operations that may have taken effect, answer unknown (work maybe in flight)
 
 
 def touched_entities(ops: Iterable[dict[str, Any]]) -> Touched:
@@ -52,13 +68,22 @@ def touched_entities(ops: Iterable[dict[str, Any]]) -> Touched:
     t = Touched()
     items, users, orders = t.items, t.users, t.orders
     max_id = -1
+    indeterminate = 0
+    orders_batch = 0
+    failed_checkouts: set[str] = set()
     for op in ops:
         op_id = op.get("id")
         if type(op_id) is int and op_id > max_id:
             max_id = op_id
         if op["type"] == "fail":
+            if op["f"] == "checkout":
+                # Checkout-only runs (orders from batch_init) must read these back too, or an order
+                # paid despite its 4xx (failed_but_paid) would never be seen.
+                failed_checkouts.add(str((op.get("args") or {}).get("order_id")))
             continue
         f, args, value = op["f"], op.get("args") or {}, op.get("value")
+        if op["type"] == "info" and not f.startswith("find_"):
+            indeterminate += 1
         if f == "checkout":
             orders.add(str(args.get("order_id")))
         elif f in ("add_stock", "subtract_stock"):
@@ -83,11 +108,17 @@ def touched_entities(ops: Iterable[dict[str, Any]]) -> Touched:
             if type(n) is int:
                 kind = {"batch_init_stock": "items", "batch_init_users": "users",
                         "batch_init_orders": "orders"}.get(f)
+                if kind == "orders":
+                    orders_batch = max(orders_batch, n)
                 if kind is not None and n > FULL_BATCH_READ:
                     t.partial_batches[kind] = max(n, t.partial_batches.get(kind, 0))
                 elif kind is not None:
                     getattr(t, kind).update(str(i) for i in range(n))
+    for oid in failed_checkouts:  # made-up ids (error probes) are left out: no batch made them
+        if oid.isdigit() and (oid == "0" or oid[0] != "0") and int(oid) < orders_batch:
+            orders.add(oid)
     t.max_id = max_id
+    t.indeterminate = indeterminate
     return t
 
 
@@ -95,7 +126,8 @@ def _snapshot(driver: RestDriver, touched: Touched, pool_size: int,
               advance: Callable[[int], None] | None) -> dict[str, Any]:
     """One read of everything touched, plus the items and users the orders name."""
     state: dict[str, Any] = {"items": {}, "users": {}, "orders": {},
-                             "unreadable": {"items": {}, "users": {}, "orders": {}}}
+                             "unreadable": {"items": {}, "users": {}, "orders": {}},
+                             "not_found": {"items": [], "users": [], "orders": []}}
     pool = gevent.pool.Pool(pool_size)
 
     def read(kind: str, entity_id: str) -> None:
@@ -116,6 +148,8 @@ def _snapshot(driver: RestDriver, touched: Touched, pool_size: int,
                 state["users"][entity_id] = {"credit": data["credit"]}
         else:
             state["unreadable"][kind][entity_id] = out.error or f"HTTP {out.status}"
+            if out.kind == "fail":  # a definite answer: it does not exist
+                state["not_found"][kind].append(entity_id)
         if advance is not None:
             advance(1)
 
@@ -136,11 +170,28 @@ def _snapshot(driver: RestDriver, touched: Touched, pool_size: int,
     for kind in ("items", "users", "orders"):
         state[kind] = dict(sorted(state[kind].items()))
         state["unreadable"][kind] = dict(sorted(state["unreadable"][kind].items()))
+        state["not_found"][kind].sort()
     return state
 
 
+def is_reference_shop(transport: GeventTransport) -> bool:
+    """The target's order service is the reference shop: its OpenAPI document says so. Never
+    guessed: any other answer (404, not JSON, another title) means a user's shop."""
+    try:
+        resp = transport.request("order", "GET", "/openapi.json")
+    except TransportError:
+        return False
+    if resp.status != 200:
+        return False
+    try:
+        info = orjson.loads(resp.body).get("info")
+    except (orjson.JSONDecodeError, AttributeError):
+        return False
+    return isinstance(info, dict) and info.get("title") == REFSHOP_TITLE
+
+
 def _pending(transport: GeventTransport) -> int | None:
-    """Unfinished checkouts, if the shop tells (the reference shop does); None for any other shop."""
+    """Unfinished checkouts of the reference shop (ask only after `is_reference_shop`)."""
     try:
         resp = transport.request("order", "GET", "/internal/order/pending")
     except TransportError:
@@ -165,38 +216,55 @@ def settle_and_read(
     concurrency: int = 64,
     on_pass: Callable[[int, int], Callable[[int], None] | None] | None = None,
 ) -> dict[str, Any]:
-    """Poll until two consecutive reads agree (at least two reads, more while the deadline allows).
+    """Read until the shop is quiet (QUIET_READS equal reads over QUIET_SECONDS) or the deadline
+    passes (the settle timeout, plus SETTLE_PER_INDETERMINATE per indeterminate operation, capped).
+    A quiet shop is always given its quiet period, even past a zero timeout.
 
     `on_pass(n, total)` is called before read n and may return an `advance(k)` for a progress bar.
     """
-    deadline = time.monotonic() + max(settle_timeout, 0.0)
+    started = time.monotonic()
+    allowed = max(settle_timeout, 0.0) + min(SETTLE_EXTRA_CAP, SETTLE_PER_INDETERMINATE * touched.indeterminate)
+    deadline = started + allowed
     transport = GeventTransport(target, timeout=timeout, concurrency=concurrency)
     driver = new_driver(transport, listener, SETTLE_PROCESS, next_id)
     total = len(touched.items) + len(touched.users) + len(touched.orders)
+    spacing = QUIET_SECONDS / max(QUIET_READS - 1, 1)
     try:
-        pending = _pending(transport)
+        refshop = is_reference_shop(transport)
+        pending = _pending(transport) if refshop else None
         while pending and time.monotonic() < deadline:
             time.sleep(POLL_PAUSE)
             pending = _pending(transport)
         reads = 0
         previous: dict[str, Any] | None = None
-        settled = False
+        quiet_since = 0.0  # when the first read of the current run of equal reads started
+        equal = 0
+        stopped = "deadline"
         while True:
             reads += 1
+            read_start = time.monotonic()
             current = _snapshot(driver, touched, concurrency, on_pass(reads, total) if on_pass else None)
             if previous is not None and current == previous:
-                settled = True
+                equal += 1
+            else:
+                equal, quiet_since = 1, read_start
+            now = time.monotonic()
+            if equal >= QUIET_READS and now - quiet_since >= QUIET_SECONDS:
+                stopped = "quiet"
                 break
-            if previous is not None and time.monotonic() >= deadline:
+            if now >= deadline and reads >= QUIET_READS:
                 break
             previous = current
-            if reads > 1:
-                time.sleep(POLL_PAUSE)
+            time.sleep(max(spacing - (now - read_start), 0.0))  # reads spaced apart, not back to back
     finally:
         transport.close()
-    current["settled"] = settled
+    current["settled"] = stopped == "quiet"
     current["reads"] = reads
     current["pending"] = pending
+    current["settle"] = {"seconds": round(time.monotonic() - started, 3), "stopped": stopped, "reads": reads,
+                         "deadline_s": round(allowed, 3), "indeterminate_ops": touched.indeterminate,
+                         "reference_shop": refshop, "pending": pending,
+                         "quiet": {"reads": QUIET_READS, "seconds": QUIET_SECONDS}}
     if touched.partial_batches:
         current["partial_batches"] = {
             "sizes": dict(touched.partial_batches),

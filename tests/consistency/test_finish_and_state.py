@@ -98,3 +98,36 @@ def test_huge_batches_are_read_where_the_load_touched_them_only():
     assert t.items == {"12"} and t.partial_batches == {"items": big}
     assert t.users == {str(i) for i in range(10)}  # a small batch is read whole
     assert t.orders == {"77"}
+
+
+def test_checkout_only_runs_read_back_orders_whose_checkout_answered_4xx():
+    # Seed 000's 2024 mode: orders come from batch_init_orders, so only checkouts name them. An
+    # order paid despite its 4xx must be read, or failed_but_paid could never fire.
+    from shopbench.checker.ledger import check
+    from shopbench.state import FULL_BATCH_READ
+
+    big = FULL_BATCH_READ + 5
+    ops = [op("batch_init_stock", {"n": 1, "starting_stock": 100, "item_price": 1}),
+           op("batch_init_users", {"n": 2, "starting_money": 10}),
+           op("batch_init_orders", {"n": big, "n_items": 1, "n_users": 2, "item_price": 1}),
+           op("checkout", {"order_id": "7"}, "fail"),
+           op("checkout", {"order_id": "8"}, "ok"),
+           op("checkout", {"order_id": str(big + 3)}, "fail"),   # beyond the batch: an error probe
+           op("checkout", {"order_id": "-1"}, "fail")]
+    t = touched_entities(ops)
+    assert t.orders == {"7", "8"}
+    state = {"items": {"0": {"stock": 96, "price": 1}},
+             "users": {"0": {"credit": 8}, "1": {"credit": 8}},
+             "orders": {"7": {"paid": True, "items": [["0", 2]], "user_id": "0", "total_cost": 2},
+                        "8": {"paid": True, "items": [["0", 2]], "user_id": "1", "total_cost": 2}},
+             "settled": True}
+    v = check(ops, state)
+    assert [a["type"] for a in v["anomalies"]] == ["failed_but_paid"] and v["anomalies"][0]["order_id"] == "7"
+
+
+def test_settle_counts_indeterminate_operations_that_may_still_be_in_flight():
+    t = touched_entities([op("add_stock", {"item_id": "a", "amount": 1}, "info"),
+                          op("checkout", {"order_id": "o"}, "info"),
+                          op("find_item", {"item_id": "a"}, "info"),  # a read changes nothing
+                          op("checkout", {"order_id": "p"}, "ok")])
+    assert t.indeterminate == 2

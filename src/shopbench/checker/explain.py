@@ -2,8 +2,13 @@
 
 `acknowledged_lost` says order 17 answered 2xx and is not paid; its timeline says who created it,
 what was added, which clients checked it out when, and what each got back. A user's or an item's
-timeline holds the operations on it and the checkouts of its orders. Pure: one more stream over
-the history, keeping only the operations of the few entities named.
+timeline holds the operations on it and the checkouts of its orders. An anomaly that names culprit
+orders (`culprit_orders`: the orders sold beyond an item's supply, charged beyond a user's credit)
+gets `culprits`, each such order with its own timeline, on the same clock as the anomaly's.
+
+Pure: one more stream over the history, keeping only the operations of the few entities named.
+When a timeline is capped, the operations that move money and stock (checkout, add_stock, pay, …)
+are kept before creates and reads: a hot item's timeline must show its checkouts.
 """
 
 from __future__ import annotations
@@ -14,9 +19,15 @@ from typing import Any
 MAX_EXPLAINED = 100  # anomalies given a timeline; the rest keep their message and ids
 MAX_STEPS = 30  # operations kept per timeline: the first ones, then a window of the latest
 KEEP_LAST = 10
+MAX_CULPRITS = 20  # culprit orders given their own timeline, per anomaly
+# Operations that move money or stock, or decide an order: what a reader looks for first.
+IMPORTANT = frozenset({"checkout", "add_stock", "subtract_stock", "pay", "add_funds",
+                       "batch_init_stock", "batch_init_users", "batch_init_orders"})
+
+Subject = tuple[str, str]
 
 
-def _subject(anomaly: dict[str, Any]) -> tuple[str, str] | None:
+def _subject(anomaly: dict[str, Any]) -> Subject | None:
     for kind in ("order", "user", "item"):
         value = anomaly.get(f"{kind}_id")
         if value is not None:
@@ -34,20 +45,49 @@ def _order_of(op: dict[str, Any]) -> str | None:
     return None
 
 
+class _Capped:
+    """The first MAX_STEPS - KEEP_LAST steps and the latest KEEP_LAST, in two priority classes."""
+
+    __slots__ = ("important", "other")
+
+    def __init__(self) -> None:
+        self.important: list[dict[str, Any]] = []
+        self.other: list[dict[str, Any]] = []
+
+    def add(self, step: dict[str, Any]) -> None:
+        bucket = self.important if step["f"] in IMPORTANT else self.other
+        if len(bucket) >= MAX_STEPS:
+            bucket.pop(MAX_STEPS - KEEP_LAST)
+        bucket.append(step)
+
+    def steps(self) -> list[dict[str, Any]]:
+        kept = self.important + self.other[:max(0, MAX_STEPS - len(self.important))]
+        return sorted(kept, key=lambda s: s["wall"])
+
+
+def _relative(steps: list[dict[str, Any]], origin: float) -> list[dict[str, Any]]:
+    return [{"at": round(s["wall"] - origin, 3), **{k: v for k, v in s.items() if k != "wall"}} for s in steps]
+
+
 def attach_timelines(ops: Iterable[dict[str, Any]], anomalies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The anomalies, each that names an order, user or item given a `timeline`:
-    `[{at, process, f, args, type, status, latency_ms, error}]`, `at` in seconds from the first."""
-    steps: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    follow: dict[str, set[tuple[str, str]]] = {}  # order id -> the subjects whose timeline it belongs to
+    `[{at, process, f, args, type, status, latency_ms, error}]`, `at` in seconds from its first step;
+    and each that names `culprit_orders` given `culprits`: `[{order_id, timeline}]`."""
+    steps: dict[Subject, _Capped] = {}
+    follow: dict[str, set[Subject]] = {}  # order id -> the subjects whose timeline it belongs to
     for anomaly in anomalies:
         subject = _subject(anomaly)
         if subject is None or (subject not in steps and len(steps) >= MAX_EXPLAINED):
             continue
-        steps.setdefault(subject, [])
+        steps.setdefault(subject, _Capped())
         kind, key = subject
-        orders = [key] if kind == "order" else [str(o) for o in anomaly.get("paid_orders") or ()]
+        culprits = [str(o) for o in (anomaly.get("culprit_orders") or ())[:MAX_CULPRITS]]
+        orders = [key] if kind == "order" else [str(o) for o in anomaly.get("paid_orders") or ()] + culprits
         for oid in orders:
             follow.setdefault(oid, set()).add(subject)
+        for oid in culprits:
+            steps.setdefault(("order", oid), _Capped())
+            follow.setdefault(oid, set()).add(("order", oid))
     if not steps:
         return anomalies
     for op in ops:
@@ -67,17 +107,24 @@ def attach_timelines(ops: Iterable[dict[str, Any]], anomalies: list[dict[str, An
                 "latency_ms": round((op.get("t1", 0.0) - op.get("t0", 0.0)) * 1000, 2),
                 "error": str(op["error"])[:160] if op.get("error") else None}
         for subject in subjects:
-            timeline = steps[subject]
-            if len(timeline) >= MAX_STEPS:
-                timeline.pop(MAX_STEPS - KEEP_LAST)  # keep the first operations and the latest ones
-            timeline.append(step)
+            steps[subject].add(step)
     out = []
     for anomaly in anomalies:
-        timeline = steps.get(_subject(anomaly) or ("", ""))
-        if timeline:
-            ordered = sorted(timeline, key=lambda s: s["wall"])
-            first = ordered[0]["wall"]
-            anomaly = {**anomaly, "timeline": [{"at": round(s["wall"] - first, 3),
-                                                **{k: v for k, v in s.items() if k != "wall"}} for s in ordered]}
+        capped = steps.get(_subject(anomaly) or ("", ""))
+        if capped is None:
+            out.append(anomaly)
+            continue
+        ordered = capped.steps()
+        origin = ordered[0]["wall"] if ordered else None
+        anomaly = dict(anomaly)
+        if ordered:
+            anomaly["timeline"] = _relative(ordered, origin)
+        culprits = []
+        for oid in (anomaly.get("culprit_orders") or ())[:MAX_CULPRITS]:
+            own = steps[("order", str(oid))].steps()
+            start = origin if origin is not None else (own[0]["wall"] if own else 0.0)
+            culprits.append({"order_id": str(oid), "timeline": _relative(own, start)})
+        if culprits:
+            anomaly["culprits"] = culprits
         out.append(anomaly)
     return out

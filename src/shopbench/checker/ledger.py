@@ -26,9 +26,20 @@ Anomaly types (each with ids, amounts and a one-sentence `message`):
                            `missing_stock_movement` (paid orders whose stock was never subtracted,
                            e.g. lost updates, overselling) or `unbacked_stock_movement` (stock gone
                            with no paid order behind it, e.g. a forgotten compensation)
-  money_drift              the total credit of all users is outside its expected interval
-                           (money created or destroyed)
+  money_drift              the total credit of all users is outside its expected interval (money
+                           created or destroyed) beyond what the users a user_credit_drift names
+                           explain; otherwise the total is only reported in `totals.money.drift`
   negative_stock           an item's stock is below zero
+
+Culprits: an item whose paid orders hold more units than its supply (initial + added - taken
+directly, an interval) is oversold (`oversold_items`); its stock_drift or negative_stock anomaly
+carries `supply`, `units_in_paid_orders`, `oversold_units` and `oversold_orders`: the paid orders
+whose checkout completed after the supply ran out, in completion order, exactly as many as it takes
+to cover the oversold units. Units beyond the lower bound only (indeterminate restocks could
+explain them) are a warning, "possibly oversold by up to N". Users are treated the same way
+(`overspent`, `overspent_orders`); every drift names `culprit_orders` for explain.py's timelines.
+The ledger also says when it could not judge (`unknown_reasons`): entities touched by the load
+that could not be read back, and a history in which no load ran.
   negative_credit          a user's credit is below zero
   order_total_mismatch     a paid order's total_cost differs from its lines priced at the items' prices
   expected_fail_but_ok     the workload knew an operation must fail (expect="fail") and it answered 2xx
@@ -36,8 +47,10 @@ Anomaly types (each with ids, amounts and a one-sentence `message`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from shopbench.history import SETUP_PROCESSES
 
 MAX_LISTED = 10_000  # anomalies listed in full; `anomaly_count` and `anomaly_types` count them all
 MAX_IDS_IN_MESSAGE = 5
@@ -105,7 +118,12 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
     users_state: dict[str, dict[str, Any]] = state.get("users") or {}
     orders_state: dict[str, dict[str, Any]] = state.get("orders") or {}
     unreadable = state.get("unreadable") or {}
-    unreadable_orders = set(unreadable.get("orders") or ())
+    not_found = state.get("not_found") or {}
+    # An order the shop answered 404 for does not exist: it cannot have been paid (not unreadable).
+    unreadable_orders = set(unreadable.get("orders") or ()) - set(not_found.get("orders") or ())
+    # Paid orders: when their checkout completed (wall clock), to name the ones sold beyond supply.
+    paid_ids = {oid for oid, order in orders_state.items() if order.get("paid")}
+    done_at: dict[str, float] = {}
 
     anomalies = _Anomalies()
     item_iv: dict[str, list[int]] = {}  # item id -> [in_lo, in_hi, out_lo, out_hi]
@@ -120,6 +138,7 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
     pending_lines: dict[str, dict[str, int]] = {}
     order_batches: list[tuple[int, bool]] = []
     n_ops = 0
+    load_ran = False
     expected_fail_ok = 0
 
     def iv(table: dict[str, list[int]], key: str) -> list[int]:
@@ -132,12 +151,21 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
         n_ops += 1
         f = op["f"]
         kind = op["type"]
+        if not load_ran and op.get("process") not in SETUP_PROCESSES:
+            load_ran = True
         if f == "checkout":
             oid = str(op["args"].get("order_id"))
             c = checkouts.get(oid)
             if c is None:
                 c = checkouts[oid] = [0, 0, 0]
             c[0 if kind == "ok" else 1 if kind == "fail" else 2] += 1
+            if oid in paid_ids and kind != "fail" and (kind == "ok" or oid not in done_at):
+                # The first 2xx answer is when the sale was acknowledged; an indeterminate one at most
+                # bounds it (its effect happened no later than its completion).
+                end = (op.get("wall") or 0.0) + (op.get("t1") or 0.0) - (op.get("t0") or 0.0)
+                if kind == "ok" and c[0] > 1:
+                    end = min(end, done_at.get(oid, end))
+                done_at[oid] = end
             if kind == "ok" and op.get("expect") == "fail":
                 expected_fail_ok += 1
                 anomalies.add("expected_fail_but_ok",
@@ -214,6 +242,7 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
     paid_by_item: dict[str, list[str]] = {}
     paid_count = 0
     unbounded_orders: list[str] = []
+    warnings: list[str] = []
     for oid, order in orders_state.items():
         if not order.get("paid"):
             continue
@@ -288,6 +317,7 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
     unresolved_users: list[str] = []
     money = {"in": [0, 0], "out_direct": [0, 0], "out_paid_orders": 0, "out_unresolved_orders_max": 0,
              "expected": [0, 0], "actual": 0, "users_checked": 0}
+    flagged_users = {"expected": [0, 0], "actual": 0, "n": 0}  # users a per-user anomaly already names
     for uid, user in users_state.items():
         credit = user.get("credit")
         if type(credit) is not int:
@@ -311,37 +341,60 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
         money["expected"][1] += hi
         money["actual"] += credit
         money["users_checked"] += 1
+        orders = paid_by_user.get(uid, [])
+        budget = in_hi - out_lo  # the most this user could ever have spent on orders
+        over = _beyond(orders, budget, lambda oid: _int(orders_state[oid].get("total_cost")) or 0,
+                       done_at) if ch > budget else None
         if credit < 0:
             anomalies.add("negative_credit", f"user {uid} has credit {credit}, below zero.",
-                          user_id=uid, expected=_interval(max(lo, 0), max(hi, 0)), actual=credit)
+                          user_id=uid, expected=_interval(max(lo, 0), max(hi, 0)), actual=credit,
+                          **({} if over is None or (bounded and not lo <= credit <= hi) else
+                             _overspent(uid, ch, in_lo - out_hi, budget, over)))
         if bounded and not lo <= credit <= hi:
-            orders = paid_by_user.get(uid, [])
+            flagged_users["expected"][0] += lo
+            flagged_users["expected"][1] += hi
+            flagged_users["actual"] += credit
+            flagged_users["n"] += 1
             if credit > hi:
                 direction = "missing_charge"
-                why = (f"{credit - hi} more than expected: charges of its paid orders ({_ids(orders)}) are missing"
+                why = (f"{credit - hi} more than expected: charges of its paid orders are missing "
+                       f"({len(orders)} paid orders: {_ids(orders)})"
                        if orders else f"{credit - hi} more than expected: money appeared with no operation behind it")
             else:
                 direction = "unbacked_charge"
                 why = f"{lo - credit} less than expected: charged with no paid order behind it"
                 if orders:
                     why += f" (its paid orders: {_ids(orders)})"
+            details = {"paid_orders": orders[:20], "culprit_orders": _in_completion_order(orders, done_at)[:20]}
+            if over is not None:
+                details.update(_overspent(uid, ch, in_lo - out_hi, budget, over))
+                why += f"; {details['overspent']} more was charged in paid orders than it ever had"
             anomalies.add("user_credit_drift",
-                          f"user {uid} has credit {credit}, expected {_interval(lo, hi)} ({in_hi} put in, "
-                          f"{ch} in paid orders): {why}.",
+                          f"user {uid} has credit {credit}, expected {_interval(lo, hi)} ({_interval(in_lo, in_hi)} "
+                          f"put in, {ch} in {len(orders)} paid orders): {why}.",
                           user_id=uid, expected=[lo, hi], actual=credit, direction=direction,
-                          paid_orders=orders[:20], diff=credit - hi if credit > hi else credit - lo)
+                          diff=credit - hi if credit > hi else credit - lo, **details)
     if bounded and money["users_checked"] and not money["expected"][0] <= money["actual"] <= money["expected"][1]:
         lo, hi = money["expected"]
         actual = money["actual"]
         what = f"{actual - hi} created" if actual > hi else f"{lo - actual} destroyed"
-        anomalies.add("money_drift",
-                      f"total credit of {money['users_checked']} users is {actual}, expected {_interval(lo, hi)}: "
-                      f"{what} (money in {_interval(*money['in'])}, paid orders {money['out_paid_orders']}, "
-                      f"direct payments {_interval(*money['out_direct'])}).",
-                      expected=[lo, hi], actual=actual, diff=actual - hi if actual > hi else actual - lo)
+        rest_lo = lo - flagged_users["expected"][0]
+        rest_hi = hi - flagged_users["expected"][1]
+        rest = actual - flagged_users["actual"]
+        money["drift"] = {"what": what, "explained_by_users": flagged_users["n"]}
+        # The per-user anomalies already name where the money went; a total outside its interval is
+        # news only when the users no anomaly names do not add up on their own.
+        if not rest_lo <= rest <= rest_hi:
+            anomalies.add("money_drift",
+                          f"total credit of {money['users_checked']} users is {actual}, expected {_interval(lo, hi)}: "
+                          f"{what} (money in {_interval(*money['in'])}, paid orders {money['out_paid_orders']}, "
+                          f"direct payments {_interval(*money['out_direct'])}), beyond what the "
+                          f"{flagged_users['n']} drifting users explain.",
+                          expected=[lo, hi], actual=actual, diff=actual - hi if actual > hi else actual - lo)
 
     # -- items ------------------------------------------------------------------------------------
     unresolved_items: list[str] = []
+    oversold_items: list[str] = []
     stock = {"in": [0, 0], "out_direct": [0, 0], "out_paid_orders": 0, "out_unresolved_orders_max": 0,
              "expected": [0, 0], "actual": 0, "items_checked": 0}
     stock_value_in = 0
@@ -369,26 +422,42 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
         stock["expected"][1] += hi
         stock["actual"] += actual
         stock["items_checked"] += 1
+        supply = [in_lo - out_hi, in_hi - out_lo]  # initial + added - taken directly, as an interval
+        orders = paid_by_item.get(iid, [])
+        oversell: dict[str, Any] = {}
+        if s > supply[1]:
+            oversold_items.append(iid)
+            culprits = _beyond(orders, supply[1], lambda oid, _iid=iid: _units(orders_state[oid], _iid), done_at)
+            oversell = {"oversold": True, "supply": supply, "units_in_paid_orders": s,
+                        "oversold_units": s - supply[1], "oversold_orders": culprits, "culprit_orders": culprits}
+        elif s > supply[0] and bounded:
+            warnings.append(f"item {iid} possibly oversold by up to {s - supply[0]} units: paid orders hold {s}, "
+                            f"the supply was {_interval(*supply)} because some add_stock/subtract_stock answers "
+                            f"were indeterminate.")
+        sold_note = (f"supply {_interval(*supply)} ({_interval(in_lo, in_hi)} put in), {s} units in "
+                     f"{len(orders)} paid orders")
+        over_note = (f"; oversold by {oversell['oversold_units']}: the paid orders whose checkout completed after "
+                     f"the supply ran out are {_ids(oversell['oversold_orders'])}" if oversell else "")
+        drift = bounded and not lo <= actual <= hi
         if actual < 0:
-            anomalies.add("negative_stock", f"item {iid} has stock {actual}, below zero: oversold.",
-                          item_id=iid, expected=_interval(max(lo, 0), max(hi, 0)), actual=actual)
-        if bounded and not lo <= actual <= hi:
-            orders = paid_by_item.get(iid, [])
+            anomalies.add("negative_stock", f"item {iid} has stock {actual}, below zero: {sold_note}{over_note}.",
+                          item_id=iid, expected=_interval(max(lo, 0), max(hi, 0)), actual=actual,
+                          **({} if drift else oversell))
+        if drift:
             if actual > hi:
                 direction = "missing_stock_movement"
                 why = f"{actual - hi} units more than expected: "
-                why += (f"paid orders ({_ids(orders)}) whose stock was never subtracted" if orders
+                why += ("stock subtractions of some of its paid orders are missing (a lost update?)" if orders
                         else "stock appeared with no operation behind it")
-                if hi < 0:
-                    why += f"; paid orders hold {s} units but only {in_hi - out_lo} were ever in stock (oversold)"
             else:
                 direction = "unbacked_stock_movement"
                 why = f"{lo - actual} units less than expected: stock taken with no paid order behind it"
             anomalies.add("stock_drift",
-                          f"item {iid} has stock {actual}, expected {_interval(lo, hi)} ({_interval(in_lo, in_hi)} "
-                          f"put in, {s} in paid orders): {why}.",
+                          f"item {iid} has stock {actual}, expected {_interval(lo, hi)} ({sold_note}): {why}"
+                          f"{over_note}.",
                           item_id=iid, expected=[lo, hi], actual=actual, direction=direction,
-                          oversold=hi < 0, paid_orders=orders[:20], diff=actual - hi if actual > hi else actual - lo)
+                          paid_orders=orders[:20], diff=actual - hi if actual > hi else actual - lo,
+                          **(oversell or {"oversold": False, "supply": supply, "units_in_paid_orders": s}))
 
     # What seed 000's verify.py counts: every checkout answered anything but 4xx is a "SUCCESS".
     success_checkouts = success_units = success_cost = 0
@@ -407,6 +476,9 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
 
     return {
         "valid": anomalies.count == 0,
+        "unknown_reasons": _unknown_reasons(load_ran, unreadable, not_found, unresolved_orders, unbounded_orders),
+        "warnings": warnings,
+        "oversold_items": oversold_items,
         "anomaly_count": anomalies.count,
         "anomaly_types": anomalies.by_type,
         "anomalies": anomalies.listed,
@@ -415,6 +487,7 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
         "totals": {"money": money, "stock": stock},
         "counts": {
             "ops": n_ops,
+            "load_ran": load_ran,
             "orders_checked_out": len(checkouts),
             "orders_read": len(orders_state),
             "paid_orders": paid_count,
@@ -444,6 +517,67 @@ def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any
             "success_cost": success_cost,
         },
     }
+
+
+def _in_completion_order(orders: list[str], done_at: dict[str, float]) -> list[str]:
+    """Paid orders by when their checkout completed; a paid order no checkout answered comes last."""
+    inf = float("inf")
+    return sorted(orders, key=lambda oid: (done_at.get(oid, inf), oid))
+
+
+def _beyond(orders: list[str], budget: int, size: Callable[[str], int], done_at: dict[str, float]) -> list[str]:
+    """The paid orders that completed after `budget` (stock or credit) was used up, in completion
+    order: exactly the orders it takes to cover what was sold or charged beyond it."""
+    named: list[str] = []
+    used = 0
+    for oid in _in_completion_order(orders, done_at):
+        used += size(oid)
+        if used > budget:
+            named.append(oid)
+    return named
+
+
+def _units(order: dict[str, Any], item_id: str) -> int:
+    return sum(_int(line[1]) or 0 for line in order.get("items") or () if str(line[0]) == item_id)
+
+
+def _overspent(user_id: str, charged: int, budget_lo: int, budget: int, orders: list[str]) -> dict[str, Any]:
+    return {"overspent": charged - budget, "budget": [budget_lo, budget], "charged_in_paid_orders": charged,
+            "overspent_orders": orders, "culprit_orders": orders}
+
+
+def _unknown_reasons(load_ran: bool, unreadable: dict[str, Any], not_found: dict[str, Any],
+                     unresolved_orders: list[str], unbounded: list[str]) -> list[str]:
+    """Why the ledger could not judge on complete data: sentences a user can act on."""
+    reasons: list[str] = []
+    if not load_ran:
+        reasons.append("no load ran: the history holds no operation of the load (only setup and reads), so "
+                       "nothing was checked; run the load for longer, or check that users started")
+    counts: list[str] = []
+    why: dict[str, int] = {}
+    for kind, singular in (("orders", "order"), ("users", "user"), ("items", "item")):
+        gone = set(not_found.get(kind) or ())
+        bad = {i: r for i, r in (unreadable.get(kind) or {}).items() if i not in gone}
+        if kind == "orders":  # orders whose checkout may have taken effect, absent from the state
+            for oid in unresolved_orders:
+                if oid not in gone:
+                    bad.setdefault(oid, "not in state.json")
+        if bad:
+            counts.append(f"{len(bad)} {singular if len(bad) == 1 else kind}")
+            for reason in bad.values():
+                key = str(reason)[:80]
+                why[key] = why.get(key, 0) + 1
+    if counts:
+        common = sorted(why.items(), key=lambda kv: -kv[1])[:2]
+        reasons.append(
+            f"{', '.join(counts)} touched by the load could not be read back ("
+            + "; ".join(f"{n}x {r}" for r, n in common)
+            + "): their money and stock were not checked; make sure every service answers its find route "
+              "after the load (raise --settle-timeout, or restore the service)")
+    if unbounded:
+        reasons.append(f"{len(unbounded)} unreadable orders could not be bounded (made by batch_init_orders, or "
+                       "holding unpriced items): no credit or stock drift was checked")
+    return reasons
 
 
 def _baseline(entity_id: str, table: dict[str, list[int]], batches: list[_Batch]) -> list[int] | None:

@@ -50,10 +50,15 @@ def assemble(ledger: dict[str, Any], state: dict[str, Any] | None = None,
     if state is not None:
         verdict["settled"] = bool(state.get("settled"))
         verdict["state_reads"] = state.get("reads")
+        settle = state.get("settle")
+        verdict["settle"] = settle  # how long settling took and why it stopped ("quiet" or "deadline")
         if not state.get("settled"):
+            took = (f" after {settle['seconds']} s and {settle['reads']} reads (deadline {settle['deadline_s']} s: "
+                    f"--settle-timeout plus time for {settle['indeterminate_ops']} indeterminate operations)"
+                    if isinstance(settle, dict) else "")
             verdict["unknown_reasons"].append(
-                "the shop did not settle within --settle-timeout: its state was still changing when it was read, "
-                "so the final state may be mid-change (raise --settle-timeout)")
+                f"the shop did not settle{took}: its state was still changing when it was read, so the final "
+                "state may be mid-change (raise --settle-timeout)")
     verdict["failed_sections"] = []
     verdict["ledger_valid"] = bool(ledger["valid"])
     return add_sections(verdict, extra or {})

@@ -272,9 +272,7 @@ def finish(run: RunDir, target: Target, slos: list[Slo], settle_timeout: float, 
     def slo_section(verdict: dict[str, Any]) -> dict[str, Any]:
         measured = measure(iter_history(run.file(OPS)), dropped=shipping.dropped)
         measured.negative_stock = int(verdict["anomaly_types"].get("negative_stock", 0))
-        measured.overselling = measured.negative_stock + sum(
-            1 for a in verdict["anomalies"]
-            if a.get("type") == "stock_drift" and a.get("direction") == "missing_stock_movement")
+        measured.overselling = len(verdict.get("oversold_items") or ())  # the ledger's count of oversold items
         if run.manifest.get("stopped_early"):
             verdict["warnings"].append(
                 f"{run.manifest['stopped_early']}: the verdict covers the load that ran, not the planned one")
