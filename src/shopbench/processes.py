@@ -622,7 +622,7 @@ class Supervisor:
                     owners.add(c.pid)
             top = _topmost(owners - me)
             if top is not None:
-                return top, f"listening on port {spec.port}"
+                return _climb(top, spec.port, me), f"listening on port {spec.port}"
         if spec.match:
             pattern = re.compile(spec.match)
             hits = set()
@@ -666,6 +666,22 @@ def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Proce
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.002)
+
+
+def _climb(pid: int, port: int, me: set[int]) -> int:
+    """The kernel names one owner of a shared listening socket, often a worker: climb to the
+    highest ancestor that listens on `port` too (the master)."""
+    try:
+        proc = psutil.Process(pid)
+        while True:
+            parent = proc.parent()
+            if parent is None or parent.pid in me or not any(
+                    c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                    for c in parent.net_connections(kind="tcp")):
+                return proc.pid
+            proc = parent
+    except psutil.Error:
+        return pid
 
 
 def _topmost(pids: set[int]) -> int | None:
