@@ -323,3 +323,44 @@ def test_request_to_paused_service_gets_no_answer_direct_urllib(gunicorn_shop: S
             urllib.request.urlopen(gunicorn_shop.url(), timeout=0.5)  # noqa: S310
     finally:
         gunicorn_shop.backend.apply("resume", "web")
+
+
+def test_cli_plan_warns_and_adopt_takes_over(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from shopbench.cli.app import main
+
+    port = free_port()
+    folder = tmp_path / "shop"
+    path = write_shop(folder, f'''
+[services.web]
+command = "{gunicorn_cmd(port)}"
+port = {port}
+
+[services.ghost]
+command = "{sys.executable} -m http.server {free_port()}"
+''')
+    config = tmp_path / "kill_config.json"
+    config.write_text(json.dumps({"kill_triggers": [
+        {"type": "time", "threshold": 1, "services": ["web", "ghost"], "recovery_time": 1}]}))
+    assert main(["services", "plan", str(config), "--services-file", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "kill web) cannot land" in out and "kill ghost) cannot land" in out
+    outsider = subprocess.Popen(gunicorn_cmd(port).split(), cwd=folder, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: http_status(f"http://127.0.0.1:{port}/") == 200, timeout=30)
+        assert main(["services", "adopt", "web", "--services-file", str(path)]) == 0
+        assert f"web: pid {outsider.pid}, found by listening on port {port}" in " ".join(capsys.readouterr().out.split())
+        assert main(["services", "plan", str(config), "--services-file", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "kill web) cannot land" not in out and "kill ghost) cannot land" in out
+        assert main(["services", "kill", "web", "--services-file", str(path)]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert "web (pid" in out and "killed (SIGKILL) in" in out and "refuses connections" in out
+        assert refused(port)
+    finally:
+        if outsider.poll() is None:
+            os.killpg(outsider.pid, signal.SIGKILL)
+        outsider.wait()
+        Shop(path, port).stop()
