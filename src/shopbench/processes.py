@@ -321,10 +321,17 @@ class Supervisor:
             except psutil.Error:
                 pass
 
-    def ports(self, name: str, procs: list[psutil.Process] | None = None) -> set[tuple[str, int]]:
-        """The (host, port) pairs the service answers on: configured ones and those it listens on."""
+    def ports(self, name: str, procs: list[psutil.Process] | None = None, *,
+              cached: bool = False) -> set[tuple[str, int]]:
+        """The (host, port) pairs the service answers on: configured ones and those it listens on.
+        With `cached`, the listening ports seen when it last became healthy (reading every socket
+        of the machine takes tens of ms, which a kill should not wait for before its signal)."""
         spec = self.spec(name)
-        found = {(_connect_host(a), p) for a, p in listening_ports(procs if procs is not None else self.tree(name))}
+        seen = (self._read_state(name) or {}).get("ports") if cached else None
+        if seen is not None:
+            found = {(h, p) for h, p in seen}
+        else:
+            found = {(_connect_host(a), p) for a, p in listening_ports(procs if procs is not None else self.tree(name))}
         if spec.port:
             found.add(("127.0.0.1", spec.port))
         if spec.health_tcp:
@@ -363,6 +370,12 @@ class Supervisor:
         if spec.port:
             return tcp_open("127.0.0.1", spec.port, timeout=timeout)
         return any(tcp_open(_connect_host(a), p, timeout) for a, p in listening_ports(self.tree(name)))
+
+    def _note_ports(self, name: str) -> None:
+        state = self._read_state(name)
+        if state is not None:
+            state["ports"] = sorted([h, p] for h, p in self.ports(name))
+            self._write_state(name, state)
 
     def _health_what(self, name: str) -> str:
         spec = self.spec(name)
@@ -425,6 +438,7 @@ class Supervisor:
                 raise TargetError(f"service {name} exited while starting; last log lines of "
                                   f"{self.log_path(name)}:\n{self.log_tail(name)}")
             if self.healthy(name, timeout=0.5):
+                self._note_ports(name)
                 return
             if time.monotonic() > deadline:
                 raise TargetError(
@@ -460,7 +474,7 @@ class Supervisor:
         if root is None:
             return None
         procs = self.tree(name)
-        ports = self.ports(name, procs) if action in ("kill", "terminate") else set()
+        ports = self.ports(name, procs, cached=True) if action in ("kill", "terminate") else set()
         self._remember(name, procs)
         n = len(procs)
         if action == "kill":
@@ -654,6 +668,7 @@ class Supervisor:
         group = pgid if pgid == pid and pgid != os.getpgrp() else None
         self._write_state(spec.name, {"spec": asdict(spec), "pid": pid, "pgid": group,
                                       "starttime": stat[1] if stat else None, "adopted": True, "found_by": how})
+        self._note_ports(spec.name)
         return pid, how
 
 
