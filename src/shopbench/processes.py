@@ -308,18 +308,29 @@ class Supervisor:
         self._write_state(name, state)
 
     def _signal_tree(self, name: str, sig: signal.Signals, procs: list[psutil.Process]) -> None:
+        """`sig` to the service's group and to every process of `procs` (those that left the group,
+        and the group's members again: harmless). PermissionError when a live process of the tree
+        may not be signalled (it runs as another user): the fault cannot land, and must say why."""
         root = self._live_pid(name)
         pgid = self._group(name, root)
+        denied: list[int] = []
         if pgid is not None:
             try:
                 os.killpg(pgid, sig)
+            except PermissionError:
+                denied.append(pgid)
             except OSError:
                 pass
-        for p in procs:  # those that left the group, and the group's members again: harmless
+        for p in procs:
             try:
                 p.send_signal(sig)
+            except psutil.AccessDenied:
+                denied.append(p.pid)
             except psutil.Error:
                 pass
+        if denied:
+            raise PermissionError(f"no permission to send {sig.name} to pid {', '.join(map(str, denied[:5]))} "
+                                  f"of {name}")
 
     def ports(self, name: str, procs: list[psutil.Process] | None = None, *,
               cached: bool = False) -> set[tuple[str, int]]:

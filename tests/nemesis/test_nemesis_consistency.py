@@ -173,3 +173,10 @@ def test_landed_faults_record_evidence_and_time(tmp_path: Path, shop: RefShop) -
     assert "stopped" in pause["evidence"] and 0 <= pause["landed_s"] < 2
     assert result.verdict["fault_landing"] == {"faults": 2, "landed": 2, "not_landed": [], "unknown_reasons": []}
     assert result.verdict["result"] == "valid"
+    # The hook is a Companion: the same sections again, computed by the checker from the run's files.
+    from shopbench.runner.companion import Companion, VerdictInputs
+
+    assert isinstance(hook, Companion) and hook.name == "faults"
+    sections = hook.sections(VerdictInputs(result.run, result.run.file("ops.jsonl")))
+    assert set(sections) == {"faults", "faults_not_fired", "fault_landing"}
+    assert sections["faults"] == result.verdict["faults"]

@@ -131,7 +131,8 @@ def test_kill_and_pause_reach_every_replica_and_are_verified(compose: FakeDocker
     hits = backend.apply(action, "order-service", count=3)
     assert len(hits) == 3 and all(h.result == "ok" and h.landed for h in hits), hits
     assert [compose.by_name(f"shop-order-service-{i}").status for i in (1, 2, 3)] == [state] * 3
-    assert all(f"reports container shop-order-service-{i} {state}" in h.evidence for i, h in zip((1, 2, 3), hits))
+    for i, h in zip((1, 2, 3), hits, strict=True):
+        assert f"reports container shop-order-service-{i} {state}" in h.evidence
     assert compose.by_name("other-order-service-1").status == "running"  # another project is not touched
     back = backend.recover(action, "order-service", hits)
     assert all(h.landed for h in back)

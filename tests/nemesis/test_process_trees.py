@@ -351,7 +351,8 @@ command = "{sys.executable} -m http.server {free_port()}"
     try:
         assert wait_for(lambda: http_status(f"http://127.0.0.1:{port}/") == 200, timeout=30)
         assert main(["services", "adopt", "web", "--services-file", str(path)]) == 0
-        assert f"web: pid {outsider.pid}, found by listening on port {port}" in " ".join(capsys.readouterr().out.split())
+        out = " ".join(capsys.readouterr().out.split())
+        assert f"web: pid {outsider.pid}, found by listening on port {port}" in out
         assert main(["services", "plan", str(config), "--services-file", str(path)]) == 0
         out = capsys.readouterr().out
         assert "kill web) cannot land" not in out and "kill ghost) cannot land" in out
@@ -364,3 +365,19 @@ command = "{sys.executable} -m http.server {free_port()}"
             os.killpg(outsider.pid, signal.SIGKILL)
         outsider.wait()
         Shop(path, port).stop()
+
+
+def test_no_permission_to_signal_is_an_unlanded_fault_with_the_reason(gunicorn_shop: Shop,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests run as one user; a service of another user is simulated by the kernel's answer.
+    def denied(*_args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "killpg", denied)
+    monkeypatch.setattr(psutil.Process, "send_signal", lambda self, sig: (_ for _ in ()).throw(
+        psutil.AccessDenied(self.pid)))
+    (hit,) = gunicorn_shop.backend.apply("kill", "web")
+    assert hit.result == "error" and hit.landed is False
+    assert "no permission to send SIGKILL" in hit.error and "another user" in hit.error
+    monkeypatch.undo()
+    assert http_status(gunicorn_shop.url()) == 200  # nothing was hit

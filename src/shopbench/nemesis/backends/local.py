@@ -240,7 +240,7 @@ class LocalBackend:
                 landing = sup.fault(name, action)
             except PermissionError as exc:
                 return [Hit(f"pid {before}" if before else None, ERROR,
-                            f"no permission to signal {name} ({exc}): it runs as another user", name, landed=False)]
+                            f"{exc}: it runs as another user; run shopbench as that user", name, landed=False)]
             except ShopbenchError as exc:
                 return [Hit(f"pid {before}" if before else None, ERROR, str(exc), name, landed=False)]
             if landing is None:
@@ -274,7 +274,7 @@ class LocalBackend:
                     pid = sup.pid(name)
                     sup.wait_healthy(name)
                     evidence = "it was running; it answers its health check"
-            except ShopbenchError as exc:
+            except (ShopbenchError, PermissionError) as exc:
                 return [Hit(f"service {name}", ERROR, str(exc).splitlines()[0], name, landed=False)]
         return [Hit(f"pid {pid}", OK, handle=name, landed=True, evidence=evidence, landed_at=time.time())]
 
