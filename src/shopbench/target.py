@@ -6,10 +6,30 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shopbench.configfile import read_config
-from shopbench.errors import UsageError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shopbench.configfile import read_config, validate
 
 URL_KEYS = ("ORDER_URL", "PAYMENT_URL", "STOCK_URL")
+_URL = "an http:// or https:// URL like http://127.0.0.1:8000"
+
+
+class UrlsFile(BaseModel):
+    """Seed 000's urls.json, exactly: the three base URLs (other keys are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ORDER_URL: str = Field(description=_URL)
+    PAYMENT_URL: str = Field(description=_URL)
+    STOCK_URL: str = Field(description=_URL)
+
+    @field_validator("ORDER_URL", "PAYMENT_URL", "STOCK_URL")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("not an http:// or https:// URL")
+        return v.strip().rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -20,18 +40,8 @@ class Target:
 
     @classmethod
     def from_mapping(cls, data: object, source: str = "urls.json") -> Target:
-        if not isinstance(data, dict):
-            raise UsageError(f"{source}: expected a JSON object with keys {', '.join(URL_KEYS)}.")
-        urls = {}
-        for key in URL_KEYS:
-            value = data.get(key)
-            if not isinstance(value, str) or not value.strip():
-                raise UsageError(f"{source}: field {key} is missing; it must be a URL like http://127.0.0.1:8000.")
-            parts = urlsplit(value.strip())
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise UsageError(f"{source}: field {key} is {value!r}; it must be an http:// or https:// URL.")
-            urls[key] = value.strip().rstrip("/")
-        return cls(urls["ORDER_URL"], urls["PAYMENT_URL"], urls["STOCK_URL"])
+        urls = validate(UrlsFile, data, source, shape="{" + ", ".join(f'"{k}": "http://..."' for k in URL_KEYS) + "}")
+        return cls(urls.ORDER_URL, urls.PAYMENT_URL, urls.STOCK_URL)
 
     @classmethod
     def load(cls, path: str | Path) -> Target:

@@ -121,3 +121,62 @@ def test_a_trigger_that_never_fires_is_reported_not_silently_dropped(tmp_path: P
     assert verdict["faults"] == []
     [skipped] = verdict["faults_not_fired"]
     assert skipped["index"] == 0 and "never fired" in skipped["message"]
+
+
+def test_a_fault_that_cannot_land_makes_the_run_unknown_with_the_reason(tmp_path: Path, shop: RefShop,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """A shop shopbench did not start and cannot find: the kill is skipped, and the verdict must not
+    pass it off as a fault the shop survived (no outage figures, UNKNOWN, exit 4)."""
+    from shopbench.cli.app import main
+
+    urls = tmp_path / "urls.json"
+    urls.write_text(json.dumps(shop.target.to_urls_json()))
+    services = tmp_path / "services.toml"
+    services.write_text('[services.order-service]\ncommand = "python -m not_this_shop"\n')
+    config = tmp_path / "kill_config.json"
+    config.write_text(json.dumps({"kill_triggers": [
+        {"type": "time", "threshold": 0, "services": ["order-service"], "recovery_time": 0.2}]}))
+    out = tmp_path / "run"
+    code = main(["consistency", "--urls", str(urls), "--items", "3", "--users", "30", "--orders", "30",
+                 "--concurrency", "5", "--out", str(out), "--json", "--faults", str(config),
+                 "--services-file", str(services)])
+    captured = capsys.readouterr()
+    assert code == 4, captured.err
+    assert "cannot land" in captured.err  # warned before the run
+    verdict = json.loads(captured.out)
+    assert verdict["result"] == "unknown" and verdict["valid"] is False
+    (reason,) = [r for r in verdict["unknown_reasons"] if "did not land" in r]
+    assert "order-service" in reason and "not started by shopbench" in reason
+    (fault,) = verdict["faults"]
+    assert fault["landed"] is False and fault["outage_s"] is None and fault["answered_again"] is None
+    assert fault["throughput_recovered"] is None and fault["restored"] is None
+    (line,) = read_timeline(out / "faults.jsonl")
+    assert line["result"] == "skipped" and line["landed"] is False and line["landed_s"] is None
+    assert verdict["fault_landing"]["landed"] == 0
+
+
+def test_landed_faults_record_evidence_and_time(tmp_path: Path, shop: RefShop) -> None:
+    for name in ("stock", "payment", "order"):
+        shop.supervisor.ensure_running(name)
+    plan = parse_fault_plan({"kill_triggers": [
+        {"type": "time", "threshold": 0, "services": ["stock"], "recovery_time": 0.2},
+        {"type": "time", "threshold": 0, "services": ["payment"], "action": "pause", "duration": 0.2}]})
+    hook = FaultHook(plan, backend=make_backend("local", supervisor=shop.supervisor))
+    cfg = ConsistencyConfig(items=3, stock=5, users=40, credit=5, orders=40, concurrency=5, seed=4,
+                            settle_timeout=15)
+    result = run_consistency(cfg, target=shop.target, out=str(tmp_path / "run"), during_burst=hook)
+    lines = read_timeline(result.run.file("faults.jsonl"))
+    assert len(lines) == 4 and all(x["landed"] for x in lines), lines
+    kill = next(x for x in lines if x["action"] == "kill")
+    assert "refuses connections" in kill["evidence"] and 0 <= kill["landed_s"] < 2
+    pause = next(x for x in lines if x["action"] == "pause")
+    assert "stopped" in pause["evidence"] and 0 <= pause["landed_s"] < 2
+    assert result.verdict["fault_landing"] == {"faults": 2, "landed": 2, "not_landed": [], "unknown_reasons": []}
+    assert result.verdict["result"] == "valid"
+    # The hook is a Companion: the same sections again, computed by the checker from the run's files.
+    from shopbench.runner.companion import Companion, VerdictInputs
+
+    assert isinstance(hook, Companion) and hook.name == "faults"
+    sections = hook.sections(VerdictInputs(result.run, result.run.file("ops.jsonl")))
+    assert set(sections) == {"faults", "faults_not_fired", "fault_landing"}
+    assert sections["faults"] == result.verdict["faults"]

@@ -122,3 +122,29 @@ def test_unreachable_engine_is_exit_3(capsys: pytest.CaptureFixture) -> None:
         make_backend("docker", docker_url=url)
     assert main(["services", "list", "--backend", "docker", "--docker-url", url]) == 3
     assert "cannot reach the Docker engine" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("action, state", [("kill", "exited"), ("pause", "paused")])
+def test_kill_and_pause_reach_every_replica_and_are_verified(compose: FakeDockerEngine, action: str,
+                                                             state: str) -> None:
+    backend = make_backend("docker", docker_url=compose.url, project="shop")
+    hits = backend.apply(action, "order-service", count=3)
+    assert len(hits) == 3 and all(h.result == "ok" and h.landed for h in hits), hits
+    assert [compose.by_name(f"shop-order-service-{i}").status for i in (1, 2, 3)] == [state] * 3
+    for i, h in zip((1, 2, 3), hits, strict=True):
+        assert f"reports container shop-order-service-{i} {state}" in h.evidence
+    assert compose.by_name("other-order-service-1").status == "running"  # another project is not touched
+    back = backend.recover(action, "order-service", hits)
+    assert all(h.landed for h in back)
+    assert all(compose.by_name(f"shop-order-service-{i}").status == "running" for i in (1, 2, 3))
+
+
+def test_a_skipped_docker_fault_did_not_land(compose: FakeDockerEngine, tmp_path: Path) -> None:
+    backend = make_backend("docker", docker_url=compose.url, project="shop")
+    compose.by_name("shop-stock-service-1").status = "exited"
+    plan = parse_fault_plan({"kill_triggers": [{"type": "time", "threshold": 0, "services": ["stock"],
+                                                "action": "pause"}]}, backend=backend)
+    with Nemesis(plan, backend, tmp_path / "faults.jsonl") as nem:
+        assert wait_for(lambda: len(nem.entries) == 1)
+    (line,) = read_timeline(tmp_path / "faults.jsonl")
+    assert line["result"] == "skipped" and line["landed"] is False and "no running container" in line["evidence"]

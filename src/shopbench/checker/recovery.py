@@ -36,6 +36,9 @@ Definitions, per fault on service S (window fields as in `fault_windows`):
                      those touching S (`during_service`), counted as ok, fail (a definite no),
                      indeterminate (info) and errors (an answer other than the one the workload
                      expected, for operations that state an expectation; info is never an error).
+  landed             a fault that did not take effect (skipped, failed, or not verified: see
+                     `fault_windows`) gets no recovery figures at all, only why: an outage that did
+                     not happen must not be measured.
   bucket             1 s by default; when the history spans under 20 s (a consistency burst) it
                      shrinks to a twentieth of the span (at least 10 ms), so short loads get figures.
 """
@@ -67,6 +70,61 @@ def shop_service(name: str | None) -> str | None:
         return lowered
     matches = [s for s in SHOP_SERVICES if s in lowered]
     return matches[0] if len(matches) == 1 else None
+
+
+RECOVERY_FIGURES = ("restored", "duration_s", "restore_s", "answered_again", "answers_again_at", "time_to_answer_s",
+                    "outage_s", "baseline_rps", "throughput_recovered", "throughput_recovery_s", "during",
+                    "during_service")
+
+
+def _not_landed(w: dict[str, Any]) -> dict[str, Any]:
+    why = "; ".join(w.get("errors") or ()) or w.get("evidence") or w.get("result") or "not verified"
+    entry = {"fault": w.get("fault"), "service": w.get("service"), "action": w.get("action"),
+             "trigger": w.get("trigger"), "targets": w.get("targets", []), "result": w.get("result"),
+             "start": w.get("start"), "restore_start": None, "end": w.get("end"), "landed": False,
+             "landed_s": None, "evidence": w.get("evidence")}
+    entry.update({k: None for k in RECOVERY_FIGURES})
+    entry["note"] = f"the fault did not land ({why}): no recovery figures"
+    return entry
+
+
+def landing_reason(fault: dict[str, Any]) -> str:
+    """The UNKNOWN reason for one fault (a `recovery` entry or a window) that did not land."""
+    trig = fault.get("trigger") or {}
+    where = f"kill_triggers[{trig['index']}] " if isinstance(trig, dict) and "index" in trig else ""
+    why = fault.get("note") or fault.get("evidence") or fault.get("result")
+    why = str(why).removeprefix("the fault did not land (").removesuffix("): no recovery figures")
+    return (f"fault {fault.get('fault')} ({where}{fault.get('action')} {fault.get('service')}) did not land: {why}; "
+            f"the run did not test what the fault plan asked for")
+
+
+def fault_sections(ops: Any, lines: list[dict[str, Any]], not_fired: list[dict[str, Any]] | None = None,
+                   **options: Any) -> dict[str, Any]:
+    """The verdict sections of a run with faults, from its history and its fault timeline:
+
+      faults            `recovery(...)`: one entry per fault (no figures for those that did not land)
+      faults_not_fired  `not_fired` as given: triggers whose condition never came true
+      fault_landing     {"faults", "landed", "not_landed": [...], "unknown_reasons": [...]}: a fault
+                        that did not land makes the run UNKNOWN (checker/verdict.py), never VALID
+
+    `ops` is an iterable of history records, or the path of an ops.jsonl (read through
+    `shopbench.history`). Setup traffic (populate, orders, probe, settle) is left out: it would
+    make a meaningless throughput baseline."""
+    from shopbench.history import SETUP_PROCESSES, iter_history
+
+    if ops is None:
+        ops = []
+    elif not isinstance(ops, list | tuple):
+        ops = list(iter_history(ops)) if hasattr(ops, "exists") and ops.exists() else (
+            [] if hasattr(ops, "exists") else list(ops))
+    load = [op for op in ops if _get(op, "process") not in SETUP_PROCESSES]
+    faults = recovery(load, lines, **options)
+    missed = [f for f in faults if f.get("landed") is False]
+    landing = {"faults": len(faults), "landed": len(faults) - len(missed),
+               "not_landed": [{"fault": f["fault"], "service": f["service"], "action": f["action"],
+                               "result": f["result"], "why": f["note"]} for f in missed],
+               "unknown_reasons": [landing_reason(f) for f in missed]}
+    return {"faults": faults, "faults_not_fired": list(not_fired or []), "fault_landing": landing}
 
 
 def _get(op: Any, key: str) -> Any:
@@ -116,12 +174,16 @@ def recovery(
 
     out = []
     for w in windows:
+        if w.get("landed") is False:
+            out.append(_not_landed(w))
+            continue
         start, restore_start, end = w["start"], w.get("restore_start", w["start"]), w.get("end")
         svc = shop_service(w.get("service"))
         entry: dict[str, Any] = {
             "fault": w.get("fault"), "service": w.get("service"), "action": w.get("action"),
             "trigger": w.get("trigger"), "targets": w.get("targets", []), "result": w.get("result"),
             "start": start, "restore_start": restore_start, "end": end, "restored": w.get("restored", end is not None),
+            "landed": True, "landed_s": w.get("landed_s"), "evidence": w.get("evidence"),
             "duration_s": round(end - start, 3) if end is not None else None,
             "restore_s": round(end - restore_start, 3) if end is not None else None,
         }

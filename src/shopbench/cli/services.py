@@ -1,4 +1,4 @@
-"""`shopbench services list|status|kill|terminate|pause|resume|restart|start|stop`.
+"""`shopbench services list|status|kill|terminate|pause|resume|restart|start|stop|adopt|plan`.
 
 Seed 001's `docker_service_manager.py`, for both backends: the reference shop's processes (or a
 user's services described in a services file) through the local backend, or Docker containers
@@ -7,6 +7,7 @@ through the Docker backend. Names are service names (seed names like order-servi
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -25,10 +26,12 @@ app.add_typer(services_app, name="services")
 console = Console()
 
 BACKEND_OPT = typer.Option("local", "--backend", help=f"Where the services run: {' | '.join(BACKENDS)}.")
-DATA_OPT = typer.Option(None, "--data", help="local: the supervisor state directory (default "
-                        ".shopbench/shop/services, the reference shop's; .shopbench/services with --services-file).")
+DATA_OPT = typer.Option(None, "--data", "--services-data", help="local: the supervisor state directory (default "
+                        ".shopbench/shop/services, the reference shop's; with --services-file, .shopbench/<file "
+                        "stem>/ beside that file, whatever the current folder).")
 FILE_OPT = typer.Option(None, "--services-file", help="local: a JSON or TOML file describing your own services "
-                        "(name, command, cwd, env, health_url).")
+                        "(name, command, cwd, env; health_url, health_tcp or port; match or pid_file to adopt "
+                        "a running instance).")
 DOCKER_OPT = typer.Option(None, "--docker-url", help="docker: the Engine URL (default unix:///var/run/docker.sock).")
 PROJECT_OPT = typer.Option(None, "--project", help="docker: only containers of this Compose project.")
 COUNT_OPT = typer.Option(1, "--count", min=1, help="How many containers of each service to hit.")
@@ -48,12 +51,18 @@ def _backend(backend: str, data: Path | None, services_file: Path | None, docker
                         project=project)
 
 
-def _report(verb: str, service: str, hits: list[Hit]) -> bool:
+def _report(verb: str, service: str, hits: list[Hit], since: float | None = None) -> bool:
+    """One line per hit; False when one failed or did not take effect."""
     ok = True
     for hit in hits:
         where = f" ({hit.target})" if hit.target else ""
-        if hit.result == "ok":
-            console.print(f"{service}{where}: {verb}")
+        if hit.result == "ok" and hit.landed is False:
+            ok = False
+            console.print(f"[red]{service}{where}: did not take effect[/], {hit.evidence}", highlight=False)
+        elif hit.result == "ok":
+            took = f" in {hit.landed_at - since:.3f} s" if since and hit.landed_at else ""
+            evidence = f" ({hit.evidence})" if hit.evidence else ""
+            console.print(f"{service}{where}: {verb}{took}{evidence}", highlight=False)
         elif hit.result == "skipped":
             console.print(f"{service}{where}: nothing to do, {hit.error}")
         else:
@@ -108,7 +117,8 @@ def _action_command(action: str) -> None:
         resolved = [be.canonical(n) for n in names]  # every name checked before anything is hit
         ok = True
         for name in resolved:
-            ok &= _report(VERBS[action], name, be.apply(action, name, count))
+            t0 = time.time()
+            ok &= _report(VERBS[action], name, be.apply(action, name, count), since=t0)
         return 0 if ok else EXIT_UNREACHABLE
 
     command.__doc__ = f"{VERBS[action].capitalize()}: {action} the named services."
@@ -158,11 +168,17 @@ def stop(
 @services_app.command("plan")
 def plan(
     kill_config: Path = typer.Argument(..., help="A kill_config.json (seed 001's format, plus action and duration)."),
+    adopt: bool = typer.Option(True, "--adopt/--no-adopt", help="local: adopt running services of --services-file "
+                               "first, as a run does."),
     backend: str = BACKEND_OPT, data: Path | None = DATA_OPT, services_file: Path | None = FILE_OPT,
     docker_url: str | None = DOCKER_OPT, project: str | None = PROJECT_OPT,
 ) -> int:
-    """Check a kill_config.json against the backend's services and show what it will do (nothing is hit)."""
+    """Check a kill_config.json, show what it will do, warn about faults that cannot land. Hits nothing.
+
+    A fault cannot land on a service that is not running and cannot be adopted (no port, match or
+    pid_file), or a resume on a service that is not paused."""
     from shopbench.nemesis.config import load_fault_plan
+    from shopbench.nemesis.hooks import plan_warnings
 
     be = _backend(backend, data, services_file, docker_url, project)
     fault_plan = load_fault_plan(kill_config, backend=be)
@@ -175,4 +191,34 @@ def plan(
                   f"{hold:g} s" if hold is not None else "the run ends")
         table.add_row(str(i), when, trig.action, ", ".join(trig.services), str(trig.count), undone)
     console.print(table)
+    if isinstance(be, LocalBackend) and be.specs:
+        for service, pid, how in be.adopt(fault_plan.services()) if adopt else ():
+            if pid is not None and how.startswith("found by"):
+                console.print(f"{service}: adopted pid {pid}, {how}", highlight=False)
+    warnings = plan_warnings(fault_plan, be)
+    for line in warnings:
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+    if not warnings:
+        console.print("every fault can land on the services as they are now.")
     return 0
+
+
+@services_app.command("adopt")
+def adopt(
+    names: list[str] | None = typer.Argument(None, help="Only these services (default: all of the file)."),
+    data: Path | None = DATA_OPT, services_file: Path | None = FILE_OPT,
+) -> int:
+    """Adopt running services of --services-file (by pid_file, port or match) so faults reach them.
+
+    Nothing is restarted now; a restart later (a fault, or recovery from one) runs the file's command."""
+    if services_file is None:
+        raise UsageError("'services adopt' needs --services-file: the file says how to find each service.")
+    be = _local_only(_backend("local", data, services_file, None, None), "adopt")
+    ok = True
+    for service, pid, how in be.adopt(names or None):
+        if pid is None:
+            ok = False
+            console.print(f"[yellow]{service}: not adopted[/], {how}", highlight=False)
+        else:
+            console.print(f"{service}: pid {pid}, {how}", highlight=False)
+    return 0 if ok else EXIT_UNREACHABLE

@@ -21,9 +21,9 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shopbench.configfile import read_config
+from shopbench.configfile import read_config, validate
 from shopbench.errors import UsageError
 
 TRIGGER_TYPES = ("time", "users", "rps", "checkouts")
@@ -37,13 +37,15 @@ REVERSE_ALIASES = {v: k for k, v in ALIASES.items()}
 class Trigger(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    type: Literal["time", "users", "rps", "checkouts"]
-    threshold: float = Field(ge=0)
-    services: list[str] = Field(min_length=1)
-    count: int = Field(default=1, ge=1)
-    recovery_time: float = Field(default=0, ge=0)
-    action: Literal["kill", "terminate", "pause", "resume", "restart"] = "kill"
-    duration: float | None = Field(default=None, gt=0)
+    type: Literal["time", "users", "rps", "checkouts"] = Field(description=f"one of {', '.join(TRIGGER_TYPES)}")
+    threshold: float = Field(ge=0, description="a number >= 0")
+    services: list[str] = Field(min_length=1, description="a non-empty list of service names")
+    count: int = Field(default=1, ge=1, description="an integer >= 1")
+    recovery_time: float = Field(default=0, ge=0,
+                                 description="a number of seconds >= 0 (0: down until the run ends)")
+    action: Literal["kill", "terminate", "pause", "resume", "restart"] = Field(
+        default="kill", description=f"one of {', '.join(ACTIONS)}")
+    duration: float | None = Field(default=None, gt=0, description="a number of seconds > 0")
 
     @field_validator("threshold", "recovery_time", "duration")
     @classmethod
@@ -71,7 +73,7 @@ class Trigger(BaseModel):
 class FaultPlan(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    kill_triggers: list[Trigger] = Field(default_factory=list)
+    kill_triggers: list[Trigger] = Field(description="a list of trigger objects")
     source: str = "kill_config.json"
 
     @property
@@ -92,52 +94,14 @@ def canonical_service(name: str, known: Collection[str]) -> str | None:
     return None
 
 
-_ALLOWED = {
-    "type": f"one of {', '.join(TRIGGER_TYPES)}",
-    "threshold": "a number >= 0",
-    "services": "a non-empty list of service names",
-    "count": "an integer >= 1",
-    "recovery_time": "a number of seconds >= 0 (0: down until the run ends)",
-    "action": f"one of {', '.join(ACTIONS)}",
-    "duration": "a number of seconds > 0",
-}
-
-
-def _describe(source: str, exc: ValidationError, data: Any) -> str:
-    err = exc.errors()[0]
-    loc = list(err["loc"])
-    if loc[:1] != ["kill_triggers"]:
-        return f"{source}: {err['msg']}; expected {{\"kill_triggers\": [ ... ]}}."
-    if len(loc) < 2:
-        return f"{source}: field kill_triggers must be a list of trigger objects."
-    index = loc[1]
-    where = f"{source}: kill_triggers[{index}]"
-    if len(loc) < 3:
-        return f"{where} must be an object with type, threshold and services."
-    fld = str(loc[2])
-    try:
-        value = data["kill_triggers"][index][fld]
-        got = f" is {value!r}"
-    except (KeyError, IndexError, TypeError):
-        got = " is missing"
-    allowed = _ALLOWED.get(fld, err["msg"])
-    return f"{where}.{fld}{got}; it must be {allowed}."
-
-
 def parse_fault_plan(data: Any, source: str = "kill_config.json",
                      known_services: Collection[str] | None = None, backend: Any = None) -> FaultPlan:
     """Validate a decoded kill_config. With `known_services`, every service must be one of them
     (seed-001 aliases allowed); with `backend`, every service must resolve through its
     `canonical(name)` (Docker name prefixes included). Either way names are rewritten to the
     backend's own."""
-    if not isinstance(data, dict):
-        raise UsageError(f"{source}: expected a JSON object like {{\"kill_triggers\": [ ... ]}}.")
-    if "kill_triggers" not in data:
-        raise UsageError(f"{source}: field kill_triggers is missing; expected {{\"kill_triggers\": [ ... ]}}.")
-    try:
-        plan = FaultPlan.model_validate({"kill_triggers": data["kill_triggers"], "source": source})
-    except ValidationError as exc:
-        raise UsageError(_describe(source, exc, data)) from None
+    shape = '{"kill_triggers": [ ... ]}'
+    plan = validate(FaultPlan, data, source, shape=shape).model_copy(update={"source": source})
     if known_services is None and backend is None:
         return plan
     triggers = []

@@ -1,24 +1,32 @@
-"""Faults for a runner: one object that a consistency or stress run puts around its load.
+"""Faults for a runner: the nemesis as a `Companion` (shopbench.runner.companion) of the load.
 
     hook = FaultHook("kill_config.json")                  # structure checked now: bad input fails fast
     hook.bind(run, supervisor=shop.supervisor)            # once the run dir and (embedded) shop exist
-    with hook(monitor):                                   # the `during_burst` / `nemesis` callable
-        ...                                               # the load
-    extra = hook.verdict_extra(ops)                       # {"faults": [per-fault recovery figures]}
+    with hook.during(monitor):                            # around the load
+        ...
+    sections = hook.sections(VerdictInputs(run, ops_path))  # {"faults", "faults_not_fired", "fault_landing"}
 
 `bind` chooses the backend: the embedded reference shop's supervisor when the runner started one,
 otherwise what the user said (`backend="local"` with a state dir or services file, or
-`backend="docker"` with an Engine URL); it then checks every service name against it.
+`backend="docker"` with an Engine URL); it then checks every service name against it, adopts the
+services of a services file that already run (so faults reach a shop shopbench did not start),
+and warns about every fault that could not land if it fired now.
+
+The hook judges nothing itself: `sections` hands the fault timeline to
+`shopbench.checker.recovery.fault_sections`, which computes the recovery figures and says which
+faults did not land (UNKNOWN, with the reason). The names used before the Companion protocol,
+`hook(monitor)` and `verdict_extra(ops)`, remain as aliases until every runner calls `during` and
+`sections`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from shopbench.errors import UsageError
-from shopbench.history import SETUP_PROCESSES
 from shopbench.nemesis.backends import Backend, make_backend
 from shopbench.nemesis.config import FaultPlan, load_fault_plan, parse_fault_plan
 from shopbench.nemesis.nemesis import Nemesis
@@ -27,6 +35,8 @@ from shopbench.rundir import FAULTS, OPS
 
 
 class FaultHook:
+    name = "faults"
+
     def __init__(
         self,
         plan: FaultPlan | str | Path,
@@ -37,72 +47,118 @@ class FaultHook:
         docker_url: str | None = None,
         project: str | None = None,
         listener: Callable[[dict[str, Any]], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+        adopt: bool = True,
     ):
         self.plan = plan if isinstance(plan, FaultPlan) else load_fault_plan(plan)
         self.backend_spec = backend
         self.options = {"data_dir": data_dir, "services_file": services_file, "docker_url": docker_url,
                         "project": project}
         self.listener = listener
+        self.warn = warn
+        self.adopt = adopt
         self.backend: Backend | None = None
         self.timeline_path: Path | None = None
         self.nemesis: Nemesis | None = None
+        self.run: Any = None
+        self.warnings: list[str] = []
 
+    # -- Companion ------------------------------------------------------------------------------
     def bind(self, run: Any, supervisor: Any = None) -> None:
-        """Choose the backend, check the plan's services against it, and point the timeline at the run."""
-        if not isinstance(self.backend_spec, str):
-            backend = self.backend_spec
-        elif self.backend_spec == "local" and supervisor is not None and not any(self.options.values()):
-            backend = make_backend("local", supervisor=supervisor)
-        elif self.backend_spec == "local":
-            if self.options["data_dir"] is None and self.options["services_file"] is None:
-                raise UsageError("--faults on a shop given by --urls needs to know where its services run: "
-                                 "--services-file (your own processes), --services-data (a shopbench state "
-                                 "directory) or --fault-backend docker.")
-            backend = make_backend("local", data_dir=self.options["data_dir"],
-                                   services_file=self.options["services_file"])
-        else:
-            backend = make_backend(self.backend_spec, docker_url=self.options["docker_url"],
-                                   project=self.options["project"])
+        """Choose the backend, check the plan's services against it, adopt running services, warn
+        about faults that cannot land, and point the timeline at the run."""
+        backend = self._choose_backend(supervisor)
         self.backend = backend
         self.plan = parse_fault_plan(self.plan.model_dump(include={"kill_triggers"}), self.plan.source,
                                      backend=backend)
+        adopted = self._adopt(backend)
+        self.warnings = plan_warnings(self.plan, backend)
+        for line in self.warnings:
+            if self.warn is not None:
+                self.warn(f"warning: {line}")
         self.timeline_path = Path(run.file(FAULTS))
         manifest = getattr(run, "manifest", None)
         if isinstance(manifest, dict):
             manifest.setdefault("config", {})["faults"] = {
                 "source": self.plan.source, "backend": backend.kind,
-                "kill_triggers": self.plan.model_dump()["kill_triggers"]}
+                "kill_triggers": self.plan.model_dump()["kill_triggers"],
+                "adopted": adopted, "cannot_land": self.warnings}
             run.save_manifest()
         self.run = run
 
-    def __call__(self, monitor: Any) -> Nemesis:
+    def during(self, monitor: Any) -> AbstractContextManager[Nemesis]:
+        """The nemesis, a context manager around the load: it fires, holds and undoes the faults."""
         if self.backend is None:
             raise RuntimeError("FaultHook.bind(run, supervisor) must be called before the load starts")
         self.nemesis = Nemesis(self.plan, self.backend, self.timeline_path, monitor, listener=self.listener)
         return self.nemesis
 
-    def verdict_extra(self, ops: Any = None) -> dict[str, Any]:
-        """`{"faults": [...]}` for `finish_run(extra=...)`: one recovery record per fault.
-
-        `ops` is the history (a list of op dicts or Ops); by default the run's ops.jsonl, which the
-        runner must have flushed."""
-        from shopbench.checker.recovery import recovery
-        from shopbench.history import iter_history
+    def sections(self, inputs: Any = None, *, ops: Any = None) -> dict[str, Any]:
+        """The verdict sections (`faults`, `faults_not_fired`, `fault_landing`), computed by the
+        recovery checker from the history (`inputs.ops_path`, or `ops` as given) and the timeline."""
+        from shopbench.checker.recovery import fault_sections
 
         lines = read_timeline(self.timeline_path) if self.timeline_path is not None else []
         if ops is None:
-            path = Path(self.run.file(OPS))
-            ops = list(iter_history(path)) if path.exists() else []
-        # Setup traffic is not load: it would make a meaningless throughput baseline.
-        load = [op for op in ops if (op.get("process") if isinstance(op, dict) else op.process) not in SETUP_PROCESSES]
-        extra: dict[str, Any] = {"faults": recovery(load, lines)}
+            ops = Path(inputs.ops_path) if inputs is not None else (
+                Path(self.run.file(OPS)) if self.run is not None else [])
+        return fault_sections(ops, lines, self.not_fired())
+
+    def not_fired(self) -> list[dict[str, Any]]:
+        """Triggers whose condition never came true: no fault the shop survived, so say so."""
         fired = self.nemesis.fired if self.nemesis is not None else {}
-        # A trigger whose condition never came true is no fault the shop survived: say so.
-        extra["faults_not_fired"] = [
-            {"index": i, "type": t.type, "threshold": t.threshold, "services": list(t.services),
-             "message": f"kill_triggers[{i}] ({t.type} >= {t.threshold:g}) never fired: the load ended first"}
-            for i, t in enumerate(self.plan.triggers) if i not in fired]
-        return extra
+        return [{"index": i, "type": t.type, "threshold": t.threshold, "services": list(t.services),
+                 "message": f"kill_triggers[{i}] ({t.type} >= {t.threshold:g}) never fired: the load ended first"}
+                for i, t in enumerate(self.plan.triggers) if i not in fired]
+
+    # -- aliases for runners not yet on the Companion protocol -------------------------------------
+    def __call__(self, monitor: Any) -> AbstractContextManager[Nemesis]:
+        return self.during(monitor)
+
+    def verdict_extra(self, ops: Any = None) -> dict[str, Any]:
+        return self.sections(ops=ops)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _choose_backend(self, supervisor: Any) -> Backend:
+        if not isinstance(self.backend_spec, str):
+            return self.backend_spec
+        if self.backend_spec == "local" and supervisor is not None and not any(self.options.values()):
+            return make_backend("local", supervisor=supervisor)
+        if self.backend_spec == "local":
+            if self.options["data_dir"] is None and self.options["services_file"] is None:
+                raise UsageError("--faults on a shop given by --urls needs to know where its services run: "
+                                 "--services-file (your own processes), --services-data (a shopbench state "
+                                 "directory) or --fault-backend docker.")
+            return make_backend("local", data_dir=self.options["data_dir"],
+                                services_file=self.options["services_file"])
+        return make_backend(self.backend_spec, docker_url=self.options["docker_url"],
+                            project=self.options["project"])
+
+    def _adopt(self, backend: Backend) -> list[dict[str, Any]]:
+        adopt = getattr(backend, "adopt", None)
+        if not self.adopt or adopt is None or not getattr(backend, "specs", None):
+            return []
+        rows = []
+        for service, pid, how in adopt(self.plan.services()):
+            rows.append({"service": service, "pid": pid, "how": how})
+            if pid is not None and how.startswith("found by") and self.warn is not None:
+                self.warn(f"adopted {service} (pid {pid}, {how}): faults will reach it")
+        return rows
+
+
+def plan_warnings(plan: FaultPlan, backend: Any) -> list[str]:
+    """One sentence per trigger and service whose fault could not land if it fired now."""
+    cannot = getattr(backend, "cannot_land", None)
+    if cannot is None:
+        return []
+    out = []
+    for i, trig in enumerate(plan.triggers):
+        for service in trig.services:
+            why = cannot(service, trig.action)
+            if why:
+                out.append(f"kill_triggers[{i}] ({trig.action} {service}) cannot land: {why}; the run will be "
+                           f"UNKNOWN if it fires")
+    return out
 
 
 def hook_from_flags(
@@ -130,8 +186,13 @@ def hook_from_flags(
             return
         what = entry["action"] if entry["role"] == "fault" else f"{entry['action']} ({entry.get('reason')})"
         where = f" {entry['target']}" if entry.get("target") else ""
-        tail = "" if entry["result"] == "ok" else f": {entry['result']}, {entry.get('error')}"
+        if entry["result"] != "ok":
+            tail = f": {entry['result']}, {entry.get('error')}"
+        elif entry.get("landed") is False:
+            tail = f": did not land, {entry.get('evidence')}"
+        else:
+            tail = f" (landed in {entry['landed_s']:.3f} s)" if entry.get("landed_s") is not None else ""
         echo(f"fault {entry['fault']}: {what} {entry['service']}{where}{tail}")
 
     return FaultHook(faults, backend=backend, data_dir=services_data, services_file=services_file,
-                     docker_url=docker_url, project=project, listener=show)
+                     docker_url=docker_url, project=project, listener=show, warn=echo)

@@ -5,9 +5,11 @@
     # here every trigger is stopped, every fault ended, every service running and resumed
 
 Each fired trigger starts one *fault* per service, in its own thread: apply the action through
-the backend, hold it for its hold time (the earliest of `recovery_time` and `duration`; none means
-until the run ends), then recover exactly what was hit and wait until it is healthy. `restart`
-and `resume` are complete in themselves and need no recovery.
+the backend (which verifies it landed: `landed`, `evidence` and `landed_s`, from the trigger
+firing to the fault taking effect, go to the timeline), hold it for its hold time (the earliest
+of `recovery_time` and `duration`; none means until the run ends), then recover exactly what
+was hit and wait until it is healthy. `restart` and `resume` are complete in themselves and need
+no recovery.
 
 Guaranteed restore: whatever ends the run, every service the nemesis killed or paused is running
 and resumed when shopbench exits. Three layers, because each covers what the others cannot:
@@ -47,6 +49,7 @@ class _Fault:
     trigger: Trigger
     service: str
     reading: float
+    fired_at: float = field(default_factory=time.time)  # wall clock when the trigger fired
     hits: list[Hit] = field(default_factory=list)
     recovered: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -201,7 +204,7 @@ class Nemesis:
         end = time.time()
         fault.hits = hits
         for hit in hits:
-            self._record(fault, action, "fault", hit, start, end)
+            self._record(fault, action, "fault", hit, start, end, since=fault.fired_at)
         if action not in NEEDS_RECOVERY or not any(h.result == OK for h in hits):
             fault.recovered = True
             return
@@ -228,14 +231,22 @@ class Nemesis:
             # Marked before recording, so whoever sees the recover line also sees the fault as recovered.
             fault.recovered = all(h.result == OK for h in hits)
             for hit in hits:
-                self._record(fault, action, "recover", hit, start, end, reason)
+                self._record(fault, action, "recover", hit, start, end, reason, since=start)
 
     def _record(self, fault: _Fault, action: str, role: str, hit: Hit, start: float, end: float,
-                reason: str | None = None) -> None:
+                reason: str | None = None, since: float | None = None) -> None:
+        landed = hit.landed
+        if landed is None:
+            # A backend that cannot check (a fake, an old one) vouches only for what it performed.
+            landed = hit.result == OK
+        landed_s = None
+        if landed and since is not None:
+            landed_s = round(max(0.0, (hit.landed_at or end) - since), 4)
         entry = {
             "fault": fault.id, "trigger": fault.trigger_record(), "service": fault.service,
             "target": hit.target, "action": action, "role": role, "reason": reason,
             "start": start, "end": end, "result": hit.result, "error": hit.error,
+            "landed": bool(landed), "evidence": hit.evidence or _default_evidence(hit), "landed_s": landed_s,
         }
         self.timeline.record(entry)
         if self.listener is not None:
@@ -288,3 +299,9 @@ class Nemesis:
             # The default action would end the process without running any finally-block;
             # SystemExit still ends it, but lets the run directory and the shop be closed first.
             raise SystemExit(128 + signum)
+
+
+def _default_evidence(hit: Hit) -> str:
+    if hit.result == OK:
+        return "performed; the backend could not check its effect"
+    return hit.error or hit.result

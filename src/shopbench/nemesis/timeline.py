@@ -14,8 +14,17 @@ Fields of a line:
   start     float    wall-clock time (epoch seconds) the action began
   end       float    wall-clock time it was done (for a recover: the service answered its health
                      check again, or the container was running and resumed)
-  result    str      "ok", "error" (the backend failed; see error) or "skipped" (nothing to hit)
+  result    str      "ok" (the backend performed it), "error" (it failed; see error) or "skipped"
+                     (nothing to hit: unknown or stopped service, not started by shopbench)
   error     str?     why
+  landed    bool     whether the action was verified to have taken effect: kill/terminate, no
+                     process of the service's tree left and its ports refuse connections; pause,
+                     every process stopped and a request unanswered; resume/start/restart, the
+                     service answers its health check; Docker, the container's state. False for
+                     skipped and failed actions. Timelines written before this field: absent.
+  evidence  str      what the check saw, one short sentence
+  landed_s  float?   seconds from the trigger firing (recover lines: from the recover's start) to
+                     the moment the effect was verified; null when it did not land
 
 Lines are appended and flushed as each action completes, so a crash leaves every action taken
 so far on disk. `fault_windows` folds the lines back into one record per fault.
@@ -72,6 +81,16 @@ def read_timeline(path: str | Path) -> list[dict[str, Any]]:
 def fault_windows(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per fault: when it began, when the service was whole again, what was hit.
 
+    The one home of this fold (the report and the recovery checker import it from here). Input: the
+    lines of a faults.jsonl (`read_timeline`), in any order. Output, sorted by fault number, one
+    dict per fault with:
+
+    fault, service, action, trigger, targets (what was hit), errors (every error of its lines)
+    result         "ok" when every fault line is ok, "skipped" when all were skipped, else "error"
+    landed         True when every fault line landed (lines without the field count as landed when
+                   ok: timelines written before verification existed), False otherwise
+    evidence       the evidence of its fault lines, joined with "; "
+    landed_s       the slowest landed_s of its fault lines (null when it did not land)
     start          the start of its first fault action
     restore_start  the start of its first recover action; for a fault that has none (restart,
                    resume, or a fault whose action failed) the start of the fault itself
@@ -109,6 +128,9 @@ def fault_windows(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "restore_start": restore_start,
             "end": end,
             "restored": (not needs_recover) or (bool(recovers) and all(r.get("result") == "ok" for r in recovers)),
+            "landed": bool(faults) and all(f.get("landed", f.get("result") == "ok") for f in faults),
+            "evidence": "; ".join(str(f["evidence"]) for f in faults if f.get("evidence")) or None,
+            "landed_s": max((f["landed_s"] for f in faults if f.get("landed_s") is not None), default=None),
             "restore_reason": recovers[0].get("reason") if recovers else None,
         })
     return windows

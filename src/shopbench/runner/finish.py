@@ -118,7 +118,7 @@ def write_report(run: RunDir, *, partial: bool = False) -> Path | None:
 
 # Sections of a verdict that other checkers computed during the run (SLOs from the load, recovery
 # from the fault timeline): a re-check carries them over as they were.
-CARRIED_SECTIONS = ("load", "slo", "faults", "faults_not_fired")
+CARRIED_SECTIONS = ("load", "slo", "faults", "faults_not_fired", "fault_landing")
 
 
 def recheck(run: RunDir) -> dict[str, Any]:

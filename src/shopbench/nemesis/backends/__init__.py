@@ -7,14 +7,14 @@ from typing import Any
 
 from shopbench.errors import UsageError
 from shopbench.nemesis.backends.base import Backend, Hit, TargetStatus
-from shopbench.nemesis.backends.local import LocalBackend, load_services_file
+from shopbench.nemesis.backends.local import LocalBackend, load_services_file, services_data_dir
 from shopbench.processes import Supervisor
 
 BACKENDS = ("local", "docker")
 REFSHOP_SERVICES_DIR = Path(".shopbench/shop/services")
-USER_SERVICES_DIR = Path(".shopbench/services")
 
-__all__ = ["BACKENDS", "Backend", "Hit", "LocalBackend", "TargetStatus", "load_services_file", "make_backend"]
+__all__ = ["BACKENDS", "Backend", "Hit", "LocalBackend", "TargetStatus", "load_services_file", "make_backend",
+           "services_data_dir"]
 
 
 def make_backend(
@@ -31,8 +31,9 @@ def make_backend(
     """A backend by name.
 
     local:  `supervisor` (e.g. `RefShop.supervisor`), or the supervisor state directory `data_dir`
-            (default: the reference shop's, or .shopbench/services with a services file), plus an
-            optional `services_file` describing a user's services.
+            (default: the reference shop's, .shopbench/shop/services; with a services file, beside
+            that file: .shopbench/<file stem>/), plus an optional `services_file` describing a
+            user's services.
     docker: `docker_url` (default the local socket) or a ready `docker_client`; `project` limits
             it to one Compose project.
     """
@@ -40,7 +41,7 @@ def make_backend(
         specs = load_services_file(services_file) if services_file is not None else None
         if supervisor is None:
             if data_dir is None:
-                data_dir = USER_SERVICES_DIR if services_file is not None else REFSHOP_SERVICES_DIR
+                data_dir = services_data_dir(services_file) if services_file is not None else REFSHOP_SERVICES_DIR
             supervisor = Supervisor(data_dir)
         return LocalBackend(supervisor, specs)
     if kind == "docker":

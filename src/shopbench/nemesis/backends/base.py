@@ -1,7 +1,9 @@
 """What a fault backend is: the few verbs the nemesis and `shopbench services` need.
 
-A backend hits *targets* (a local process, a container) of named *services*. `apply` performs a
-fault action and says what it hit; `recover` undoes exactly those hits, and returns only when
+A backend hits *targets* (a local process tree, a container) of named *services*. `apply` performs
+a fault action and says what it hit and whether it *landed* (verified: the tree is gone, every
+process is stopped, the container is exited or paused), with the evidence; `result` only says
+whether the backend could perform it. `recover` undoes exactly those hits, and returns only when
 each is running, resumed and (where a health check is known) answering again.
 """
 
@@ -24,6 +26,9 @@ class Hit:
     result: str = OK  # ok | error | skipped
     error: str | None = None
     handle: Any = None  # backend-private: the service name, a container id
+    landed: bool | None = None  # did it take effect, checked (None: not checked, e.g. skipped)
+    evidence: str | None = None  # what the check saw, one short sentence
+    landed_at: float | None = None  # epoch seconds the check established it (or gave up)
 
 
 @dataclass

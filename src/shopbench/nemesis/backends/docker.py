@@ -3,7 +3,9 @@
 A service is the set of containers whose Compose label `com.docker.compose.service` equals its
 name (optionally within one Compose project); when no container carries that label, the
 containers whose name starts with the service name. `count` is how many of them one action hits
-(running ones, in name order). Actions map to the Engine API: kill (SIGKILL), terminate (stop:
+(running ones, in name order; a `count` at least the number of replicas hits them all). Every
+action is verified against the engine's own view of the container afterwards (exited, paused,
+running), which is the `landed` evidence. Actions map to the Engine API: kill (SIGKILL), terminate (stop:
 SIGTERM, then SIGKILL after the stop timeout), pause, resume (unpause), restart; recovering
 starts what was stopped and unpauses what was paused, then waits until each container runs (and
 reports healthy, when it has a health check).
@@ -103,8 +105,8 @@ class DockerBackend:
             eligible = [c for c in all_containers if c.status == "running"]
         if not eligible:
             states = ", ".join(f"{c.name} {c.status}" for c in all_containers) or "no containers"
-            return [Hit(None, SKIPPED, f"no {'paused' if action == 'resume' else 'running'} container of "
-                                       f"{service} ({states})")]
+            want = "paused" if action == "resume" else "running"
+            return [Hit(None, SKIPPED, f"no {want} container of {service} ({states})", landed=False)]
         hits = []
         for c in eligible[:count]:
             target = f"container {c.name}"
@@ -122,10 +124,30 @@ class DockerBackend:
                     self._wait_up(c.id)
                 else:
                     raise ValueError(f"unknown action {action!r}")
-                hits.append(Hit(target, OK, handle=c.id))
+                landed, evidence = self._verify(action, c.id)
+                hits.append(Hit(target, OK, None if landed else evidence, handle=c.id, landed=landed,
+                                evidence=evidence, landed_at=time.time()))
             except (TargetError, *_docker_errors()) as exc:
-                hits.append(Hit(target, ERROR, _short(exc), handle=c.id))
+                hits.append(Hit(target, ERROR, _short(exc), handle=c.id, landed=False))
         return hits
+
+    _WANT = {"kill": ("exited", "dead"), "terminate": ("exited", "dead"), "pause": ("paused",),
+             "resume": ("running",), "restart": ("running",)}
+
+    def _verify(self, action: str, container_id: str, timeout: float = 5.0) -> tuple[bool, str]:
+        """Did the action take effect: the container's state as the engine reports it afterwards."""
+        want = self._WANT[action]
+        deadline = time.monotonic() + timeout
+        while True:
+            c = self.client.containers.get(container_id)
+            state = c.attrs.get("State") or {}
+            status = state.get("Status") or c.status
+            if status in want:
+                code = f" (exit code {state.get('ExitCode')})" if status == "exited" else ""
+                return True, f"the engine reports container {c.name} {status}{code}"
+            if time.monotonic() > deadline:
+                return False, f"container {c.name} is {status} {timeout:g} s after {action}, not {' or '.join(want)}"
+            time.sleep(0.05)
 
     def recover(self, action: str, service: str, hits: list[Hit]) -> list[Hit]:
         out = []
@@ -139,7 +161,8 @@ class DockerBackend:
                 elif c.status != "running":
                     c.start()
                 self._wait_up(c.id)
-                out.append(Hit(f"container {c.name}", OK, handle=c.id))
+                out.append(Hit(f"container {c.name}", OK, handle=c.id, landed=True, landed_at=time.time(),
+                               evidence=f"container {c.name} running and resumed"))
             except (TargetError, *_docker_errors()) as exc:
                 out.append(Hit(hit.target, ERROR, _short(exc), handle=hit.handle))
         return out

@@ -1,84 +1,135 @@
-"""The local backend: faults as signals to processes owned by a `shopbench.processes.Supervisor`.
+"""The local backend: faults as signals to the process trees a `shopbench.processes.Supervisor` owns.
 
 It serves the reference shop (the supervisor of `RefShop`, or its state directory) and any user's
 services described in a services file, so a user can run their own shop on one machine under
-shopbench with no Docker. A services file is JSON or TOML:
+shopbench with no Docker. A services file is TOML or JSON:
 
-    {"services": [{"name": "order", "command": ["python", "-m", "myshop.order"], "cwd": ".",
-                   "env": {"PORT": "8000"}, "health_url": "http://127.0.0.1:8000/health"}]}
+    [services.order-service]                      # one table per service (or a [[services]] list
+    command = "gunicorn -w 2 -b 127.0.0.1:8001 app:app"   #  with name = ...); a string is split
+    cwd = "order"                                  #  like a shell would; relative to this file
+    env = { DB_URL = "sqlite:///order.db" }
+    health_url = "http://127.0.0.1:8001/health"    # up when it answers anything below 500
+    # health_tcp = "127.0.0.1:8001"                # or: up when it accepts a connection
+    # port = 8001                                  # or: the port it listens on (also finds it to adopt)
+    # match = "gunicorn .*app:app"                 # adoption: a regex on a running process's command line
+    # pid_file = "order.pid"                       # adoption: a pid file it writes
 
-    [[services]]                                  # or one table per service: [services.order]
-    name = "order"
-    command = "python -m myshop.order"            # a string is split like a shell would
-    health_url = "http://127.0.0.1:8000/health"
-
-`cwd` is relative to the file's directory. Each service is one process, so `count` above 1 hits
-that one process.
+With none of health_url, health_tcp, port, the service is up once a process of its tree listens on
+a TCP port. State (pids, logs) lives beside the file in `.shopbench/<file stem>/`, or in
+--services-data. A service already running that shopbench did not start is *adopted* (found by
+pid_file, port or match) so faults reach it; restarting it runs its `command`. A fault hits the
+service's whole process tree, so `count` above 1 hits that same tree.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from shopbench.configfile import read_config
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shopbench.configfile import read_config, validate
 from shopbench.errors import ShopbenchError, UsageError
 from shopbench.nemesis.backends.base import ERROR, OK, SKIPPED, Hit, TargetStatus, resolve_name
-from shopbench.processes import PAUSED, RUNNING, STOPPED, ServiceSpec, Supervisor
+from shopbench.processes import PAUSED, STOPPED, ServiceSpec, Supervisor, split_hostport
 
-SPEC_FIELDS = ("name", "command", "cwd", "env", "health_url", "start_timeout")
+
+class ServiceEntry(BaseModel):
+    """One service of a services file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[^/\s][^/]*$", description="a non-empty name without '/'")
+    command: str | list[str] = Field(description="a command line: a string or a list of strings")
+    cwd: str | None = Field(default=None, description="a directory path (relative to the services file)")
+    env: dict[str, str | int | float | bool] = Field(default_factory=dict,
+                                                     description="a table of NAME = value strings")
+    health_url: str | None = Field(default=None, pattern=r"^https?://",
+                                   description="an http:// URL the service answers once it is up")
+    health_tcp: str | None = Field(default=None, description='a "host:port" address it accepts connections on')
+    health_status_below: int = Field(default=500, ge=100, le=600,
+                                     description="an HTTP status between 100 and 600: answers below it mean up")
+    port: int | None = Field(default=None, ge=1, le=65535, description="the TCP port it listens on (1-65535)")
+    pid_file: str | None = Field(default=None, description="a path to a file holding its pid")
+    match: str | None = Field(default=None, description="a regular expression matching its command line")
+    start_timeout: float = Field(default=30.0, gt=0, description="a number of seconds > 0")
+    stop_timeout: float = Field(default=5.0, gt=0, description="a number of seconds > 0")
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, v: str | list[str]) -> list[str]:
+        argv = shlex.split(v) if isinstance(v, str) else v
+        if not argv:
+            raise ValueError("the command is empty")
+        return argv
+
+    @field_validator("health_tcp")
+    @classmethod
+    def _hostport(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                split_hostport(v)
+            except ValueError:
+                raise ValueError("not host:port") from None
+        return v
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+
+class ServicesFile(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    services: list[ServiceEntry] = Field(min_length=1, description=(
+        "a non-empty list of services (or one table per service), each with name and command"))
+
+    @field_validator("services")
+    @classmethod
+    def _unique(cls, v: list[ServiceEntry]) -> list[ServiceEntry]:
+        seen: set[str] = set()
+        for entry in v:
+            if entry.name in seen:
+                raise ValueError(f"service {entry.name!r} appears twice; names must be unique")
+            seen.add(entry.name)
+        return v
 
 
 def load_services_file(path: str | Path) -> list[ServiceSpec]:
     """Parse a services file into specs; bad input is one UsageError naming file, entry and field."""
     path = Path(path)
     data = read_config(path, "services file", toml=True)
-    entries = data.get("services") if isinstance(data, dict) else None
-    if isinstance(entries, dict):
-        entries = [{"name": name, **(body if isinstance(body, dict) else {"command": body})}
-                   for name, body in entries.items()]
-    if not isinstance(entries, list) or not entries:
-        raise UsageError(f"{path}: field services is missing or empty; it must list services, each with "
-                         f"name, command and optionally cwd, env, health_url.")
-    specs: list[ServiceSpec] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        where = f"{path}: services[{i}]"
-        if not isinstance(entry, dict):
-            raise UsageError(f"{where} must be an object with name and command.")
-        unknown = sorted(set(entry) - set(SPEC_FIELDS))
-        if unknown:
-            raise UsageError(f"{where}.{unknown[0]} is not a known field; allowed: {', '.join(SPEC_FIELDS)}.")
-        name = entry.get("name")
-        if not isinstance(name, str) or not name.strip() or "/" in name:
-            raise UsageError(f"{where}.name is {name!r}; it must be a non-empty name without '/'.")
-        if name in seen:
-            raise UsageError(f"{where}.name {name!r} appears twice; service names must be unique.")
-        seen.add(name)
-        command = entry.get("command")
-        if isinstance(command, str):
-            command = shlex.split(command)
-        if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
-            raise UsageError(f"{where}.command must be a command line: a string or a list of strings.")
-        cwd = entry.get("cwd")
-        if cwd is not None and not isinstance(cwd, str):
-            raise UsageError(f"{where}.cwd must be a directory path.")
-        cwd_path = (path.parent / cwd).resolve() if cwd else path.parent.resolve()
-        env = entry.get("env") or {}
-        if not isinstance(env, dict) or not all(isinstance(k, str) for k in env):
-            raise UsageError(f"{where}.env must be an object of NAME = value strings.")
-        health = entry.get("health_url")
-        if health is not None and (not isinstance(health, str) or not health.startswith(("http://", "https://"))):
-            raise UsageError(f"{where}.health_url is {health!r}; it must be an http:// URL.")
-        timeout = entry.get("start_timeout", 30.0)
-        if not isinstance(timeout, int | float) or timeout <= 0:
-            raise UsageError(f"{where}.start_timeout must be a number of seconds > 0.")
-        specs.append(ServiceSpec(name=name, command=command, cwd=str(cwd_path),
-                                 env={k: str(v) for k, v in env.items()}, health_url=health,
-                                 start_timeout=float(timeout)))
-    return specs
+    if isinstance(data, dict) and isinstance(data.get("services"), dict):
+        data = {**data, "services": [{"name": name, **(body if isinstance(body, dict) else {"command": body})}
+                                     for name, body in data["services"].items()]}
+    checked = validate(ServicesFile, data, str(path), shape='{"services": [{"name": ..., "command": ...}]}')
+    base = path.parent.resolve()
+    return [ServiceSpec(name=e.name, command=list(e.command), cwd=str((base / e.cwd).resolve() if e.cwd else base),
+                        env={k: _env_str(v) for k, v in e.env.items()}, health_url=e.health_url,
+                        start_timeout=float(e.start_timeout), health_tcp=e.health_tcp,
+                        health_status_below=e.health_status_below, port=e.port, pid_file=e.pid_file,
+                        match=e.match, stop_timeout=float(e.stop_timeout))
+            for e in checked.services]
+
+
+def _env_str(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def services_data_dir(services_file: str | Path) -> Path:
+    """Where a services file's state lives: beside it, whatever the current folder."""
+    path = Path(services_file).resolve()
+    return path.parent / ".shopbench" / path.stem
 
 
 class LocalBackend:
@@ -104,6 +155,44 @@ class LocalBackend:
     def _spec(self, name: str) -> ServiceSpec:
         return self.specs.get(name) or self.supervisor.spec(name)
 
+    # -- adoption ---------------------------------------------------------------------------
+    def adopt(self, services: list[str] | None = None) -> list[tuple[str, int | None, str]]:
+        """Take over running instances shopbench did not start: (service, pid or None, how or why not)."""
+        out = []
+        for name in [self.canonical(s) for s in services] if services else list(self.specs):
+            with self._lock(name):
+                if self.supervisor.pid(name) is not None:
+                    how = "adopted earlier" if self.supervisor.adopted(name) else "started by shopbench"
+                    out.append((name, self.supervisor.pid(name), how))
+                    continue
+                spec = self._spec(name)
+                found = self.supervisor.adopt(spec)
+                if found is not None:
+                    out.append((name, found[0], f"found by {found[1]}"))
+                elif not (spec.pid_file or spec.port or spec.match):
+                    out.append((name, None, "not running; give it port, match or pid_file in the services "
+                                            "file so a running instance can be found"))
+                else:
+                    out.append((name, None, "no running instance found"))
+        return out
+
+    def cannot_land(self, name: str, action: str) -> str | None:
+        """Why `action` on `name` would be skipped if it fired now, or None if it can land."""
+        name = self.canonical(name)
+        if action == "restart":
+            return None
+        if self.supervisor.pid(name) is None:
+            never = name not in self.supervisor.names()
+            spec = self._spec(name)
+            findable = spec.pid_file or spec.port or spec.match
+            if never and not findable:
+                return (f"{name} was not started by shopbench and cannot be adopted (no port, match or pid_file "
+                        f"in the services file): start it with 'shopbench services start' or add one")
+            return f"{name} is not running (no instance found to adopt)"
+        if action == "resume" and self.supervisor.state(name) != PAUSED:
+            return f"{name} is not paused, so there is nothing to resume"
+        return None
+
     # -- lifecycle of a user's services (`shopbench services start|stop`) ---------------------
     def start(self, service: str) -> Hit:
         name = self.canonical(service)
@@ -115,9 +204,7 @@ class LocalBackend:
         name = self.canonical(service)
         with self._lock(name):
             pid = self.supervisor.pid(name)
-            if self.supervisor.state(name) == PAUSED:
-                self.supervisor.resume(name)
-            self.supervisor.stop(name)
+            self.supervisor.stop(name) if name in self.supervisor.names() else None
         return Hit(f"pid {pid}" if pid else None, OK if pid else SKIPPED,
                    None if pid else "not running", handle=name)
 
@@ -126,38 +213,46 @@ class LocalBackend:
         name = self.canonical(service)
         sup = self.supervisor
         with self._lock(name):
+            before = sup.pid(name)
+            if before is None and action != "restart" and name in self.specs:
+                # A user's shop already running: adopt it now rather than skip the fault.
+                found = sup.adopt(self.specs[name])
+                before = found[0] if found else None
             try:
-                before = sup.pid(name)
-                state = sup.state(name)
                 if action == "restart":
-                    if name not in sup.names():
-                        sup.start(self._spec(name), wait=True)  # a user's service never started: start it
-                    new = sup.restart(name, wait=True)
-                    return [Hit(f"pid {before} -> {new}" if before else f"pid {new}", OK, handle=name)]
-                if action == "resume":
-                    if state != PAUSED:
-                        return [Hit(f"pid {before}" if before else None, SKIPPED, f"{name} is {state}", name)]
-                    sup.resume(name)
-                    self._wait_state(name, RUNNING)
-                    return [Hit(f"pid {before}", OK, handle=name)]
+                    if name not in sup.names() or before is None:
+                        pid = sup.start(self._spec(name), wait=True)
+                        return [Hit(f"pid {pid}", OK, handle=name, landed=True, landed_at=time.time(),
+                                    evidence=f"it was not running; started as pid {pid}, healthy")]
+                    landing = sup.restart_verified(name)
+                    target = f"pid {before} -> {landing.pid}" if landing.pid else f"pid {before}"
+                    return [self._hit(target, landing, name)]
                 if before is None:
-                    return [Hit(None, SKIPPED, f"{name} is not running", name)]
-                if action == "kill":
-                    pid = sup.kill(name)
-                elif action == "terminate":
-                    pid = sup.terminate(name)
-                elif action == "pause":
-                    if state == PAUSED:
-                        return [Hit(f"pid {before}", SKIPPED, f"{name} is already paused", name)]
-                    pid = sup.pause(name)
-                    self._wait_state(name, PAUSED)
-                else:
+                    why = self.cannot_land(name, action) or f"{name} is not running"
+                    return [Hit(None, SKIPPED, why, name, landed=False)]
+                if action == "resume" and sup.state(name) != PAUSED:
+                    return [Hit(f"pid {before}", SKIPPED, f"{name} is {sup.state(name)}, not paused", name,
+                                landed=False)]
+                if action == "pause" and sup.state(name) == PAUSED:
+                    return [Hit(f"pid {before}", SKIPPED, f"{name} is already paused", name, landed=False)]
+                if action not in ("kill", "terminate", "pause", "resume"):
                     raise UsageError(f"unknown action {action!r}.")
+                landing = sup.fault(name, action)
+            except PermissionError as exc:
+                return [Hit(f"pid {before}" if before else None, ERROR,
+                            f"{exc}: it runs as another user; run shopbench as that user", name, landed=False)]
             except ShopbenchError as exc:
-                return [Hit(f"pid {before}" if before else None, ERROR, str(exc), name)]
-            if pid is None:
-                return [Hit(None, SKIPPED, f"{name} was not running", name)]
-            return [Hit(f"pid {pid}", OK, handle=name)]
+                return [Hit(f"pid {before}" if before else None, ERROR, str(exc), name, landed=False)]
+            if landing is None:
+                return [Hit(None, SKIPPED, f"{name} was not running", name, landed=False)]
+            return [self._hit(f"pid {landing.pid}", landing, name)]
+
+    @staticmethod
+    def _hit(target: str, landing: Any, name: str) -> Hit:
+        # The action was carried out (result ok) whether or not it took effect: an unlanded kill must
+        # still be recovered, and the timeline says it did not land.
+        return Hit(target, OK, None if landing.landed else landing.evidence, name, landed=landing.landed,
+                   evidence=landing.evidence, landed_at=landing.at)
 
     def recover(self, action: str, service: str, hits: list[Hit]) -> list[Hit]:
         """Bring the service back to running, resumed and healthy, whatever the action left it in."""
@@ -165,14 +260,23 @@ class LocalBackend:
         sup = self.supervisor
         with self._lock(name):
             try:
-                if name not in sup.names():
+                if name not in sup.names() or sup.pid(name) is None:
                     pid = sup.start(self._spec(name), wait=True)
+                    evidence = f"started as pid {pid}; it answers its health check"
+                elif sup.state(name) == PAUSED or any(_is_stopped(p) for p in sup.tree(name)):
+                    landing = sup.fault(name, "resume")
+                    if landing is not None and not landing.landed:
+                        return [Hit(f"pid {landing.pid}", ERROR, landing.evidence, name, landed=False,
+                                    evidence=landing.evidence, landed_at=landing.at)]
+                    pid = sup.pid(name)
+                    evidence = landing.evidence if landing else "resumed"
                 else:
-                    pid = sup.ensure_running(name, wait=True)
+                    pid = sup.pid(name)
                     sup.wait_healthy(name)
-            except ShopbenchError as exc:
-                return [Hit(f"service {name}", ERROR, str(exc), name)]
-        return [Hit(f"pid {pid}", OK, handle=name)]
+                    evidence = "it was running; it answers its health check"
+            except (ShopbenchError, PermissionError) as exc:
+                return [Hit(f"service {name}", ERROR, str(exc).splitlines()[0], name, landed=False)]
+        return [Hit(f"pid {pid}", OK, handle=name, landed=True, evidence=evidence, landed_at=time.time())]
 
     def status(self, services: list[str] | None = None) -> list[TargetStatus]:
         names = [self.canonical(s) for s in services] if services else self.services()
@@ -182,12 +286,17 @@ class LocalBackend:
                 rows.append(TargetStatus(name, None, STOPPED, "never started"))
                 continue
             st = self.supervisor.status(name)
-            rows.append(TargetStatus(name, f"pid {st.pid}" if st.pid else None, st.state,
-                                     st.health_url or ""))
+            detail = st.health_url or ""
+            if st.pid:
+                detail = f"{st.processes} processes" + (", adopted" if st.adopted else "") + (
+                    f", {detail}" if detail else "")
+            rows.append(TargetStatus(name, f"pid {st.pid}" if st.pid else None, st.state, detail))
         return rows
 
-    def _wait_state(self, name: str, want: str, timeout: float = 2.0) -> None:
-        # Signals are asynchronous: the timeline should only say "paused" once the kernel agrees.
-        deadline = time.monotonic() + timeout
-        while self.supervisor.state(name) != want and time.monotonic() < deadline:
-            time.sleep(0.005)
+
+def _is_stopped(p: Any) -> bool:
+    try:
+        return p.status() in ("stopped", "tracing-stop")
+    except Exception:  # noqa: BLE001 - gone
+        return False
+
