@@ -46,6 +46,15 @@ class FaultHook:
         self.backend: Backend | None = None
         self.timeline_path: Path | None = None
         self.nemesis: Nemesis | None = None
+        self.proxy: Any = None  # a fault proxy this hook started for a services file's links
+        self.echo: Callable[[str], None] | None = None
+
+    @property
+    def wants_links(self) -> bool:
+        """The plan has network faults: an embedded reference shop must be started with links."""
+        from shopbench.nemesis.network import NETWORK_ACTIONS
+
+        return any(t.action in NETWORK_ACTIONS for t in self.plan.triggers)
 
     def bind(self, run: Any, supervisor: Any = None) -> None:
         """Choose the backend, check the plan's services against it, and point the timeline at the run."""
@@ -63,6 +72,11 @@ class FaultHook:
         else:
             backend = make_backend(self.backend_spec, docker_url=self.options["docker_url"],
                                    project=self.options["project"])
+        if self.wants_links:  # network faults: the same backend, plus the shop's links
+            from shopbench.nemesis.network import with_links
+
+            backend, self.proxy = with_links(backend, supervisor, self.options["services_file"],
+                                             self.options["data_dir"], echo=self.echo)
         self.backend = backend
         self.plan = parse_fault_plan(self.plan.model_dump(include={"kill_triggers"}), self.plan.source,
                                      backend=backend)
@@ -133,5 +147,7 @@ def hook_from_flags(
         tail = "" if entry["result"] == "ok" else f": {entry['result']}, {entry.get('error')}"
         echo(f"fault {entry['fault']}: {what} {entry['service']}{where}{tail}")
 
-    return FaultHook(faults, backend=backend, data_dir=services_data, services_file=services_file,
+    hook = FaultHook(faults, backend=backend, data_dir=services_data, services_file=services_file,
                      docker_url=docker_url, project=project, listener=show)
+    hook.echo = echo
+    return hook

@@ -91,7 +91,7 @@ def run_consistency(
             shop: RefShop | None = None
             if target is None:
                 with run.phase("setup"):
-                    shop = RefShop(run.path / "shop", flaw=flaw)
+                    shop = RefShop(run.path / "shop", flaw=flaw, links=getattr(during_burst, "wants_links", False))
                     stack.enter_context(shop)
                     target = shop.target
                     run.manifest["config"]["target"] = target.as_dict()

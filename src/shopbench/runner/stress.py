@@ -243,7 +243,7 @@ def run_stress(
                 target = Target.load(urls)
             else:
                 with run.phase("start-shop"):
-                    shop = RefShop(run.file("shop"), flaw=flaw)
+                    shop = RefShop(run.file("shop"), flaw=flaw, links=getattr(nemesis, "wants_links", False))
                     stack.enter_context(shop)
                     target = shop.target
             run.manifest["target"] = target.as_dict()
