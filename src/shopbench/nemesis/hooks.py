@@ -72,7 +72,7 @@ class FaultHook:
         else:
             backend = make_backend(self.backend_spec, docker_url=self.options["docker_url"],
                                    project=self.options["project"])
-        if self.wants_links:  # network faults: the same backend, plus the shop's links
+        if self.wants_links and not hasattr(backend, "apply_link"):  # the same backend, plus the shop's links
             from shopbench.nemesis.network import with_links
 
             backend, self.proxy = with_links(backend, supervisor, self.options["services_file"],

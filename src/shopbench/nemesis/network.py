@@ -397,6 +397,7 @@ def with_links(backend: Any, supervisor: Any = None, services_file: str | Path |
     network actions. Raises UsageError when no links are known where the shop runs."""
     if getattr(backend, "kind", None) == "docker":
         return LinkedBackend(backend, DockerLinks(backend)), None
+    supervisor = supervisor or getattr(backend, "supervisor", None)
     state_dir = getattr(supervisor, "state_dir", None) or data_dir
     if state_dir is not None:
         for where in (Path(state_dir) / LINKS_FILE, Path(state_dir).parent / LINKS_FILE):
