@@ -44,6 +44,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
@@ -70,112 +71,224 @@ class Toxics:
         return [f.name for f in fields(self) if getattr(self, f.name)]
 
 
-def _abort(writer: asyncio.StreamWriter) -> None:
+def _abort(transport: asyncio.BaseTransport | None) -> None:
     """Close with a TCP RST (SO_LINGER 0), the way a crashed or reset peer looks."""
-    sock = writer.get_extra_info("socket")
+    if transport is None or transport.is_closing():
+        return
+    sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
+    transport.abort()  # type: ignore[attr-defined]
 
 
-class _Conn:
-    """One proxied connection: the client side, the upstream side, two pumps."""
-
-    def __init__(self, link: Link, client_w: asyncio.StreamWriter):
-        self.link = link
-        self.client_w = client_w
-        self.upstream_w: asyncio.StreamWriter | None = None
-        self.tasks: list[asyncio.Task[None]] = []
-        self.lost_bytes = False  # a blackhole dropped some of its bytes
-
-    def abort(self) -> None:
-        for w in (self.client_w, self.upstream_w):
-            if w is not None:
-                _abort(w)
-        for t in self.tasks:
-            t.cancel()
+def _nodelay(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class _Pump:
-    """One direction of a connection. Unshaped bytes are written straight through; shaped ones
-    (latency, rate, slicing) go through a queue drained by a writer task, so that a delay holds
-    each chunk for its time without holding up the reading of the next (no throughput collapse),
-    and order is kept when toxics change while bytes are queued."""
+class _Side(asyncio.Protocol):
+    """One socket of a proxied connection. Bytes it receives go to the other side: straight from
+    the callback when no toxic shapes them (the cheap path: no task, no queue), else through its
+    direction's `_Shaper`."""
 
-    def __init__(self, conn: _Conn, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: bool):
+    def __init__(self, conn: _Conn, upstream: bool):
         self.conn = conn
-        self.reader = reader
-        self.writer = writer
-        self.upstream = upstream  # client -> server direction
-        self.queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
-        self.queued = 0
-        self.last_due = 0.0
-        self.drainer: asyncio.Task[None] | None = None
+        self.upstream = upstream  # True: this is the client's socket, its bytes go upstream
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Side | None = None
+        self.shaper: _Shaper | None = None
+        self.writable = asyncio.Event()
+        self.writable.set()
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        _nodelay(transport)
+
+    def data_received(self, data: bytes) -> None:
         link = self.conn.link
-        try:
-            while True:
-                data = await self.reader.read(CHUNK)
-                if not data:
-                    break
-                t = link.toxics
-                if t.blackhole:
-                    self.conn.lost_bytes = True
-                    continue
-                if not t.shaped() and not self.queued:
-                    self.writer.write(data)
-                    await self.writer.drain()
-                    continue
-                due = loop.time()
-                if self.upstream and (t.latency_ms or t.jitter_ms):
-                    jitter = random.uniform(-t.jitter_ms, t.jitter_ms) if t.jitter_ms else 0.0
-                    due += max(0.0, t.latency_ms + jitter) / 1000.0
-                due = max(due, self.last_due)  # jitter never reorders a stream
-                self.last_due = due
-                self.queued += 1
-                if self.drainer is None:
-                    self.drainer = asyncio.create_task(self._drain())
-                    self.conn.tasks.append(self.drainer)
-                self.queue.put_nowait((due, data))
-            if self.drainer is not None:
-                self.queue.put_nowait(None)
-                await self.drainer
-            with contextlib.suppress(OSError, RuntimeError):
-                if self.writer.can_write_eof():
-                    self.writer.write_eof()
-        except (ConnectionError, OSError):
-            self.conn.abort()
+        t = link.toxics
+        if t.blackhole or self.peer is None:
+            self.conn.lost_bytes = True
+            return
+        if self.shaper is None and not t.shaped():
+            self.peer.transport.write(data)  # type: ignore[union-attr]
+            return
+        if self.shaper is None:
+            self.shaper = _Shaper(self)
+        self.shaper.put(data)
 
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
+    def eof_received(self) -> bool:
+        if self.shaper is not None:
+            self.shaper.put(None)
+        elif self.peer is not None and self.peer.transport is not None and self.peer.transport.can_write_eof():
+            with contextlib.suppress(OSError, RuntimeError):
+                self.peer.transport.write_eof()
+        if self.peer is None:
+            return False
+        return True  # half-closed: the answer may still come back
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.writable.set()
+        self.conn.lost(self)
+
+    def pause_writing(self) -> None:
+        # Our socket's buffer is full: stop reading from the side that fills it.
+        self.writable.clear()
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+        if self.peer is not None and self.peer.transport is not None and not self.peer.transport.is_closing():
+            self.peer.transport.resume_reading()
+
+
+class _Shaper:
+    """The shaped path of one direction: chunks queued with the time they are due, written by one
+    task, so a delay holds each chunk for its time without holding up the reading of the next (no
+    throughput collapse), and order is kept when toxics change while bytes are queued."""
+
+    def __init__(self, side: _Side):
+        self.side = side
+        self.queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
+        self.last_due = 0.0
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        side.conn.tasks.append(self.task)
+
+    def put(self, data: bytes | None) -> None:
+        t = self.side.conn.link.toxics
+        due = asyncio.get_running_loop().time()
+        if data is not None and self.side.upstream and (t.latency_ms or t.jitter_ms):
+            jitter = random.uniform(-t.jitter_ms, t.jitter_ms) if t.jitter_ms else 0.0
+            due += max(0.0, t.latency_ms + jitter) / 1000.0
+        due = max(due, self.last_due)  # jitter never reorders a stream
+        self.last_due = due
+        self.queue.put_nowait((due, data))
+
+    async def _run(self) -> None:
+        try:
+            await self._forward()
+        except (ConnectionError, OSError):
+            self.side.conn.abort()
+        except Exception:
+            # A bug here must not stall a connection forever: the client sees a reset instead.
+            self.side.conn.abort()
+            raise
+
+    async def _forward(self) -> None:
+        side, loop = self.side, asyncio.get_running_loop()
+        out = side.peer
+        assert out is not None
         while True:
-            item = await self.queue.get()
-            if item is None:
-                return
-            due, data = item
+            due, data = await self.queue.get()
             wait = due - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            t = self.conn.link.toxics
-            pieces = [data]
-            if t.slice_bytes:
-                pieces = [data[i:i + t.slice_bytes] for i in range(0, len(data), t.slice_bytes)]
+            if out.transport is None or out.transport.is_closing():
+                return
+            if data is None:
+                if out.transport.can_write_eof():
+                    with contextlib.suppress(OSError, RuntimeError):
+                        out.transport.write_eof()
+                return
+            t = side.conn.link.toxics
+            # A rate is kept by cutting the bytes into 10 ms portions and waiting each one's time
+            # before it goes: the last byte arrives when it would have on a link that slow.
+            size = min([n for n in (t.slice_bytes, max(1, int(t.rate / 100)) if t.rate else 0) if n]
+                       or [len(data)])
+            pieces = [data[i:i + size] for i in range(0, len(data), size)]
             for i, piece in enumerate(pieces):
-                if self.conn.link.toxics.blackhole:
-                    self.conn.lost_bytes = True
+                if t.rate:
+                    await asyncio.sleep(len(piece) / t.rate)
+                if side.conn.link.toxics.blackhole:
+                    side.conn.lost_bytes = True
                     break
-                self.writer.write(piece)
-                await self.writer.drain()
-                t = self.conn.link.toxics
-                pause = len(piece) / t.rate if t.rate else 0.0
+                if out.transport.is_closing():
+                    return
+                out.transport.write(piece)
+                await out.writable.wait()
+                t = side.conn.link.toxics
                 if t.slice_bytes and t.slice_ms and i < len(pieces) - 1:
-                    pause += t.slice_ms / 1000.0
-                if pause:
-                    await asyncio.sleep(pause)
-            self.queued -= 1
+                    await asyncio.sleep(t.slice_ms / 1000.0)
+            if self.queue.empty() and not side.conn.link.toxics.shaped():
+                side.shaper = None  # back on the cheap path; nothing is queued that it could overtake
+                return
+
+
+class _Conn:
+    """One proxied connection: the client's socket and the upstream one."""
+
+    def __init__(self, link: Link):
+        self.link = link
+        self.client = _Side(self, upstream=True)
+        self.server = _Side(self, upstream=False)
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.lost_bytes = False  # a blackhole dropped some of its bytes
+        self.closed = False
+
+    def accepted(self) -> None:
+        t = self.link.toxics
+        if t.reset or t.down:
+            self.abort()
+            return
+        self.link.conns.add(self)
+        if t.blackhole:
+            self.lost_bytes = True  # accepted, read, never answered, until the blackhole lifts and resets it
+            return
+        assert self.client.transport is not None
+        self.client.transport.pause_reading()  # until the upstream socket is there to take the bytes
+        self.tasks.append(asyncio.get_running_loop().create_task(self._connect()))
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.create_connection(lambda: self.server, *self.link.upstream)
+        except OSError:
+            self.abort()  # the upstream refuses: so does the link
+            return
+        if self.closed or self.link.toxics.reset or self.link.toxics.down:
+            self.abort()
+            return
+        self.client.peer, self.server.peer = self.server, self.client
+        if self.client.transport is not None and not self.client.transport.is_closing():
+            self.client.transport.resume_reading()
+
+    def abort(self) -> None:
+        self.closed = True
+        self.link.conns.discard(self)
+        for side in (self.client, self.server):
+            _abort(side.transport)
+        for t in self.tasks:
+            t.cancel()
+
+    def lost(self, side: _Side) -> None:
+        """One socket closed: close the other once what is queued for it is written."""
+        if self.closed:
+            return
+        other = self.server if side is self.client else self.client
+        if other.transport is not None and not other.transport.is_closing():
+            if side.shaper is not None and not side.shaper.task.done():
+                side.shaper.task.add_done_callback(lambda _t: other.transport.close())  # type: ignore[union-attr]
+                return
+            other.transport.close()
+        self.closed = True
+        self.link.conns.discard(self)
+
+
+class _Accept(_Side):
+    """The client's side, made by the listener."""
+
+    def __init__(self, link: Link):
+        super().__init__(_Conn(link), upstream=True)
+        self.conn.client = self
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.conn.link.accepted += 1
+        self.conn.accepted()
 
 
 class Link:
@@ -192,8 +305,9 @@ class Link:
         self.accepted = 0
 
     async def listen(self) -> None:
-        self.server = await asyncio.start_server(self._accept, self.host, self.port, reuse_address=True,
-                                                 backlog=1024)
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _Accept(self), self.host, self.port, reuse_address=True,
+                                               backlog=1024)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -220,52 +334,12 @@ class Link:
         if not now.down and self.server is None:
             await self.listen()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        with contextlib.suppress(OSError):
-            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        t = self.toxics
-        if t.reset or t.down:
-            _abort(writer)
-            return
-        conn = _Conn(self, writer)
-        self.conns.add(conn)
-        try:
-            if t.blackhole:
-                conn.lost_bytes = True
-                # Accepted, read, never answered, until the blackhole lifts and resets it.
-                conn.tasks.append(asyncio.current_task())  # type: ignore[arg-type]
-                while await reader.read(CHUNK):
-                    pass
-                return
-            try:
-                up_r, up_w = await asyncio.open_connection(*self.upstream)
-            except OSError:
-                _abort(writer)  # the upstream refuses: so does the link
-                return
-            with contextlib.suppress(OSError):
-                up_w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn.upstream_w = up_w
-            if self.toxics.reset or self.toxics.down:
-                conn.abort()
-                return
-            pumps = [asyncio.create_task(_Pump(conn, reader, up_w, True).run()),
-                     asyncio.create_task(_Pump(conn, up_r, writer, False).run())]
-            conn.tasks.extend(pumps)
-            await asyncio.gather(*pumps, return_exceptions=True)
-        except (asyncio.CancelledError, ConnectionError, OSError):
-            pass
-        finally:
-            self.conns.discard(conn)
-            for w in (writer, conn.upstream_w):
-                if w is not None:
-                    w.close()
-
     def state(self) -> dict[str, Any]:
         return {"name": self.name, "listen": f"{self.host}:{self.port}", "port": self.port,
                 "upstream": f"{self.upstream[0]}:{self.upstream[1]}", "toxics": asdict(self.toxics),
                 "active": self.toxics.active(), "connections": len(self.conns), "accepted": self.accepted,
                 "listening": self.server is not None}
+
 
 
 class ProxyServer:
@@ -425,7 +499,10 @@ class LinkProxy(ProxyClient):
         argv = [sys.executable, "-m", "shopbench.nemesis.proxy", "--exit-on-stdin-eof"]
         for name, (host, port) in links.items():
             argv += ["--link", f"{name}={(listen or {}).get(name, 0)}={host}:{port}"]
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # The child imports this very shopbench, wherever the parent found it (a checkout, a venv).
+        here = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)}
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         line = _read_line(proc, timeout)
         try:
             ready = json.loads(line) if line else {}
