@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))  # run from a checkout without installing
+
+import psutil  # noqa: E402
 
 from shopbench.nemesis.proxy import LinkProxy  # noqa: E402
 from shopbench.processes import free_port  # noqa: E402
@@ -130,6 +133,8 @@ def main() -> int:
             asyncio.run(_paced(via_port, args.rate, 0.3, args.connections))  # warm both paths
             asyncio.run(_paced(port, args.rate, 0.3, args.connections))
             paired: list[float] = []
+            proxy_proc = psutil.Process(proxy.pid)
+            cpu0 = sum(proxy_proc.cpu_times()[:2])
             for i in range(args.rounds):
                 order = (("direct", port), ("proxy", via_port))
                 p50s = {}
@@ -139,6 +144,7 @@ def main() -> int:
                     rps[name].append(achieved)
                     p50s[name] = _pct(values, 0.5)
                 paired.append(p50s["proxy"] - p50s["direct"])
+            cpu_per_request = (sum(proxy_proc.cpu_times()[:2]) - cpu0) / max(1, len(lat["proxy"]))
             closed = {name: asyncio.run(_closed(p, 1.0, args.connections))
                       for name, p in (("direct", port), ("proxy", via_port))}
     finally:
@@ -159,6 +165,9 @@ def main() -> int:
           f"median of per-round differences {added_paired:.3f} ms")
     print(f"throughput through the proxy: {ratio:.2f}x direct at the offered rate (target >= {TARGET_RATIO}x); "
           f"closed loop: {closed_ratio:.2f}x")
+    print(f"proxy CPU per proxied request: {cpu_per_request * 1e6:.0f} us (user+system; what it costs whatever "
+          f"else runs on the machine)")
+    print(f"machine load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
