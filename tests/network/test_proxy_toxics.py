@@ -182,3 +182,41 @@ print(round(out["t"], 3))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert float(done.stdout.strip()) >= 0.09, done.stdout
+
+
+def test_shaping_toxics_flipped_under_concurrent_traffic_never_corrupt_a_stream(link: LinkProxy) -> None:
+    import threading
+
+    errors: list[str] = []
+    done = threading.Event()
+    counts = [0] * 6
+
+    def client(k: int) -> None:
+        conn = connect(link, timeout=10)
+        while not done.is_set():
+            path = "/big" if k % 2 else "/"
+            try:
+                _, body = timed_get(conn, path)
+            except Exception as exc:  # noqa: BLE001 - collected and reported below
+                errors.append(f"{k}: {type(exc).__name__}: {exc}")
+                return
+            if body != (b"x" * 200_000 if k % 2 else b"hello"):
+                errors.append(f"{k}: wrong body of {len(body)} bytes")
+                return
+            counts[k] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for toxics in ({"latency_ms": 20, "jitter_ms": 15}, {"rate": 5_000_000}, {"slice_bytes": 1000, "slice_ms": 1},
+                   {}, {"latency_ms": 5, "rate": 2_000_000}, {}):
+        link.clear(LINK)
+        if toxics:
+            link.set(LINK, **toxics)
+        time.sleep(0.4)
+    done.set()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert all(c > 0 for c in counts), counts
