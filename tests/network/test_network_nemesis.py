@@ -237,3 +237,21 @@ def test_docker_partition_disconnects_and_reconnects_with_aliases(tmp_path: Path
         with Nemesis(bad, backend, None, handle_signals=False) as nem:
             assert wait_for(lambda: len(nem.entries) >= 1)
         assert nem.entries[0]["result"] == "error" and "can only partition" in nem.entries[0]["error"]
+
+
+def test_a_link_port_in_use_is_a_target_error_naming_it(upstream: tuple[str, int], tmp_path: Path) -> None:
+    from shopbench.errors import TargetError
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    services = tmp_path / "services.json"
+    services.write_text(json.dumps({"services": [{"name": "stock", "command": "true"}],
+                                    "links": {"order->stock": {"upstream": f"127.0.0.1:{upstream[1]}",
+                                                               "listen": port}}}))
+    try:
+        with pytest.raises(TargetError, match="cannot start the fault proxy for the links order->stock: .*in use"):
+            with_links(Processes(), services_file=services)
+    finally:
+        taken.close()

@@ -6,7 +6,7 @@ off while traffic flows. It forwards bytes and knows nothing of HTTP, so it serv
     proxy.set("order->payment", latency_ms=200, jitter_ms=20)
     proxy.set("order->payment", down=True)       # a partition: refused, existing connections reset
     proxy.clear("order->payment")
-    proxy.close()
+    proxy.stop()                                 # (the proxy also exits when shopbench does)
 
 Toxics of a link (all off by default; any mix):
   latency_ms, jitter_ms  every chunk from the client is held this long (+- uniform jitter) before
@@ -41,6 +41,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -48,7 +49,6 @@ from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
-CHUNK = 65536
 TOXIC_FIELDS = ("latency_ms", "jitter_ms", "rate", "slice_bytes", "slice_ms", "blackhole", "reset", "down")
 
 
@@ -490,6 +490,7 @@ class LinkProxy(ProxyClient):
         self.proc = proc
         self.pid: int = ready["pid"]
         self.links: dict[str, dict[str, Any]] = ready["links"]
+        self.log: Any = None  # the child's stderr (a temporary file)
 
     @classmethod
     def start(cls, links: Mapping[str, tuple[str, int]], listen: Mapping[str, int] | None = None,
@@ -502,7 +503,10 @@ class LinkProxy(ProxyClient):
         # The child imports this very shopbench, wherever the parent found it (a checkout, a venv).
         here = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)}
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        # Its stderr goes to a file, never a pipe: a pipe nobody reads fills up, and a proxy blocked
+        # writing a log line would stall every link.
+        log = tempfile.TemporaryFile()
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
         line = _read_line(proc, timeout)
         try:
             ready = json.loads(line) if line else {}
@@ -510,10 +514,14 @@ class LinkProxy(ProxyClient):
             ready = {}
         if not ready.get("ok"):
             proc.kill()
-            err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+            log.seek(0)
+            err = log.read().decode(errors="replace").strip()
+            log.close()
             proc.wait()
             raise ProxyError(f"the fault proxy did not start: {err.splitlines()[-1] if err else line!r}")
-        return cls(proc, ready)
+        proxy = cls(proc, ready)
+        proxy.log = log
+        return proxy
 
     def port(self, link: str) -> int:
         return int(self.links[link]["port"])
@@ -530,7 +538,7 @@ class LinkProxy(ProxyClient):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for f in (self.proc.stdin, self.proc.stdout, self.log):
             if f is not None:
                 with contextlib.suppress(OSError):
                     f.close()
