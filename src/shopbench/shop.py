@@ -2,6 +2,12 @@
 
 shopbench never imports `refshop`: it runs `python -m refshop SERVICE …` like any user's service,
 so whatever works here works on a user's shop.
+
+With `links=True` every connection between the shop's parts goes through the fault proxy
+(`shopbench.nemesis.proxy`), one link each: the order service reaches stock and payment through
+`order->stock` and `order->payment`, and the load reaches the services through `client->order`,
+`client->stock` and `client->payment` (the `target`). `links.json` in the data directory tells
+the nemesis where the proxy listens; health checks go straight to the services.
 """
 
 from __future__ import annotations
@@ -9,12 +15,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from shopbench.errors import UsageError
 from shopbench.processes import STOPPED, ServiceSpec, Supervisor, free_port
 from shopbench.target import Target
 
 SERVICES = ("stock", "payment", "order")  # start order: order needs the other two
+LINKS = {"client->order": "order", "client->stock": "stock", "client->payment": "payment",
+         "order->stock": "stock", "order->payment": "payment"}  # link -> the service it leads to
 FLAWS = ("lost-update", "no-compensation", "no-recovery", "double-charge", "early-ack", "oversell")
 HOST = "127.0.0.1"
 
@@ -28,6 +37,7 @@ class RefShop:
         port_base: int | None = None,
         flaw: str | None = None,
         extra_args: dict[str, list[str]] | None = None,
+        links: bool = False,
     ):
         if flaw is not None and flaw not in FLAWS:
             raise UsageError(f"--flaw {flaw!r} is not a reference-shop flaw; choose one of {', '.join(FLAWS)}.")
@@ -35,6 +45,9 @@ class RefShop:
         self.flaw = flaw
         self.extra_args = extra_args or {}
         self.supervisor = Supervisor(self.data_dir / "services")
+        self.links = links
+        self.proxy: Any = None  # the LinkProxy while it runs
+        self.link_ports: dict[str, int] = {}
         if port_base is None:
             self.ports = {name: free_port(HOST) for name in SERVICES}
         else:
@@ -51,20 +64,28 @@ class RefShop:
             raise UsageError(f"{meta_path}: no reference shop was started in {data_dir}.") from None
         shop = cls(data_dir, flaw=meta.get("flaw"))
         shop.ports = meta["ports"]
+        shop.link_ports = meta.get("links") or {}
         return shop
 
     def url(self, name: str) -> str:
         return f"http://{HOST}:{self.ports[name]}"
 
+    def link_url(self, link: str) -> str:
+        """The URL of the service `link` leads to, through the proxy when the shop has links."""
+        if link in self.link_ports:
+            return f"http://{HOST}:{self.link_ports[link]}"
+        return self.url(LINKS[link])
+
     @property
     def target(self) -> Target:
-        return Target(order_url=self.url("order"), payment_url=self.url("payment"), stock_url=self.url("stock"))
+        return Target(order_url=self.link_url("client->order"), payment_url=self.link_url("client->payment"),
+                      stock_url=self.link_url("client->stock"))
 
     def spec(self, name: str) -> ServiceSpec:
         cmd = [sys.executable, "-m", "refshop", name, "--host", HOST, "--port", str(self.ports[name]),
                "--db", str(self.data_dir / f"{name}.db")]
         if name == "order":
-            cmd += ["--stock-url", self.url("stock"), "--payment-url", self.url("payment")]
+            cmd += ["--stock-url", self.link_url("order->stock"), "--payment-url", self.link_url("order->payment")]
         if self.flaw:
             cmd += ["--flaw", self.flaw]
         cmd += self.extra_args.get(name, [])
@@ -76,21 +97,42 @@ class RefShop:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         started = []
         try:
+            if self.links:
+                self._start_links()
             for name in SERVICES:
                 self.supervisor.start(self.spec(name))
                 started.append(name)
         except BaseException:
             for name in reversed(started):
                 self.supervisor.stop(name)
+            self._stop_links()
             raise
-        (self.data_dir / "refshop.json").write_text(json.dumps({"ports": self.ports, "flaw": self.flaw}))
+        (self.data_dir / "refshop.json").write_text(json.dumps({"ports": self.ports, "flaw": self.flaw,
+                                                                "links": self.link_ports}))
         (self.data_dir / "urls.json").write_text(json.dumps(self.target.to_urls_json(), indent=2) + "\n")
         return self.target
+
+    def _start_links(self) -> None:
+        from shopbench.nemesis.network import LINKS_FILE, write_links_file
+        from shopbench.nemesis.proxy import LinkProxy
+
+        self.proxy = LinkProxy.start({link: (HOST, self.ports[svc]) for link, svc in LINKS.items()})
+        self.link_ports = {link: self.proxy.port(link) for link in LINKS}
+        write_links_file(self.data_dir / LINKS_FILE, self.proxy.address[1], self.proxy.pid, self.proxy.links)
+
+    def _stop_links(self) -> None:
+        from shopbench.nemesis.network import LINKS_FILE
+
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
+            (self.data_dir / LINKS_FILE).unlink(missing_ok=True)
 
     def stop(self) -> None:
         for name in reversed(SERVICES):
             if name in self.supervisor.names():
                 self.supervisor.stop(name)
+        self._stop_links()
 
     def is_up(self) -> bool:
         """Any of its services still running (or paused): starting another would clash."""

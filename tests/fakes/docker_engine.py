@@ -2,7 +2,8 @@
 
 No Docker engine runs on the machines shopbench is developed on, so the docker backend is tested
 against this: `/_ping`, `/version`, `GET /containers/json` (all, label and name filters),
-`GET /containers/{id}/json`, and `POST /containers/{id}/{kill,stop,start,restart,pause,unpause}`.
+`GET /containers/{id}/json`, `POST /containers/{id}/{kill,stop,start,restart,pause,unpause}`, and
+for network partitions `GET /networks/{id}` and `POST /networks/{id}/{connect,disconnect}`.
 Containers live in memory; every state-changing call is appended to `engine.calls`.
 
     with FakeDockerEngine() as engine:
@@ -36,6 +37,7 @@ class FakeContainer:
     restarts: int = 0
     image: str = "shop:latest"
     history: list[str] = field(default_factory=list)
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)  # network name -> endpoint (Aliases)
 
     def summary(self) -> dict[str, Any]:
         return {"Id": self.id, "Names": [f"/{self.name}"], "Image": self.image, "ImageID": "sha256:fake",
@@ -51,6 +53,7 @@ class FakeContainer:
         if self.health is not None:
             state["Health"] = {"Status": self.health, "FailingStreak": 0, "Log": []}
         return {"Id": self.id, "Name": f"/{self.name}", "Image": "sha256:fake", "State": state,
+                "NetworkSettings": {"Networks": {n: dict(e) for n, e in self.networks.items()}},
                 "RestartCount": self.restarts, "Config": {"Image": self.image, "Labels": dict(self.labels)}}
 
 
@@ -59,6 +62,7 @@ class FakeDockerEngine:
         self.containers: dict[str, FakeContainer] = {}
         self.calls: list[tuple[str, str, dict[str, list[str]]]] = []  # (verb, container name, query)
         self.lock = threading.Lock()
+        self.networks: set[str] = set()  # every network a container was ever on (it outlives a disconnect)
         self._pids = itertools.count(1000)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -72,6 +76,9 @@ class FakeDockerEngine:
             if project is not None:
                 all_labels["com.docker.compose.project"] = project
         c = FakeContainer(secrets.token_hex(32), name, all_labels, status, next(self._pids), health)
+        # Compose puts a project's containers on `<project>_default`, each aliased by its service name.
+        c.networks[f"{project or 'bridge'}_default"] = {"Aliases": [service] if service else []}
+        self.networks.update(c.networks)
         self.containers[c.id] = c
         return c
 
@@ -115,12 +122,11 @@ class FakeDockerEngine:
 
             def _route(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
+                raw = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 path = re.sub(r"^/v\d+\.\d+", "", parts.path)
                 query = parse_qs(parts.query)
-                status, body = engine.handle(method, path, query)
+                status, body = engine.handle(method, path, query, json.loads(raw) if raw else None)
                 self._send(status, body)
 
             def do_GET(self) -> None:  # noqa: N802
@@ -151,8 +157,11 @@ class FakeDockerEngine:
         self.stop()
 
     # -- the API --------------------------------------------------------------------------------
-    def handle(self, method: str, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any = None) -> tuple[int, Any]:
         with self.lock:
+            net = re.fullmatch(r"/networks/([^/]+)(?:/(connect|disconnect))?", path)
+            if net:
+                return self._network(net.group(1), net.group(2), body or {})
             if path == "/_ping":
                 return 200, b"OK"
             if path == "/version":
@@ -171,6 +180,27 @@ class FakeDockerEngine:
                 return 200, c.inspect()
             self.calls.append((verb, c.name, query))
             return self._act(c, verb)
+
+    def _network(self, name: str, verb: str | None, body: dict[str, Any]) -> tuple[int, Any]:
+        members = {c.id: c for c in self.containers.values() if name in c.networks}
+        if name not in self.networks:
+            return 404, {"message": f"network {name} not found"}
+        if verb is None:
+            return 200, {"Id": name, "Name": name, "Driver": "bridge", "Scope": "local",
+                         "Containers": {cid: {"Name": c.name} for cid, c in members.items()}}
+        c = self.find(str(body.get("Container", "")))
+        if c is None:
+            return 404, {"message": f"No such container: {body.get('Container')}"}
+        self.calls.append((f"network-{verb}", c.name, {"network": [name]}))
+        if verb == "disconnect":
+            if name not in c.networks:
+                return 500, {"message": f"container {c.id} is not connected to network {name}"}
+            del c.networks[name]
+        else:
+            if name in c.networks:
+                return 403, {"message": f"endpoint with name {c.name} already exists in network {name}"}
+            c.networks[name] = {"Aliases": list((body.get("EndpointConfig") or {}).get("Aliases") or [])}
+        return 200, None
 
     def _list(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         show_all = query.get("all", ["0"])[0] in ("1", "true", "True")

@@ -12,6 +12,10 @@ service is restored (0: it stays down until the run ends, then it is restored).
 Our additions: `action` (kill, the seed's and the default; terminate; pause; resume; restart) and
 `duration`, an upper bound on how long the fault lasts (meant for pauses: a pause with no
 recovery_time and a duration of 2 is resumed after 2 s).
+
+Network actions (`shopbench.nemesis.network`) name `links` instead of `services`:
+`{"type": "time", "threshold": 2, "action": "partition", "links": ["order->payment"], "duration": 3}`;
+`delay` takes `ms` and `jitter` (milliseconds), `bandwidth` takes `rate` (KB/s).
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shopbench.configfile import read_config, validate
 from shopbench.errors import UsageError
+from shopbench.nemesis.network import NETWORK_ACTIONS, canonical_link
 
 TRIGGER_TYPES = ("time", "users", "rps", "checkouts")
-ACTIONS = ("kill", "terminate", "pause", "resume", "restart")
+PROCESS_ACTIONS = ("kill", "terminate", "pause", "resume", "restart")
+ACTIONS = PROCESS_ACTIONS + NETWORK_ACTIONS
 
 # Seed 001 names the reference layout's services the Docker Compose way.
 ALIASES = {"order-service": "order", "stock-service": "stock", "payment-service": "payment"}
@@ -39,15 +45,21 @@ class Trigger(BaseModel):
 
     type: Literal["time", "users", "rps", "checkouts"] = Field(description=f"one of {', '.join(TRIGGER_TYPES)}")
     threshold: float = Field(ge=0, description="a number >= 0")
-    services: list[str] = Field(min_length=1, description="a non-empty list of service names")
+    services: list[str] = Field(default_factory=list, description="a non-empty list of service names")
     count: int = Field(default=1, ge=1, description="an integer >= 1")
     recovery_time: float = Field(default=0, ge=0,
                                  description="a number of seconds >= 0 (0: down until the run ends)")
-    action: Literal["kill", "terminate", "pause", "resume", "restart"] = Field(
+    action: Literal["kill", "terminate", "pause", "resume", "restart",
+                    "delay", "partition", "blackhole", "reset", "bandwidth"] = Field(
         default="kill", description=f"one of {', '.join(ACTIONS)}")
     duration: float | None = Field(default=None, gt=0, description="a number of seconds > 0")
+    links: list[str] = Field(default_factory=list,
+                             description='a list of links SOURCE->TARGET, e.g. ["order->payment"]')
+    ms: float | None = Field(default=None, ge=0, description="a number of milliseconds >= 0")
+    jitter: float = Field(default=0, ge=0, description="a number of milliseconds >= 0")
+    rate: float | None = Field(default=None, gt=0, description="a number of KB/s > 0")
 
-    @field_validator("threshold", "recovery_time", "duration")
+    @field_validator("threshold", "recovery_time", "duration", "ms", "jitter", "rate")
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):
@@ -61,6 +73,29 @@ class Trigger(BaseModel):
             if not name.strip():
                 raise ValueError("service names must not be empty")
         return [name.strip() for name in v]
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, v: list[str]) -> list[str]:
+        try:
+            return [canonical_link(name) for name in v]
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _targets(self) -> Trigger:
+        if self.action in NETWORK_ACTIONS:
+            if not self.links:
+                raise ValueError(f"links is missing or empty; action {self.action} needs links, "
+                                 f"e.g. \"links\": [\"order->payment\"]")
+            if self.action == "delay" and not self.ms:
+                raise ValueError("ms is missing; action delay needs ms, the added latency in milliseconds")
+            if self.action == "bandwidth" and not self.rate:
+                raise ValueError("rate is missing; action bandwidth needs rate, in KB/s")
+        elif not self.services:
+            raise ValueError(f"services is missing or empty; action {self.action} needs a non-empty list of "
+                             f"service names")
+        return self
 
     def hold_time(self) -> float | None:
         """How long the fault lasts before it is undone, or None: until the run ends.
@@ -82,6 +117,9 @@ class FaultPlan(BaseModel):
 
     def services(self) -> list[str]:
         return sorted({s for t in self.kill_triggers for s in t.services})
+
+    def links(self) -> list[str]:
+        return sorted({lk for t in self.kill_triggers for lk in t.links})
 
 
 def canonical_service(name: str, known: Collection[str]) -> str | None:
@@ -120,7 +158,17 @@ def parse_fault_plan(data: Any, source: str = "kill_config.json",
                     raise UsageError(f"{source}: kill_triggers[{i}].services names {name!r}, an unknown service; "
                                      f"known services: {known}.")
             names.append(canon)
-        triggers.append(trig.model_copy(update={"services": names}))
+        links = [] if backend is not None else list(trig.links)
+        for name in trig.links if backend is not None else ():
+            check = getattr(backend, "canonical_link", None)
+            if check is None:
+                raise UsageError(f"{source}: kill_triggers[{i}] ({trig.action} {name}) is a network fault, and "
+                                 f"this backend has no links; see docs/notes-netfaults.md.")
+            try:
+                links.append(check(name))
+            except UsageError as exc:
+                raise UsageError(f"{source}: kill_triggers[{i}].links: {exc}") from None
+        triggers.append(trig.model_copy(update={"services": names, "links": links}))
     return FaultPlan(kill_triggers=triggers, source=source)
 
 

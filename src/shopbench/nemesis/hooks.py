@@ -62,12 +62,25 @@ class FaultHook:
         self.nemesis: Nemesis | None = None
         self.run: Any = None
         self.warnings: list[str] = []
+        self.proxy: Any = None  # a fault proxy this hook started for a services file's links
+
+    @property
+    def wants_links(self) -> bool:
+        """The plan has network faults: an embedded reference shop must be started with links."""
+        from shopbench.nemesis.network import NETWORK_ACTIONS
+
+        return any(t.action in NETWORK_ACTIONS for t in self.plan.triggers)
 
     # -- Companion ------------------------------------------------------------------------------
     def bind(self, run: Any, supervisor: Any = None) -> None:
         """Choose the backend, check the plan's services against it, adopt running services, warn
         about faults that cannot land, and point the timeline at the run."""
         backend = self._choose_backend(supervisor)
+        if self.wants_links and not hasattr(backend, "apply_link"):  # the same backend, plus the shop's links
+            from shopbench.nemesis.network import with_links
+
+            backend, self.proxy = with_links(backend, supervisor, self.options["services_file"],
+                                             self.options["data_dir"], echo=self.warn)
         self.backend = backend
         self.plan = parse_fault_plan(self.plan.model_dump(include={"kill_triggers"}), self.plan.source,
                                      backend=backend)

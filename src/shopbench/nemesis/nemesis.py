@@ -35,11 +35,12 @@ from typing import Any
 from shopbench.errors import UsageError
 from shopbench.nemesis.backends.base import ERROR, OK, Backend, Hit
 from shopbench.nemesis.config import FaultPlan, Trigger
+from shopbench.nemesis.network import NETWORK_ACTIONS
 from shopbench.nemesis.timeline import Timeline, fault_windows
 from shopbench.nemesis.triggers import LoadView, is_due
 
-NEEDS_RECOVERY = ("kill", "terminate", "pause")
-RECOVER_ACTION = {"kill": "start", "terminate": "start", "pause": "resume"}
+NEEDS_RECOVERY = ("kill", "terminate", "pause", *NETWORK_ACTIONS)
+RECOVER_ACTION = {"kill": "start", "terminate": "start", "pause": "resume", **{a: "heal" for a in NETWORK_ACTIONS}}
 
 
 @dataclass
@@ -184,7 +185,8 @@ class Nemesis:
         self.fired[index] = elapsed
         if self.monitor is not None and hasattr(self.monitor, "faults_fired"):
             self.monitor.faults_fired += 1
-        for service in trig.services:
+        # A network fault hits links (its `service` is the link's name), one fault per link.
+        for service in trig.links if trig.action in NETWORK_ACTIONS else trig.services:
             fault = _Fault(next(self._ids), index, trig, service, value)
             with self._guard:
                 if self._stop.is_set():
@@ -198,7 +200,10 @@ class Nemesis:
         action = fault.trigger.action
         start = time.time()
         try:
-            hits = self.backend.apply(action, fault.service, fault.trigger.count)
+            if action in NETWORK_ACTIONS:
+                hits = self.backend.apply_link(action, fault.service, fault.trigger)  # type: ignore[attr-defined]
+            else:
+                hits = self.backend.apply(action, fault.service, fault.trigger.count)
         except Exception as exc:  # noqa: BLE001 - recorded in the timeline, the run goes on
             hits = [Hit(None, ERROR, f"{type(exc).__name__}: {exc}")]
         end = time.time()
@@ -248,6 +253,7 @@ class Nemesis:
             "start": start, "end": end, "result": hit.result, "error": hit.error,
             "landed": bool(landed), "evidence": hit.evidence or _default_evidence(hit), "landed_s": landed_s,
         }
+        entry.update(getattr(hit, "extra", None) or {})  # network faults: link, landed, evidence, landed_s
         self.timeline.record(entry)
         if self.listener is not None:
             try:

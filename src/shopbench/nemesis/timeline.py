@@ -38,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from shopbench.errors import UsageError
+from shopbench.nemesis.network import NETWORK_ACTIONS
+
+NEEDS_RECOVERY = ("kill", "terminate", "pause", *NETWORK_ACTIONS)
 
 
 class Timeline:
@@ -106,7 +109,7 @@ def fault_windows(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         faults = [g for g in group if g.get("role", "fault") == "fault"]
         recovers = [g for g in group if g.get("role") == "recover"]
         first = faults[0] if faults else group[0]
-        needs_recover = first.get("action") in ("kill", "terminate", "pause") and any(
+        needs_recover = first.get("action") in NEEDS_RECOVERY and any(
             f.get("result") == "ok" for f in faults)
         start = min(g["start"] for g in faults) if faults else min(g["start"] for g in group)
         if recovers:

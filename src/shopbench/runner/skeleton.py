@@ -116,7 +116,9 @@ def execute(kind: str, out: str | Any, config: dict[str, Any], steps: Steps, *, 
             shop: RefShop | None = None
             if target is None:
                 with run.phase("setup"):
-                    shop = RefShop(run.file("shop"), flaw=flaw)
+                    # Network faults need the shop's links through the fault proxy from its start.
+                    links = any(getattr(c, "wants_links", False) for c in companions)
+                    shop = RefShop(run.file("shop"), flaw=flaw, links=links)
                     stack.enter_context(shop)
                     target = shop.target
                     if isinstance(run.manifest.get("config"), dict) and "target" in run.manifest["config"]:

@@ -1,0 +1,593 @@
+"""A TCP fault proxy: one listener per named link, forwarding bytes, with toxics switched on and
+off while traffic flows. It forwards bytes and knows nothing of HTTP, so it serves any wire.
+
+    proxy = LinkProxy.start({"order->payment": ("127.0.0.1", 8002)})   # a child process
+    proxy.port("order->payment")                 # point the order service's payment URL here
+    proxy.set("order->payment", latency_ms=200, jitter_ms=20)
+    proxy.set("order->payment", down=True)       # a partition: refused, existing connections reset
+    proxy.clear("order->payment")
+    proxy.stop()                                 # (the proxy also exits when shopbench does)
+
+Toxics of a link (all off by default; any mix):
+  latency_ms, jitter_ms  every chunk from the client is held this long (+- uniform jitter) before
+                         it is forwarded: a request/response round trip gains latency_ms once
+  rate                   bytes per second, each direction (bandwidth limit)
+  slice_bytes, slice_ms  chunks cut into pieces of this many bytes, with slice_ms between them
+  blackhole              connections are accepted and never answered; bytes in flight on existing
+                         connections are dropped (they stall). When lifted, the connections that
+                         lost bytes are reset: their streams are corrupt
+  reset                  existing connections are reset (RST); new ones are accepted and reset
+  down                   the listener is closed (connections refused) and existing ones reset
+
+Why a child process (`python -m shopbench.nemesis.proxy`) and not a thread: the load generator
+monkey-patches the process with gevent (Locust). Under it, `threading.Thread` is a greenlet and
+`selectors` is gevent's select(), so an asyncio loop "in a thread" would share one OS thread and
+the hub with the load, and every byte it forwards would compete with the clients for the GIL on
+a 2-core machine. A child process has its own interpreter, its own GIL and a plain epoll loop,
+whatever its parent patched. It is controlled over a loopback TCP socket with one JSON object a
+line (so a later command, or another process, can reach it too), and it exits when its standard
+input closes, so it never outlives the shopbench that started it, even after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+TOXIC_FIELDS = ("latency_ms", "jitter_ms", "rate", "slice_bytes", "slice_ms", "blackhole", "reset", "down")
+
+
+@dataclass
+class Toxics:
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    rate: float = 0.0  # bytes/s; 0: unlimited
+    slice_bytes: int = 0
+    slice_ms: float = 0.0
+    blackhole: bool = False
+    reset: bool = False
+    down: bool = False
+
+    def shaped(self) -> bool:
+        """Bytes must go through the delaying writer (not straight through)."""
+        return bool(self.latency_ms or self.jitter_ms or self.rate or self.slice_bytes)
+
+    def active(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name)]
+
+
+def _abort(transport: asyncio.BaseTransport | None) -> None:
+    """Close with a TCP RST (SO_LINGER 0), the way a crashed or reset peer looks."""
+    if transport is None or transport.is_closing():
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()  # type: ignore[attr-defined]
+
+
+def _nodelay(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _Side(asyncio.Protocol):
+    """One socket of a proxied connection. Bytes it receives go to the other side: straight from
+    the callback when no toxic shapes them (the cheap path: no task, no queue), else through its
+    direction's `_Shaper`."""
+
+    def __init__(self, conn: _Conn, upstream: bool):
+        self.conn = conn
+        self.upstream = upstream  # True: this is the client's socket, its bytes go upstream
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Side | None = None
+        self.shaper: _Shaper | None = None
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        _nodelay(transport)
+
+    def data_received(self, data: bytes) -> None:
+        link = self.conn.link
+        t = link.toxics
+        if t.blackhole or self.peer is None:
+            self.conn.lost_bytes = True
+            return
+        if self.shaper is None and not t.shaped():
+            self.peer.transport.write(data)  # type: ignore[union-attr]
+            return
+        if self.shaper is None:
+            self.shaper = _Shaper(self)
+        self.shaper.put(data)
+
+    def eof_received(self) -> bool:
+        if self.shaper is not None:
+            self.shaper.put(None)
+        elif self.peer is not None and self.peer.transport is not None and self.peer.transport.can_write_eof():
+            with contextlib.suppress(OSError, RuntimeError):
+                self.peer.transport.write_eof()
+        if self.peer is None:
+            return False
+        return True  # half-closed: the answer may still come back
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.writable.set()
+        self.conn.lost(self)
+
+    def pause_writing(self) -> None:
+        # Our socket's buffer is full: stop reading from the side that fills it.
+        self.writable.clear()
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+        if self.peer is not None and self.peer.transport is not None and not self.peer.transport.is_closing():
+            self.peer.transport.resume_reading()
+
+
+class _Shaper:
+    """The shaped path of one direction: chunks queued with the time they are due, written by one
+    task, so a delay holds each chunk for its time without holding up the reading of the next (no
+    throughput collapse), and order is kept when toxics change while bytes are queued."""
+
+    def __init__(self, side: _Side):
+        self.side = side
+        self.queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
+        self.last_due = 0.0
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        side.conn.tasks.append(self.task)
+
+    def put(self, data: bytes | None) -> None:
+        t = self.side.conn.link.toxics
+        due = asyncio.get_running_loop().time()
+        if data is not None and self.side.upstream and (t.latency_ms or t.jitter_ms):
+            jitter = random.uniform(-t.jitter_ms, t.jitter_ms) if t.jitter_ms else 0.0
+            due += max(0.0, t.latency_ms + jitter) / 1000.0
+        due = max(due, self.last_due)  # jitter never reorders a stream
+        self.last_due = due
+        self.queue.put_nowait((due, data))
+
+    async def _run(self) -> None:
+        try:
+            await self._forward()
+        except (ConnectionError, OSError):
+            self.side.conn.abort()
+        except Exception:
+            # A bug here must not stall a connection forever: the client sees a reset instead.
+            self.side.conn.abort()
+            raise
+
+    async def _forward(self) -> None:
+        side, loop = self.side, asyncio.get_running_loop()
+        out = side.peer
+        assert out is not None
+        while True:
+            due, data = await self.queue.get()
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if out.transport is None or out.transport.is_closing():
+                return
+            if data is None:
+                if out.transport.can_write_eof():
+                    with contextlib.suppress(OSError, RuntimeError):
+                        out.transport.write_eof()
+                return
+            t = side.conn.link.toxics
+            # A rate is kept by cutting the bytes into 10 ms portions and waiting each one's time
+            # before it goes: the last byte arrives when it would have on a link that slow.
+            size = min([n for n in (t.slice_bytes, max(1, int(t.rate / 100)) if t.rate else 0) if n]
+                       or [len(data)])
+            pieces = [data[i:i + size] for i in range(0, len(data), size)]
+            for i, piece in enumerate(pieces):
+                if t.rate:
+                    await asyncio.sleep(len(piece) / t.rate)
+                if side.conn.link.toxics.blackhole:
+                    side.conn.lost_bytes = True
+                    break
+                if out.transport.is_closing():
+                    return
+                out.transport.write(piece)
+                await out.writable.wait()
+                t = side.conn.link.toxics
+                if t.slice_bytes and t.slice_ms and i < len(pieces) - 1:
+                    await asyncio.sleep(t.slice_ms / 1000.0)
+            if self.queue.empty() and not side.conn.link.toxics.shaped():
+                side.shaper = None  # back on the cheap path; nothing is queued that it could overtake
+                return
+
+
+class _Conn:
+    """One proxied connection: the client's socket and the upstream one."""
+
+    def __init__(self, link: Link):
+        self.link = link
+        self.client = _Side(self, upstream=True)
+        self.server = _Side(self, upstream=False)
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.lost_bytes = False  # a blackhole dropped some of its bytes
+        self.closed = False
+
+    def accepted(self) -> None:
+        t = self.link.toxics
+        if t.reset or t.down:
+            self.abort()
+            return
+        self.link.conns.add(self)
+        if t.blackhole:
+            self.lost_bytes = True  # accepted, read, never answered, until the blackhole lifts and resets it
+            return
+        assert self.client.transport is not None
+        self.client.transport.pause_reading()  # until the upstream socket is there to take the bytes
+        self.tasks.append(asyncio.get_running_loop().create_task(self._connect()))
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.create_connection(lambda: self.server, *self.link.upstream)
+        except OSError:
+            self.abort()  # the upstream refuses: so does the link
+            return
+        if self.closed or self.link.toxics.reset or self.link.toxics.down:
+            self.abort()
+            return
+        self.client.peer, self.server.peer = self.server, self.client
+        if self.client.transport is not None and not self.client.transport.is_closing():
+            self.client.transport.resume_reading()
+
+    def abort(self) -> None:
+        self.closed = True
+        self.link.conns.discard(self)
+        for side in (self.client, self.server):
+            _abort(side.transport)
+        for t in self.tasks:
+            t.cancel()
+
+    def lost(self, side: _Side) -> None:
+        """One socket closed: close the other once what is queued for it is written."""
+        if self.closed:
+            return
+        other = self.server if side is self.client else self.client
+        if other.transport is not None and not other.transport.is_closing():
+            if side.shaper is not None and not side.shaper.task.done():
+                side.shaper.task.add_done_callback(lambda _t: other.transport.close())  # type: ignore[union-attr]
+                return
+            other.transport.close()
+        self.closed = True
+        self.link.conns.discard(self)
+
+
+class _Accept(_Side):
+    """The client's side, made by the listener."""
+
+    def __init__(self, link: Link):
+        super().__init__(_Conn(link), upstream=True)
+        self.conn.client = self
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.conn.link.accepted += 1
+        self.conn.accepted()
+
+
+class Link:
+    """One named link: a listener forwarding to one upstream address."""
+
+    def __init__(self, name: str, upstream: tuple[str, int], listen_port: int = 0, host: str = HOST):
+        self.name = name
+        self.upstream = upstream
+        self.host = host
+        self.port = listen_port
+        self.toxics = Toxics()
+        self.conns: set[_Conn] = set()
+        self.server: asyncio.AbstractServer | None = None
+        self.accepted = 0
+
+    async def listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _Accept(self), self.host, self.port, reuse_address=True,
+                                               backlog=1024)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for c in list(self.conns):
+            c.abort()
+
+    async def set(self, changes: Mapping[str, Any]) -> None:
+        was = self.toxics
+        now = Toxics(**{**asdict(was), **changes})
+        self.toxics = now
+        if now.reset or now.down:
+            for c in list(self.conns):
+                c.abort()
+        if was.blackhole and not now.blackhole:
+            for c in list(self.conns):
+                if c.lost_bytes:
+                    c.abort()
+        if now.down and self.server is not None:
+            self.server.close()
+            self.server = None
+        if not now.down and self.server is None:
+            await self.listen()
+
+    def state(self) -> dict[str, Any]:
+        return {"name": self.name, "listen": f"{self.host}:{self.port}", "port": self.port,
+                "upstream": f"{self.upstream[0]}:{self.upstream[1]}", "toxics": asdict(self.toxics),
+                "active": self.toxics.active(), "connections": len(self.conns), "accepted": self.accepted,
+                "listening": self.server is not None}
+
+
+
+class ProxyServer:
+    """The links and the control channel, in one asyncio loop."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, Link] = {}
+
+    async def add(self, name: str, upstream: tuple[str, int], listen_port: int = 0) -> Link:
+        if name in self.links:
+            raise ValueError(f"link {name!r} exists already")
+        link = Link(name, upstream, listen_port)
+        await link.listen()
+        self.links[name] = link
+        return link
+
+    async def command(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        op = cmd.get("op")
+        if op == "add":
+            host, _, port = str(cmd["upstream"]).rpartition(":")
+            link = await self.add(cmd["link"], (host or HOST, int(port)), int(cmd.get("listen") or 0))
+            return {"ok": True, "link": link.state()}
+        if op == "state":
+            return {"ok": True, "links": {n: lk.state() for n, lk in self.links.items()}}
+        if op in ("set", "clear"):
+            names = [cmd["link"]] if cmd.get("link") else list(self.links)
+            for name in names:
+                if name not in self.links:
+                    return {"ok": False, "error": f"no link {name!r}; links: {', '.join(self.links) or 'none'}"}
+            changes = cmd.get("toxics") or {} if op == "set" else asdict(Toxics())
+            bad = sorted(set(changes) - set(TOXIC_FIELDS))
+            if bad:
+                return {"ok": False, "error": f"unknown toxic {bad[0]!r}; toxics: {', '.join(TOXIC_FIELDS)}"}
+            for name in names:
+                await self.links[name].set(changes)
+            return {"ok": True, "links": {n: self.links[n].state() for n in names}}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    reply = await self.command(json.loads(line))
+                except Exception as exc:  # noqa: BLE001 - a bad command gets an answer, not a dead proxy
+                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def serve(self, specs: list[tuple[str, tuple[str, int], int]], control_port: int = 0,
+                    exit_on_stdin_eof: bool = False) -> None:
+        for name, upstream, listen in specs:
+            await self.add(name, upstream, listen)
+        control = await asyncio.start_server(self._control, HOST, control_port)
+        ready = {"ok": True, "pid": os.getpid(), "control": control.sockets[0].getsockname()[1],
+                 "links": {n: lk.state() for n, lk in self.links.items()}}
+        sys.stdout.write(json.dumps(ready) + "\n")
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if exit_on_stdin_eof:
+            # The parent holds our stdin; when it ends (even by SIGKILL) the pipe closes and we go.
+            threading.Thread(target=lambda: (sys.stdin.buffer.read(), asyncio.run_coroutine_threadsafe(
+                _set(stop), loop)), daemon=True).start()
+        with contextlib.suppress(NotImplementedError):
+            import signal
+
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        control.close()
+        for link in self.links.values():
+            await link.close()
+
+
+async def _set(event: asyncio.Event) -> None:
+    event.set()
+
+
+# -- the parent's side ------------------------------------------------------------------------------
+class ProxyError(RuntimeError):
+    pass
+
+
+class ProxyClient:
+    """Blocking client of a proxy's control port; one request at a time (thread-safe)."""
+
+    def __init__(self, port: int, host: str = HOST, timeout: float = 10.0):
+        self.address = (host, port)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._buf = b""
+
+    def request(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            for attempt in (0, 1):
+                try:
+                    if self._sock is None:
+                        self._sock = socket.create_connection(self.address, timeout=self.timeout)
+                        self._buf = b""
+                    self._sock.sendall(json.dumps(cmd).encode() + b"\n")
+                    while b"\n" not in self._buf:
+                        data = self._sock.recv(65536)
+                        if not data:
+                            raise ConnectionError("the proxy closed its control connection")
+                        self._buf += data
+                    line, _, self._buf = self._buf.partition(b"\n")
+                    break
+                except OSError as exc:
+                    self._close()
+                    if attempt:
+                        raise ProxyError(f"fault proxy at {self.address[0]}:{self.address[1]} "
+                                         f"does not answer: {exc}") from None
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise ProxyError(reply.get("error") or "the fault proxy refused the command")
+        return reply
+
+    def set(self, link: str | None = None, **toxics: Any) -> dict[str, Any]:
+        return self.request({"op": "set", "link": link, "toxics": toxics})["links"]
+
+    def clear(self, link: str | None = None) -> dict[str, Any]:
+        return self.request({"op": "clear", "link": link})["links"]
+
+    def state(self) -> dict[str, Any]:
+        return self.request({"op": "state"})["links"]
+
+    def _close(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+        self._sock = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
+class LinkProxy(ProxyClient):
+    """A proxy child process with its links, and a client to it."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], ready: dict[str, Any]):
+        super().__init__(ready["control"])
+        self.proc = proc
+        self.pid: int = ready["pid"]
+        self.links: dict[str, dict[str, Any]] = ready["links"]
+        self.log: Any = None  # the child's stderr (a temporary file)
+
+    @classmethod
+    def start(cls, links: Mapping[str, tuple[str, int]], listen: Mapping[str, int] | None = None,
+              timeout: float = 15.0) -> LinkProxy:
+        """Start `python -m shopbench.nemesis.proxy` with `links` (name -> upstream (host, port));
+        `listen` fixes a link's port (default: a free one)."""
+        argv = [sys.executable, "-m", "shopbench.nemesis.proxy", "--exit-on-stdin-eof"]
+        for name, (host, port) in links.items():
+            argv += ["--link", f"{name}={(listen or {}).get(name, 0)}={host}:{port}"]
+        # The child imports this very shopbench, wherever the parent found it (a checkout, a venv).
+        here = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)}
+        # Its stderr goes to a file, never a pipe: a pipe nobody reads fills up, and a proxy blocked
+        # writing a log line would stall every link.
+        log = tempfile.TemporaryFile()
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
+        line = _read_line(proc, timeout)
+        try:
+            ready = json.loads(line) if line else {}
+        except json.JSONDecodeError:
+            ready = {}
+        if not ready.get("ok"):
+            proc.kill()
+            log.seek(0)
+            err = log.read().decode(errors="replace").strip()
+            log.close()
+            proc.wait()
+            raise ProxyError(f"the fault proxy did not start: {err.splitlines()[-1] if err else line!r}")
+        proxy = cls(proc, ready)
+        proxy.log = log
+        return proxy
+
+    def port(self, link: str) -> int:
+        return int(self.links[link]["port"])
+
+    def url(self, link: str, scheme: str = "http") -> str:
+        return f"{scheme}://{HOST}:{self.port(link)}"
+
+    def stop(self) -> None:
+        self.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.log):
+            if f is not None:
+                with contextlib.suppress(OSError):
+                    f.close()
+
+    def __enter__(self) -> LinkProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.readline() if proc.stdout else b""),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return out[0].decode().strip() if out else ""
+
+
+def parse_link_arg(text: str) -> tuple[str, tuple[str, int], int]:
+    """NAME=LISTEN_PORT=HOST:PORT (LISTEN_PORT 0: any free port)."""
+    name, listen, upstream = text.rsplit("=", 2)
+    host, _, port = upstream.rpartition(":")
+    return name, (host or HOST, int(port)), int(listen)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shopbench.nemesis.proxy",
+                                     description="shopbench's TCP fault proxy (see shopbench.nemesis.proxy).")
+    parser.add_argument("--link", action="append", default=[], metavar="NAME=LISTEN_PORT=HOST:PORT")
+    parser.add_argument("--control-port", type=int, default=0)
+    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        specs = [parse_link_arg(a) for a in args.link]
+    except ValueError:
+        parser.error("--link must be NAME=LISTEN_PORT=HOST:PORT")
+    try:
+        asyncio.run(ProxyServer().serve(specs, args.control_port, args.exit_on_stdin_eof))
+    except OSError as exc:
+        sys.stderr.write(f"fault proxy: {exc}\n")
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["HOST", "TOXIC_FIELDS", "Link", "LinkProxy", "ProxyClient", "ProxyError", "ProxyServer", "Toxics",
+           "main"]
