@@ -2,7 +2,9 @@
 
 No Docker engine runs on the machines shopbench is developed on, so the docker backend is tested
 against this: `/_ping`, `/version`, `GET /containers/json` (all, label and name filters),
-`GET /containers/{id}/json`, and `POST /containers/{id}/{kill,stop,start,restart,pause,unpause}`.
+`GET /containers/{id}/json`, `GET /containers/{id}/stats` (one-shot: CPU time grows at `cpu_rate`
+cores while running; memory `memory_usage` with `inactive_file` of it page cache; `pids`), and
+`POST /containers/{id}/{kill,stop,start,restart,pause,unpause}`.
 Containers live in memory; every state-changing call is appended to `engine.calls`.
 
     with FakeDockerEngine() as engine:
@@ -17,6 +19,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +39,26 @@ class FakeContainer:
     restarts: int = 0
     image: str = "shop:latest"
     history: list[str] = field(default_factory=list)
+    cpu_rate: float = 0.5  # cores this container keeps busy while running (stats)
+    memory_usage: int = 64 << 20
+    inactive_file: int = 16 << 20
+    pids: int = 3
+    cpu_ns: float = 0.0  # CPU time used up to `cpu_at`
+    cpu_at: float = field(default_factory=time.monotonic)
+
+    def stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        if self.status == "running":
+            self.cpu_ns += (now - self.cpu_at) * self.cpu_rate * 1e9
+        self.cpu_at = now
+        if self.status not in ("running", "paused"):  # what the engine answers for a stopped container
+            return {"read": "0001-01-01T00:00:00Z", "pids_stats": {}, "memory_stats": {},
+                    "cpu_stats": {"cpu_usage": {"total_usage": 0}}}
+        return {"read": "2026-01-01T00:00:00Z", "id": self.id, "name": f"/{self.name}",
+                "pids_stats": {"current": self.pids},
+                "cpu_stats": {"cpu_usage": {"total_usage": int(self.cpu_ns)}, "online_cpus": 2},
+                "memory_stats": {"usage": self.memory_usage, "limit": 8 << 30,
+                                 "stats": {"inactive_file": self.inactive_file}}}
 
     def summary(self) -> dict[str, Any]:
         return {"Id": self.id, "Names": [f"/{self.name}"], "Image": self.image, "ImageID": "sha256:fake",
@@ -160,7 +183,7 @@ class FakeDockerEngine:
                              "Os": "linux", "Arch": "amd64"}
             if method == "GET" and path == "/containers/json":
                 return 200, self._list(query)
-            m = re.fullmatch(r"/containers/([^/]+)/(json|kill|stop|start|restart|pause|unpause)", path)
+            m = re.fullmatch(r"/containers/([^/]+)/(json|stats|kill|stop|start|restart|pause|unpause)", path)
             if not m:
                 return 404, {"message": f"page not found: {method} {path}"}
             c = self.find(m.group(1))
@@ -169,6 +192,8 @@ class FakeDockerEngine:
             verb = m.group(2)
             if verb == "json":
                 return 200, c.inspect()
+            if verb == "stats":
+                return 200, c.stats()
             self.calls.append((verb, c.name, query))
             return self._act(c, verb)
 
