@@ -473,3 +473,13 @@ def saturation_warnings(generator: dict[str, dict[str, Any]], limit: float = SAT
                 f"{s.get('cpu_peak') or mean:.0f} %) during the load; above {limit:.0f} % its latencies and "
                 "throughput measure shopbench, not the shop. Use --processes N, fewer users, or a bigger machine.")
     return warnings
+
+
+def run_summary(run_dir: str | Path, verdict: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """A finished run's resource summary: the verdict's `resources` section, else summarised from
+    its `resources.jsonl`; None when the run sampled nothing (an older run)."""
+    section = (verdict or {}).get("resources")
+    if isinstance(section, dict) and "services" in section:
+        return section
+    path = Path(run_dir) / RESOURCES
+    return summarize(read_samples(path)) if path.is_file() else None
