@@ -214,7 +214,9 @@ def print_resources(console: Console, summary: dict[str, Any] | None) -> None:
         for name, s in (summary.get(kind) or {}).items():
             label = name if kind == "services" else f"generator {name}"
             restarts = len(s.get("pids") or ()) - 1
-            up = f"{s.get('up_samples')}/{s.get('samples')}" + (f", {restarts} restarts" if restarts > 0 else "")
+            up = f"{s.get('up_samples')}/{s.get('samples')}"
+            if restarts > 0:
+                up += f", {restarts} restart{'s' * (restarts > 1)}"
             table.add_row(label, f"{_pct(s.get('cpu_mean'))} / {_pct(s.get('cpu_peak'))}",
                           f"{_mib(s.get('rss_mean'))} / {_mib(s.get('rss_peak'))}",
                           _pct(s.get("fds_peak")), _pct(s.get("threads_peak")), _pct(s.get("conns_peak")), up)
