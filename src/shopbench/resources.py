@@ -288,6 +288,17 @@ def supervised(supervisor: Any, names: Iterable[str] | None = None) -> list[Proc
     return [ProcessTree(name, lambda name=name: supervisor.pid(name)) for name in chosen]
 
 
+def sources_for_backend(backend: Any) -> list[Any]:
+    """The services a fault backend (nemesis/backends) knows, as sampler sources: so a run with
+    `--fault-backend docker` or `--services-file` samples what it faults. Duck-typed on `kind`."""
+    kind = getattr(backend, "kind", None)
+    if kind == "local":
+        return supervised(backend.supervisor, backend.services())
+    if kind == "docker":
+        return [DockerServices(backend.client, backend.services() or None, getattr(backend, "project", None))]
+    return []
+
+
 class DockerServices:
     """Docker services: per sample one container listing, then each running container's one-shot
     stats, summed per service (`container`: the short ids, comma-separated)."""

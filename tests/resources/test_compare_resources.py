@@ -62,3 +62,19 @@ def test_terminal_resources_table_names_restarts(tmp_path):
     text = console.export_text()
     assert "12 / 80" in text and "50 / 60" in text and "7/9, 1 restart" in text
     assert run_summary(tmp_path) is None  # a run that sampled nothing: no table, no error
+
+
+def test_the_summary_warns_of_a_saturated_generator_once(tmp_path):
+    import orjson
+
+    from shopbench.report.terminal import print_summary
+
+    lines = [{"wall": float(t), "kind": "generator", "name": "main", "backend": "self", "pid": 1, "container": None,
+              "up": True, "procs": 1, "cpu": 97.0, "rss": 1 << 20, "fds": 9, "threads": 2, "conns": None}
+             for t in range(5)]
+    (tmp_path / "resources.jsonl").write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    console = Console(record=True, width=300)
+    print_summary(console, {"valid": True, "result": "valid", "warnings": []}, {"kind": "consistency"}, str(tmp_path))
+    text = console.export_text()
+    assert text.count("warning: the load generator was saturated: process main averaged 97 % of a core") == 1
+    assert "generator main" in text

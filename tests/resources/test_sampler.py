@@ -25,6 +25,7 @@ from shopbench.resources import (
     ProcessTree,
     ResourceSampler,
     read_samples,
+    sources_for_backend,
     summarize,
 )
 
@@ -137,6 +138,10 @@ def test_reference_shop_services_are_sampled_and_are_not_generator_workers(tmp_p
 
     run = RunDir.create("stress", tmp_path / "run", {})
     with RefShop(run.file("shop")) as shop:
+        from shopbench.nemesis.backends import make_backend
+
+        local = sources_for_backend(make_backend("local", supervisor=shop.supervisor))
+        assert sorted(s.name for s in local) == ["order", "payment", "stock"]
         sampler = ResourceSampler(interval=0.25)
         sampler.bind(run, shop.supervisor)
         with sampler.during():
@@ -197,7 +202,10 @@ def test_docker_services_are_read_from_container_stats(tmp_path):
         engine.add("shop-stock-1", service="stock", status="exited")
         engine.add("other-db-1", service="db", project="other")
         client = docker.DockerClient(base_url=engine.url)
-        source = DockerServices(client, project="shop")
+        from shopbench.nemesis.backends.docker import DockerBackend
+
+        (source,) = sources_for_backend(DockerBackend(client=client, project="shop"))  # what a faulted run samples
+        assert isinstance(source, DockerServices) and source.services == ["order", "stock"]
         sampler = ResourceSampler(interval=0.3, path=tmp_path / RESOURCES, sources=[source], generator=False)
         with sampler.during():
             time.sleep(1.5)

@@ -236,10 +236,12 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         console.print(phases)
     if run_path and manifest and manifest.get("kind") == "stress" and (Path(run_path) / "ops.jsonl").is_file():
         print_operations(console, stress_figures(iter_history(Path(run_path) / "ops.jsonl")))
+    resources: dict[str, Any] | None = None
     if run_path:
         from shopbench.resources import run_summary
 
-        print_resources(console, run_summary(run_path, verdict))
+        resources = run_summary(run_path, verdict)
+        print_resources(console, resources)
 
     co = verdict.get("checkouts") or {}
     outcomes = Table("checkouts", "count", title="outcomes", title_justify="left")
@@ -287,7 +289,9 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
                       "could not be read or have no baseline (see verdict.json)")
     for skipped in verdict.get("faults_not_fired") or ():
         console.print(f"[yellow]warning:[/] {skipped['message']}")
-    for warning in verdict.get("warnings") or ():
+    warnings = list(verdict.get("warnings") or ())
+    warnings += [w for w in (resources or {}).get("warnings") or () if w not in warnings]  # a saturated generator
+    for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     for name in verdict.get("failed_sections") or ():
         console.print(f"[red]section {name} failed[/] (see verdict.json)")
