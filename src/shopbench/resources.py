@@ -416,8 +416,11 @@ class ResourceSampler:
     name = "resources"
 
     def __init__(self, interval: float = 1.0, sources: Iterable[Any] = (), generator: bool = True,
-                 path: str | Path | None = None, saturated: float = SATURATED):
+                 path: str | Path | None = None, saturated: float = SATURATED, follow: Any = None):
+        """`follow`: a fault hook bound before this sampler; its backend's services are sampled too
+        (`--urls` with `--services-file` or `--fault-backend docker`)."""
         self.interval = interval
+        self.follow = follow
         self.saturated = saturated
         self.sources: list[Any] = list(sources)
         self.generator = Generator() if generator else None
@@ -435,9 +438,14 @@ class ResourceSampler:
 
     def bind(self, run: Any, supervisor: Any | None) -> None:
         self.path = Path(run.file(RESOURCES))
-        known = {getattr(s, "name", None) for s in self.sources}
-        if supervisor is not None:
-            self.sources.extend(s for s in supervised(supervisor) if s.name not in known)
+        found = supervised(supervisor) if supervisor is not None else []
+        backend = getattr(self.follow, "backend", None)
+        if backend is not None:
+            found += sources_for_backend(backend)
+        for source in found:  # the shop's supervisor and a local fault backend may name the same services
+            known = {getattr(s, "name", None) for s in self.sources}
+            if getattr(source, "name", None) not in known or isinstance(source, DockerServices):
+                self.sources.append(source)
 
     def sample(self) -> list[dict[str, Any]]:
         """One pass over every source (what the thread does each interval)."""

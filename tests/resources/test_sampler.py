@@ -13,6 +13,7 @@ import textwrap
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
@@ -142,8 +143,10 @@ def test_reference_shop_services_are_sampled_and_are_not_generator_workers(tmp_p
 
         local = sources_for_backend(make_backend("local", supervisor=shop.supervisor))
         assert sorted(s.name for s in local) == ["order", "payment", "stock"]
-        sampler = ResourceSampler(interval=0.25)
+        hook = SimpleNamespace(backend=make_backend("local", supervisor=shop.supervisor))  # a bound fault hook
+        sampler = ResourceSampler(interval=0.25, follow=hook)
         sampler.bind(run, shop.supervisor)
+        assert len(sampler.sources) == 3  # the shop's services once, though both name them
         with sampler.during():
             for _ in range(20):
                 urllib.request.urlopen(shop.url("stock") + "/stock/item/create/5", data=b"", timeout=5).read()
