@@ -2,9 +2,7 @@
 
 No Docker engine runs on the machines shopbench is developed on, so the docker backend is tested
 against this: `/_ping`, `/version`, `GET /containers/json` (all, label and name filters),
-`GET /containers/{id}/json`, `GET /containers/{id}/stats` (one-shot: CPU time grows at `cpu_rate`
-cores while running; memory `memory_usage` with `inactive_file` of it page cache; `pids`), and
-`POST /containers/{id}/{kill,stop,start,restart,pause,unpause}`.
+`GET /containers/{id}/json`, and `POST /containers/{id}/{kill,stop,start,restart,pause,unpause}`.
 Containers live in memory; every state-changing call is appended to `engine.calls`.
 
     with FakeDockerEngine() as engine:
@@ -36,29 +34,17 @@ class FakeContainer:
     status: str = "running"  # running | paused | exited | created
     pid: int = 0
     health: str | None = None  # None: no health check; else "healthy"/"starting"/"unhealthy"
-    restarts: int = 0
-    image: str = "shop:latest"
-    history: list[str] = field(default_factory=list)
-    cpu_rate: float = 0.5  # cores this container keeps busy while running (stats)
+    # For `GET /containers/{id}/stats` (container_stats): the cores it keeps busy while running, its
+    # memory and the page cache within it, its pids; CPU time used up to `cpu_at`.
+    cpu_rate: float = 0.5
     memory_usage: int = 64 << 20
     inactive_file: int = 16 << 20
     pids: int = 3
-    cpu_ns: float = 0.0  # CPU time used up to `cpu_at`
+    cpu_ns: float = 0.0
     cpu_at: float = field(default_factory=time.monotonic)
-
-    def stats(self) -> dict[str, Any]:
-        now = time.monotonic()
-        if self.status == "running":
-            self.cpu_ns += (now - self.cpu_at) * self.cpu_rate * 1e9
-        self.cpu_at = now
-        if self.status not in ("running", "paused"):  # what the engine answers for a stopped container
-            return {"read": "0001-01-01T00:00:00Z", "pids_stats": {}, "memory_stats": {},
-                    "cpu_stats": {"cpu_usage": {"total_usage": 0}}}
-        return {"read": "2026-01-01T00:00:00Z", "id": self.id, "name": f"/{self.name}",
-                "pids_stats": {"current": self.pids},
-                "cpu_stats": {"cpu_usage": {"total_usage": int(self.cpu_ns)}, "online_cpus": 2},
-                "memory_stats": {"usage": self.memory_usage, "limit": 8 << 30,
-                                 "stats": {"inactive_file": self.inactive_file}}}
+    restarts: int = 0
+    image: str = "shop:latest"
+    history: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {"Id": self.id, "Names": [f"/{self.name}"], "Image": self.image, "ImageID": "sha256:fake",
@@ -183,7 +169,11 @@ class FakeDockerEngine:
                              "Os": "linux", "Arch": "amd64"}
             if method == "GET" and path == "/containers/json":
                 return 200, self._list(query)
-            m = re.fullmatch(r"/containers/([^/]+)/(json|stats|kill|stop|start|restart|pause|unpause)", path)
+            stats = re.fullmatch(r"/containers/([^/]+)/stats", path)
+            if stats:
+                c = self.find(stats.group(1))
+                return (200, container_stats(c)) if c else (404, {"message": f"No such container: {stats.group(1)}"})
+            m = re.fullmatch(r"/containers/([^/]+)/(json|kill|stop|start|restart|pause|unpause)", path)
             if not m:
                 return 404, {"message": f"page not found: {method} {path}"}
             c = self.find(m.group(1))
@@ -192,8 +182,6 @@ class FakeDockerEngine:
             verb = m.group(2)
             if verb == "json":
                 return 200, c.inspect()
-            if verb == "stats":
-                return 200, c.stats()
             self.calls.append((verb, c.name, query))
             return self._act(c, verb)
 
@@ -242,3 +230,19 @@ class FakeDockerEngine:
                 return 409, {"message": f"Container {c.id} is not paused"}
             c.status = "running"
         return 204, None
+
+
+def container_stats(c: FakeContainer) -> dict[str, Any]:
+    """`GET /containers/{id}/stats?stream=0&one-shot=1`, the fields shopbench reads: CPU time grows
+    at `cpu_rate` cores while the container runs; memory `memory_usage`, `inactive_file` of it page
+    cache; `pids`. A stopped container answers zeros and an unset read time, as the engine does."""
+    now = time.monotonic()
+    if c.status == "running":
+        c.cpu_ns += (now - c.cpu_at) * c.cpu_rate * 1e9
+    c.cpu_at = now
+    if c.status not in ("running", "paused"):
+        return {"read": "0001-01-01T00:00:00Z", "pids_stats": {}, "memory_stats": {},
+                "cpu_stats": {"cpu_usage": {"total_usage": 0}}}
+    return {"read": "2026-01-01T00:00:00Z", "id": c.id, "name": f"/{c.name}", "pids_stats": {"current": c.pids},
+            "cpu_stats": {"cpu_usage": {"total_usage": int(c.cpu_ns)}, "online_cpus": 2},
+            "memory_stats": {"usage": c.memory_usage, "limit": 8 << 30, "stats": {"inactive_file": c.inactive_file}}}
