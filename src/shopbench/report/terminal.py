@@ -10,6 +10,7 @@ every run that sampled them, peak and mean resources per service and per generat
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from rich.text import Text
 
 from shopbench.checker.verdict import UNKNOWN, VALID, result_of
 from shopbench.history import SETUP_PROCESSES, iter_history, unexpected
-from shopbench.latency import nearest_rank, op_latency_ms
+from shopbench.latency import EXACT, op_latency_ms, summarize
 from shopbench.monitor import LoadMonitor
 
 MAX_ANOMALY_ROWS = 20
@@ -119,7 +120,7 @@ class OpFigures:
     name: str
     requests: int = 0
     failures: int = 0  # outcomes other than the one the workload expected (history.unexpected)
-    latencies: list[float] = field(default_factory=list)  # ms
+    latencies: array = field(default_factory=lambda: array("d"))  # ms; 8 bytes each, for 10 M operations
 
 
 @dataclass
@@ -158,29 +159,30 @@ def stress_figures(ops: Iterable[dict[str, Any]], skip_processes: Iterable[str] 
     return StressFigures(table, duration, causes)
 
 
-def _ms(values: list[float], q: float) -> str:
-    return f"{nearest_rank(values, q):,.1f}" if values else "-"
+def _ms(summary: dict[str, Any], key: str) -> str:
+    value = summary.get(key)
+    return "-" if value is None else f"{value:,.1f}"
 
 
 def print_operations(console: Console, figures: StressFigures) -> None:
     if not figures.ops:
         return
-    table = Table("operation", "requests", "req/s", "failures", "p50 ms", "p95 ms", "p99 ms",
-                  title=f"operations over {figures.duration:.1f} s (exact percentiles, from the history)",
-                  title_justify="left")
-    everything: list[float] = []
+    rows = []
+    everything: array = array("d")
     total = failed = 0
     for op in sorted(figures.ops.values(), key=lambda o: -o.requests):
-        op.latencies.sort()
         everything.extend(op.latencies)
         total += op.requests
         failed += op.failures
-        table.add_row(op.name, f"{op.requests:,}", f"{figures.rps(op.requests):,.1f}",
-                      _failures(op.failures, op.requests),
-                      _ms(op.latencies, 50), _ms(op.latencies, 95), _ms(op.latencies, 99))
-    everything.sort()
-    table.add_row("[bold]all[/]", f"{total:,}", f"{figures.rps(total):,.1f}", _failures(failed, total),
-                  _ms(everything, 50), _ms(everything, 95), _ms(everything, 99))
+        rows.append((op.name, op.requests, op.failures, summarize(op.latencies)))
+    rows.append(("[bold]all[/]", total, failed, summarize(everything)))
+    methods = {summary["method"] for *_, summary in rows}
+    how = "exact percentiles" if methods == {EXACT} else "percentiles exact, or HDR above 2,000,000 samples"
+    table = Table("operation", "requests", "req/s", "failures", "p50 ms", "p95 ms", "p99 ms",
+                  title=f"operations over {figures.duration:.1f} s ({how}, from the history)", title_justify="left")
+    for name, requests, failures, summary in rows:
+        table.add_row(name, f"{requests:,}", f"{figures.rps(requests):,.1f}", _failures(failures, requests),
+                      _ms(summary, "p50"), _ms(summary, "p95"), _ms(summary, "p99"))
     console.print(table)
     if figures.causes:
         causes = Table("operation", "cause (ids masked as #)", "count", title="failures by cause", title_justify="left")
@@ -234,7 +236,15 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
             secs = f"{end - phase['start']:.2f}" if end else "unfinished"
             phases.add_row(phase["name"], secs)
         console.print(phases)
-    if run_path and manifest and manifest.get("kind") == "stress" and (Path(run_path) / "ops.jsonl").is_file():
+    kind = (manifest or {}).get("kind")
+    if kind is None and run_path and (Path(run_path) / "run.json").is_file():  # `shopbench check` passes none
+        import json
+
+        try:
+            kind = json.loads((Path(run_path) / "run.json").read_text()).get("kind")
+        except (OSError, ValueError):
+            kind = None
+    if run_path and kind == "stress" and (Path(run_path) / "ops.jsonl").is_file():
         print_operations(console, stress_figures(iter_history(Path(run_path) / "ops.jsonl")))
     resources: dict[str, Any] | None = None
     if run_path:
