@@ -22,6 +22,7 @@ the event loop nothing but the GIL while it reads /proc, and its own CPU time is
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import struct
@@ -62,6 +63,11 @@ class ProcStat:
     threads: int
     started: float  # identifies this incarnation of the pid; epoch seconds
     rss: int  # bytes
+
+
+@functools.cache
+def _boot_time() -> float:
+    return psutil.boot_time()
 
 
 def _scan_proc(boot: float) -> dict[int, ProcStat]:
@@ -175,7 +181,7 @@ class Snapshot:
     @classmethod
     def take(cls, tcp: bool = True) -> Snapshot:
         wall = time.time()
-        stats = _scan_proc(psutil.boot_time()) if LINUX else _scan_psutil()
+        stats = _scan_proc(_boot_time()) if LINUX else _scan_psutil()
         children: dict[int, list[int]] = {}
         for pid, st in stats.items():
             children.setdefault(st.ppid, []).append(pid)
@@ -371,18 +377,39 @@ class DockerServices:
         return lines, set()
 
 
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        if LINUX:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return f.read()
+        return "\0".join(psutil.Process(pid).cmdline()).encode()
+    except (OSError, psutil.Error):
+        return None
+
+
 class Generator:
-    """shopbench itself: this process and its children that are not services (Locust workers)."""
+    """shopbench itself: this process and its Locust worker processes (`--processes`): children
+    forked from it, so with its command line; the shop's processes, a health-check shell or any
+    other child are not the generator."""
 
     backend = "self"
 
     def __init__(self, pid: int | None = None):
         self.pid = pid or os.getpid()
         self.clocks: dict[int, CpuClock] = {}
+        self._forked: dict[tuple[int, float], bool] = {}  # (pid, start) -> a fork of the main process
+
+    def _is_worker(self, pid: int, snap: Snapshot) -> bool:
+        st = snap.stats.get(pid)
+        key = (pid, st.started if st else 0.0)
+        if key not in self._forked:
+            own, theirs = _cmdline(self.pid), _cmdline(pid)
+            self._forked[key] = own is not None and own == theirs
+        return self._forked[key]
 
     def read(self, snap: Snapshot, services: set[int]) -> list[dict[str, Any]]:
         lines = []
-        workers = [p for p in snap.children.get(self.pid, ()) if p not in services]
+        workers = [p for p in snap.children.get(self.pid, ()) if p not in services and self._is_worker(p, snap)]
         for pid in [self.pid, *workers]:
             clock = self.clocks.setdefault(pid, CpuClock())
             figures = read_tree([pid], snap, clock, sockets=False)

@@ -267,3 +267,29 @@ def test_summary_keeps_services_and_generator_apart():
     rows.append({**rows[-1], "wall": 4.0, "cpu": 100.0})
     (warning,) = summarize(rows)["warnings"]  # mean 91.7 %
     assert warning.startswith("the load generator was saturated: process main averaged 92 % of a core (peak 100 %)")
+
+
+def test_generator_workers_are_forks_of_the_main_process_not_any_child(tmp_path):
+    """Locust's --processes forks workers from the main process; the shop or a shell it started
+    are children too, but not the load generator."""
+    script = textwrap.dedent(f"""
+        import os, signal, subprocess, time
+        from shopbench.resources import ResourceSampler, read_samples
+        fork = os.fork()
+        if fork == 0:
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end:
+                pass
+            os._exit(0)
+        other = subprocess.Popen(["sleep", "30"])
+        s = ResourceSampler(interval=0.2, path={str(tmp_path / RESOURCES)!r})
+        with s.during():
+            time.sleep(1.2)
+        other.kill(); other.wait(); os.waitpid(fork, 0)
+        names = sorted({{x["name"] for x in read_samples({str(tmp_path / RESOURCES)!r})}})
+        print(fork, other.pid, " ".join(names))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    fork, other, *names = out.stdout.split()
+    assert names == ["main", f"worker-{fork}"]
