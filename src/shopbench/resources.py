@@ -6,12 +6,13 @@ process) to `resources.jsonl` in the run directory (the fields are documented in
 docs/notes-resources.md, a contract like `ops.jsonl`). Sources:
 
 - a local service: its whole process tree (a gunicorn master and its workers, `sh -c` and what it
-  runs), summed, read with psutil. The root pid is asked again at every sample (`pid_of`), so a
-  service that a fault kills and restarts is followed, never a crash.
+  runs), summed (Linux: /proc and netlink, read once per sample for every tree; elsewhere psutil).
+  The root pid is asked again at every sample (`pid_of`), so a service that a fault kills and
+  restarts is followed, never a crash.
 - a Docker service: its containers' stats through the Docker SDK (one-shot, so a sample never waits
   for the engine's own two-cycle average), summed per service.
-- the load generator: this process, and each of its child processes that is not a service (Locust's
-  `--processes` workers), one line each: one Locust process is one gevent loop, so one core is its
+- the load generator: this process, and each process forked from it (Locust's `--processes`
+  workers), one line each: one Locust process is one gevent loop, so one core is its
   ceiling, and above 90 % of it every latency it measures includes its own queueing (Locust warns
   the same way). That is a verdict warning.
 
@@ -419,6 +420,8 @@ class Generator:
             lines.append(_line(GENERATOR, name, self.backend, snap.wall, pid=pid, figures=figures))
         for gone in set(self.clocks) - {self.pid, *workers}:
             del self.clocks[gone]
+        if len(self._forked) > 256:  # children come and go (health checks): forget the ones gone
+            self._forked = {k: v for k, v in self._forked.items() if k[0] in snap.stats}
         return lines
 
 
