@@ -50,6 +50,21 @@ def test_no_expectation_outside_a_race_means_expected_to_succeed():
     assert reason.startswith("create_user answered 405 to all 10 calls: does your shop have this endpoint?")
 
 
+def test_refusals_without_an_explicit_expectation_may_be_right():
+    # The consistency burst: one unit of credit per user, two items an order: every checkout must be
+    # refused, and is. That is the shop being right, not a missing endpoint.
+    burst = [op("checkout", status=400, expect=None, scenario="consistency", process=f"burst-{i}",
+                error="not enough stock") for i in range(40)]
+    assert result_of(verdict_with(burst)) == VALID
+    # The same burst against a shop without the route is no test at all.
+    missing = [{**o, "status": 404} for o in burst]
+    (reason,) = verdict_with(missing)["unknown_reasons"]
+    assert reason.startswith("checkout answered 404 to all 40 calls: does your shop have this endpoint?")
+    # And with an explicit expectation, refusals on every call are evidence.
+    known = [op("checkout", status=400, expect="ok", scenario="checkout-one-item") for _ in range(40)]
+    assert verdict_with(burst + known)["expectations"]["never_succeeded"]["checkout"]["calls"] == 80
+
+
 def test_mixed_statuses_and_unanswered_calls_are_named():
     mixed = [op("pay", status=400) for _ in range(7)] + [op("pay", status=422) for _ in range(3)]
     (reason,) = verdict_with(mixed)["unknown_reasons"]
