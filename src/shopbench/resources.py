@@ -87,15 +87,16 @@ def _scan_proc(boot: float) -> dict[int, ProcStat]:
     return stats
 
 
-def _scan_psutil() -> dict[int, ProcStat]:
-    stats: dict[int, ProcStat] = {}
-    for p in psutil.process_iter(["ppid", "cpu_times", "num_threads", "create_time", "memory_info"]):
-        i = p.info
-        if i.get("cpu_times") is None or i.get("memory_info") is None:
-            continue  # not ours to read (another user's process on macOS)
-        stats[p.pid] = ProcStat(i["ppid"] or 0, i["cpu_times"].user + i["cpu_times"].system,
-                                i["num_threads"] or 0, i["create_time"] or 0.0, i["memory_info"].rss)
-    return stats
+def _psutil_stat(pid: int) -> ProcStat | None:
+    """One process through psutil (the portable path): read only for processes in a sampled tree."""
+    try:
+        p = psutil.Process(pid)
+        with p.oneshot():
+            times = p.cpu_times()
+            return ProcStat(p.ppid(), times.user + times.system, p.num_threads(), p.create_time(),
+                            p.memory_info().rss)
+    except psutil.Error:
+        return None  # gone, or not ours to read (another user's process on macOS)
 
 
 def _tcp_inodes_netlink() -> set[int]:
@@ -171,22 +172,39 @@ def _fds_and_sockets(pid: int, tcp: set[int] | None, sockets: bool) -> tuple[int
 
 @dataclass
 class Snapshot:
-    """The whole process table once per sample (parents, CPU, memory, threads of every process), so
-    each tree is found and summed without one more scan per service, and the TCP socket inodes."""
+    """The process table once per sample, so each tree is found and summed without one more scan per
+    service, and the TCP socket inodes. Linux reads every process's stat in the scan; the portable
+    path lists parents only and reads a process's figures when a tree asks (`stat`)."""
 
     wall: float
     stats: dict[int, ProcStat]
     children: dict[int, list[int]]
     tcp: set[int] | None
+    pids: set[int] = field(default_factory=set)
+    lazy: bool = False
 
     @classmethod
     def take(cls, tcp: bool = True) -> Snapshot:
         wall = time.time()
-        stats = _scan_proc(_boot_time()) if LINUX else _scan_psutil()
         children: dict[int, list[int]] = {}
-        for pid, st in stats.items():
-            children.setdefault(st.ppid, []).append(pid)
-        return cls(wall, stats, children, _tcp_inodes() if tcp else None)
+        if LINUX:
+            stats = _scan_proc(_boot_time())
+            for pid, st in stats.items():
+                children.setdefault(st.ppid, []).append(pid)
+            return cls(wall, stats, children, _tcp_inodes() if tcp else None, set(stats))
+        pids = set()
+        for p in psutil.process_iter(["ppid"]):
+            pids.add(p.pid)
+            children.setdefault(p.info.get("ppid") or 0, []).append(p.pid)
+        return cls(wall, {}, children, None, pids, lazy=True)
+
+    def stat(self, pid: int) -> ProcStat | None:
+        st = self.stats.get(pid)
+        if st is None and self.lazy and pid in self.pids:
+            st = _psutil_stat(pid)
+            if st is not None:
+                self.stats[pid] = st
+        return st
 
     def tree(self, root: int) -> list[int]:
         out, todo = [], [root]
@@ -234,7 +252,7 @@ def read_tree(pids: Iterable[int], snap: Snapshot, clock: CpuClock, sockets: boo
     conns: int | None = 0 if sockets else None
     procs = 0
     for pid in pids:
-        st = snap.stats.get(pid)
+        st = snap.stat(pid)
         if st is None:
             continue  # exited between the scan and now: its last interval is lost, not an error
         procs += 1
@@ -401,7 +419,7 @@ class Generator:
         self._forked: dict[tuple[int, float], bool] = {}  # (pid, start) -> a fork of the main process
 
     def _is_worker(self, pid: int, snap: Snapshot) -> bool:
-        st = snap.stats.get(pid)
+        st = snap.stat(pid)
         key = (pid, st.started if st else 0.0)
         if key not in self._forked:
             own, theirs = _cmdline(self.pid), _cmdline(pid)
@@ -421,7 +439,7 @@ class Generator:
         for gone in set(self.clocks) - {self.pid, *workers}:
             del self.clocks[gone]
         if len(self._forked) > 256:  # children come and go (health checks): forget the ones gone
-            self._forked = {k: v for k, v in self._forked.items() if k[0] in snap.stats}
+            self._forked = {k: v for k, v in self._forked.items() if k[0] in snap.pids}
         return lines
 
 

@@ -93,7 +93,7 @@ def test_a_multi_process_service_is_its_whole_tree(gunicorn, tmp_path, monkeypat
         time.sleep(1.0)
         conn.close()
     lines = [s for s in read_samples(tmp_path / RESOURCES) if s["name"] == "web"]
-    assert len(lines) >= 4
+    assert len(lines) >= 3  # a baseline, at least one in between, the last
     master_rss = psutil.Process(proc.pid).memory_info().rss
     last = lines[-1]
     assert last["up"] and last["pid"] == proc.pid
