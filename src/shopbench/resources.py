@@ -417,6 +417,7 @@ class Generator:
         self.pid = pid or os.getpid()
         self.clocks: dict[int, CpuClock] = {}
         self._forked: dict[tuple[int, float], bool] = {}  # (pid, start) -> a fork of the main process
+        self._numbers: dict[int, int] = {}  # worker pid -> its number, in the order first seen
 
     def _is_worker(self, pid: int, snap: Snapshot) -> bool:
         st = snap.stat(pid)
@@ -434,7 +435,8 @@ class Generator:
             figures = read_tree([pid], snap, clock, sockets=False)
             if figures is None:
                 continue
-            name = "main" if pid == self.pid else f"worker-{pid}"
+            # Numbered, not named by pid, so runs compare row by row (`shopbench compare`, charts).
+            name = "main" if pid == self.pid else f"worker-{self._numbers.setdefault(pid, len(self._numbers) + 1)}"
             lines.append(_line(GENERATOR, name, self.backend, snap.wall, pid=pid, figures=figures))
         for gone in set(self.clocks) - {self.pid, *workers}:
             del self.clocks[gone]

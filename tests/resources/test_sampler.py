@@ -286,10 +286,10 @@ def test_generator_workers_are_forks_of_the_main_process_not_any_child(tmp_path)
         with s.during():
             time.sleep(1.2)
         other.kill(); other.wait(); os.waitpid(fork, 0)
-        names = sorted({{x["name"] for x in read_samples({str(tmp_path / RESOURCES)!r})}})
-        print(fork, other.pid, " ".join(names))
+        names = sorted({{(x["name"], x["pid"]) for x in read_samples({str(tmp_path / RESOURCES)!r})}})
+        print(fork, other.pid, " ".join(f"{{n}}:{{p}}" for n, p in names))
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     fork, other, *names = out.stdout.split()
-    assert names == ["main", f"worker-{fork}"]
+    assert names[1:] == [f"worker-1:{fork}"] and names[0].startswith("main:")
