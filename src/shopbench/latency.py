@@ -4,6 +4,9 @@ cheaply. Each summary says which method produced it; neither uses Locust's round
 
 Percentiles are nearest-rank: p95 is the smallest sample that at least 95 % of samples do not
 exceed, so it is always a latency that was really observed (exact method).
+
+This module is the one home of percentiles. The convention is PERCENT, 0-100, as in the names
+p50/p95/p99.9 and in SLO texts: `nearest_rank(sorted_values, 95.0)`; never a fraction.
 """
 
 from __future__ import annotations
@@ -25,9 +28,14 @@ def http_method(f: str) -> str:
 
 
 def nearest_rank(sorted_values: Sequence[float], q: float) -> float:
+    """The q-th percentile (q in percent, 0-100) of an already sorted sequence; NaN when empty."""
     if not sorted_values:
         return math.nan
-    rank = math.ceil(q / 100.0 * len(sorted_values))
+    if not 0.0 <= q <= 100.0:
+        raise ValueError(f"percentile {q!r} is not in 0-100 (percent, not a fraction)")
+    # q * n / 100 rather than q / 100 * n: 7 / 100 * 100 is 7.000000000000001, whose ceiling would
+    # skip a rank; the epsilon absorbs what binary fractions such as 99.9 still leave.
+    rank = math.ceil(q * len(sorted_values) / 100.0 - 1e-9)
     return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
 
 
@@ -63,6 +71,8 @@ def percentile(values_ms: Sequence[float], q: float, method: str = "auto") -> fl
         method = EXACT if len(values_ms) <= EXACT_LIMIT else HDR
     if method == EXACT:
         return nearest_rank(sorted(values_ms), q)
+    if not values_ms:
+        return math.nan
     from hdrh.histogram import HdrHistogram
 
     hist = HdrHistogram(1, 3_600_000_000, 3)

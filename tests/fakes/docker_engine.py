@@ -18,6 +18,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,6 +35,14 @@ class FakeContainer:
     status: str = "running"  # running | paused | exited | created
     pid: int = 0
     health: str | None = None  # None: no health check; else "healthy"/"starting"/"unhealthy"
+    # For `GET /containers/{id}/stats` (container_stats): the cores it keeps busy while running, its
+    # memory and the page cache within it, its pids; CPU time used up to `cpu_at`.
+    cpu_rate: float = 0.5
+    memory_usage: int = 64 << 20
+    inactive_file: int = 16 << 20
+    pids: int = 3
+    cpu_ns: float = 0.0
+    cpu_at: float = field(default_factory=time.monotonic)
     restarts: int = 0
     image: str = "shop:latest"
     history: list[str] = field(default_factory=list)
@@ -169,6 +178,10 @@ class FakeDockerEngine:
                              "Os": "linux", "Arch": "amd64"}
             if method == "GET" and path == "/containers/json":
                 return 200, self._list(query)
+            stats = re.fullmatch(r"/containers/([^/]+)/stats", path)
+            if stats:
+                c = self.find(stats.group(1))
+                return (200, container_stats(c)) if c else (404, {"message": f"No such container: {stats.group(1)}"})
             m = re.fullmatch(r"/containers/([^/]+)/(json|kill|stop|start|restart|pause|unpause)", path)
             if not m:
                 return 404, {"message": f"page not found: {method} {path}"}
@@ -247,3 +260,19 @@ class FakeDockerEngine:
                 return 409, {"message": f"Container {c.id} is not paused"}
             c.status = "running"
         return 204, None
+
+
+def container_stats(c: FakeContainer) -> dict[str, Any]:
+    """`GET /containers/{id}/stats?stream=0&one-shot=1`, the fields shopbench reads: CPU time grows
+    at `cpu_rate` cores while the container runs; memory `memory_usage`, `inactive_file` of it page
+    cache; `pids`. A stopped container answers zeros and an unset read time, as the engine does."""
+    now = time.monotonic()
+    if c.status == "running":
+        c.cpu_ns += (now - c.cpu_at) * c.cpu_rate * 1e9
+    c.cpu_at = now
+    if c.status not in ("running", "paused"):
+        return {"read": "0001-01-01T00:00:00Z", "pids_stats": {}, "memory_stats": {},
+                "cpu_stats": {"cpu_usage": {"total_usage": 0}}}
+    return {"read": "2026-01-01T00:00:00Z", "id": c.id, "name": f"/{c.name}", "pids_stats": {"current": c.pids},
+            "cpu_stats": {"cpu_usage": {"total_usage": int(c.cpu_ns)}, "online_cpus": 2},
+            "memory_stats": {"usage": c.memory_usage, "limit": 8 << 30, "stats": {"inactive_file": c.inactive_file}}}

@@ -2,7 +2,8 @@
 
 Seed 001's "graphs comparing inconsistencies between different scenarios": validity and
 anomalies, checkout success rate, throughput, checkout p95/p99 (exact, from each history), the
-seed's four numbers and recovery times per fault.
+seed's four numbers, recovery times per fault, and per service (and generator process) its mean
+and peak CPU and RSS from `resources.jsonl`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from shopbench.report import charts
 from shopbench.report.html import SEED_METRICS, fmt_ms, fmt_num, fmt_pct, render_page, write_atomically
 from shopbench.report.rundata import fault_recoveries, load_run
 from shopbench.report.series import compute_series
+from shopbench.resources import run_summary
 
 
 @dataclass
@@ -42,6 +44,9 @@ class RunSummary:
     slo_missed: int
     recovery: list[dict[str, Any]] = field(default_factory=list)  # per fault: label, outage_s, throughput_s
     report: Path | None = None
+    # service (generator processes as "generator main", …) -> cpu_mean, cpu_peak (% of a core), rss_mean,
+    # rss_peak (bytes); empty for a run that sampled nothing
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def summarize(run_dir: str | Path) -> RunSummary:
@@ -68,6 +73,9 @@ def summarize(run_dir: str | Path) -> RunSummary:
                          "outage_s": f.get("outage_s"), "throughput_s": f.get("throughput_recovery_s"),
                          "restore_s": f.get("restore_s"), "answered_again": f.get("answered_again")})
     report = run.path / "report.html"
+    sampled = run_summary(run.path, verdict) or {}
+    resources = {**(sampled.get("services") or {}),
+                 **{f"generator {name}": v for name, v in (sampled.get("generator") or {}).items()}}
     return RunSummary(
         run_id=run.run_id, path=run.path, kind=run.kind,
         valid=verdict["valid"] if "valid" in verdict else None, result=result_of(verdict) if verdict else None,
@@ -77,7 +85,7 @@ def summarize(run_dir: str | Path) -> RunSummary:
         rps=series.total_rps(), ops=series.count, duration=series.duration,
         checkout_p95=checkout.p95 if checkout else None, checkout_p99=checkout.p99 if checkout else None,
         seed_metrics=dict(verdict.get("seed_metrics") or {}), slo_missed=missed, recovery=recovery,
-        report=report if report.is_file() else None)
+        report=report if report.is_file() else None, resources=resources)
 
 
 def summarize_all(run_dirs: list[str | Path]) -> list[RunSummary]:
@@ -133,7 +141,21 @@ def rows(summaries: list[RunSummary]) -> list[tuple[str, list[str]]]:
         if any(key in s.seed_metrics for s in summaries):
             out.append((f"seed {key}", [fmt_num(s.seed_metrics.get(key)) for s in summaries]))
     out.append(("recovery", [_recovery_text(s) for s in summaries]))
+    names = sorted({n for s in summaries for n in s.resources}, key=lambda n: (n.startswith("generator"), n))
+    for name in names:
+        out.append((f"{name} CPU % mean / peak", [_pair(s.resources.get(name), "cpu", 1) for s in summaries]))
+        out.append((f"{name} RSS MiB mean / peak", [_pair(s.resources.get(name), "rss", 1 << 20)
+                                                   for s in summaries]))
     return out
+
+
+def _pair(figures: dict[str, Any] | None, key: str, unit: float) -> str:
+    if not figures:
+        return "–"
+    mean, peak = figures.get(f"{key}_mean"), figures.get(f"{key}_peak")
+    def show(v: Any) -> str:
+        return "–" if v is None else f"{v / unit:,.0f}"
+    return f"{show(mean)} / {show(peak)}"
 
 
 def table(summaries: list[RunSummary]) -> Table:

@@ -1,11 +1,19 @@
 """The terminal side of a run: progress bars per phase while it runs, a Rich summary after.
 
-Progress goes to stderr, so `--json` keeps stdout for the verdict alone.
+Progress goes to stderr, so `--json` keeps stdout for the verdict alone. The summary is meant to be
+read in a minute: for a stress run, per operation its requests, req/s, failures and exact
+p50/p95/p99 (from the history, through latency.py, not Locust's rounded figures) and the error
+causes grouped (status and message with ids and numbers masked, so one cause is one row); for
+every run that sampled them, peak and mean resources per service and per generator process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +23,12 @@ from rich.table import Table
 from rich.text import Text
 
 from shopbench.checker.verdict import UNKNOWN, VALID, result_of
+from shopbench.history import SETUP_PROCESSES, iter_history, unexpected
+from shopbench.latency import EXACT, op_latency_ms, summarize
 from shopbench.monitor import LoadMonitor
 
 MAX_ANOMALY_ROWS = 20
+MAX_CAUSE_ROWS = 12
 
 
 class MonitorColumn(ProgressColumn):
@@ -92,9 +103,132 @@ def _fmt_interval(value: Any) -> str:
     return str(value)
 
 
+# -- the stress summary: operations and error causes, from the history ---------------------------
+_IDS = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|\b[0-9a-fA-F]{16,}\b|\d+")
+
+
+def error_cause(status: int | None, error: str | None) -> str:
+    """What went wrong, without what it happened to: uuids, long hex ids and numbers masked as `#`,
+    so 2,732 404s on 2,732 different orders are one cause."""
+    text = _IDS.sub("#", " ".join((error or "").split()))[:90]
+    head = "no answer" if status is None else str(status)
+    return f"{head}: {text}" if text else head
+
+
+@dataclass
+class OpFigures:
+    name: str
+    requests: int = 0
+    failures: int = 0  # outcomes other than the one the workload expected (history.unexpected)
+    latencies: array = field(default_factory=lambda: array("d"))  # ms; 8 bytes each, for 10 M operations
+
+
+@dataclass
+class StressFigures:
+    ops: dict[str, OpFigures]
+    duration: float  # first invocation to last completion of the load, seconds
+    causes: Counter  # (operation, cause) -> failures
+
+    def rps(self, n: int) -> float:
+        return n / self.duration if self.duration > 0 else 0.0
+
+
+def stress_figures(ops: Iterable[dict[str, Any]], skip_processes: Iterable[str] = SETUP_PROCESSES) -> StressFigures:
+    """One pass over a history: the load's operations (set-up and final-state reads left out)."""
+    skip = frozenset(skip_processes)
+    table: dict[str, OpFigures] = {}
+    causes: Counter = Counter()
+    first = last = None
+    for op in ops:
+        if op.get("process") in skip:
+            continue
+        f = op["f"]
+        figures = table.get(f)
+        if figures is None:
+            figures = table[f] = OpFigures(f)
+        figures.requests += 1
+        ms = op_latency_ms(op)
+        figures.latencies.append(ms)
+        if unexpected(op["type"], op.get("expect"), op.get("scenario")):
+            figures.failures += 1
+            causes[(f, error_cause(op.get("status"), op.get("error")))] += 1
+        end = op["wall"] + ms / 1000.0
+        first = op["wall"] if first is None or op["wall"] < first else first
+        last = end if last is None or end > last else last
+    duration = (last - first) if first is not None and last is not None else 0.0
+    return StressFigures(table, duration, causes)
+
+
+def _ms(summary: dict[str, Any], key: str) -> str:
+    value = summary.get(key)
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def print_operations(console: Console, figures: StressFigures) -> None:
+    if not figures.ops:
+        return
+    rows = []
+    everything: array = array("d")
+    total = failed = 0
+    for op in sorted(figures.ops.values(), key=lambda o: -o.requests):
+        everything.extend(op.latencies)
+        total += op.requests
+        failed += op.failures
+        rows.append((op.name, op.requests, op.failures, summarize(op.latencies)))
+    rows.append(("[bold]all[/]", total, failed, summarize(everything)))
+    methods = {summary["method"] for *_, summary in rows}
+    how = "exact percentiles" if methods == {EXACT} else "percentiles exact, or HDR above 2,000,000 samples"
+    table = Table("operation", "requests", "req/s", "failures", "p50 ms", "p95 ms", "p99 ms",
+                  title=f"operations over {figures.duration:.1f} s ({how}, from the history)", title_justify="left")
+    for name, requests, failures, summary in rows:
+        table.add_row(name, f"{requests:,}", f"{figures.rps(requests):,.1f}", _failures(failures, requests),
+                      _ms(summary, "p50"), _ms(summary, "p95"), _ms(summary, "p99"))
+    console.print(table)
+    if figures.causes:
+        causes = Table("operation", "cause (ids masked as #)", "count", title="failures by cause", title_justify="left")
+        ranked = figures.causes.most_common()
+        for (f, cause), n in ranked[:MAX_CAUSE_ROWS]:
+            causes.add_row(f, cause, f"{n:,}")
+        console.print(causes, highlight=False)
+        if len(ranked) > MAX_CAUSE_ROWS:
+            console.print(f"… and {len(ranked) - MAX_CAUSE_ROWS} more causes, see ops.jsonl")
+
+
+def _failures(n: int, of: int) -> str:
+    return "0" if not n else f"[red]{n:,}[/] ({n / of:.1%})"
+
+
+def _mib(value: Any) -> str:
+    return "-" if value is None else f"{value / (1 << 20):,.0f}"
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def print_resources(console: Console, summary: dict[str, Any] | None) -> None:
+    """Peak and mean per service and generator process (CPU in % of one core, RSS in MiB)."""
+    if not summary or not (summary.get("services") or summary.get("generator")):
+        return
+    table = Table("", "CPU % mean / peak", "RSS MiB mean / peak", "fds", "threads", "TCP", "up / samples",
+                  title="resources (CPU: % of one core; fds, threads, TCP: peak)", title_justify="left")
+    for kind in ("services", "generator"):
+        for name, s in (summary.get(kind) or {}).items():
+            label = name if kind == "services" else f"generator {name}"
+            restarts = len(s.get("pids") or ()) - 1
+            up = f"{s.get('up_samples')}/{s.get('samples')}"
+            if restarts > 0:
+                up += f", {restarts} restart{'s' * (restarts > 1)}"
+            table.add_row(label, f"{_pct(s.get('cpu_mean'))} / {_pct(s.get('cpu_peak'))}",
+                          f"{_mib(s.get('rss_mean'))} / {_mib(s.get('rss_peak'))}",
+                          _pct(s.get("fds_peak")), _pct(s.get("threads_peak")), _pct(s.get("conns_peak")), up)
+    console.print(table)
+
+
 def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str, Any] | None = None,
                   run_path: str | None = None) -> None:
-    """Phases, checkout outcomes, money and stock totals, the seed's numbers, and the anomalies."""
+    """Phases, the load's operations and resources, checkout outcomes, money and stock totals, the
+    seed's numbers, and the anomalies."""
     if manifest and manifest.get("phases"):
         phases = Table("phase", "seconds", title="phases", title_justify="left")
         for phase in manifest["phases"]:
@@ -102,6 +236,22 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
             secs = f"{end - phase['start']:.2f}" if end else "unfinished"
             phases.add_row(phase["name"], secs)
         console.print(phases)
+    kind = (manifest or {}).get("kind")
+    if kind is None and run_path and (Path(run_path) / "run.json").is_file():  # `shopbench check` passes none
+        import json
+
+        try:
+            kind = json.loads((Path(run_path) / "run.json").read_text()).get("kind")
+        except (OSError, ValueError):
+            kind = None
+    if run_path and kind == "stress" and (Path(run_path) / "ops.jsonl").is_file():
+        print_operations(console, stress_figures(iter_history(Path(run_path) / "ops.jsonl")))
+    resources: dict[str, Any] | None = None
+    if run_path:
+        from shopbench.resources import run_summary
+
+        resources = run_summary(run_path, verdict)
+        print_resources(console, resources)
 
     co = verdict.get("checkouts") or {}
     outcomes = Table("checkouts", "count", title="outcomes", title_justify="left")
@@ -149,7 +299,9 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
                       "could not be read or have no baseline (see verdict.json)")
     for skipped in verdict.get("faults_not_fired") or ():
         console.print(f"[yellow]warning:[/] {skipped['message']}")
-    for warning in verdict.get("warnings") or ():
+    warnings = list(verdict.get("warnings") or ())
+    warnings += [w for w in (resources or {}).get("warnings") or () if w not in warnings]  # a saturated generator
+    for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     for name in verdict.get("failed_sections") or ():
         console.print(f"[red]section {name} failed[/] (see verdict.json)")

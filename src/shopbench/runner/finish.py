@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from shopbench.checker.expectations import expectations_section
 from shopbench.checker.explain import attach_timelines
 from shopbench.checker.ledger import check
 from shopbench.checker.verdict import add_sections, assemble
@@ -100,6 +101,7 @@ def _verdict(read_ops: Callable[[], Iterator[dict[str, Any]]], state: dict[str, 
     ledger = check(read_ops(), state)
     if ledger["anomalies"]:
         ledger["anomalies"] = attach_timelines(read_ops(), ledger["anomalies"])
+    extra = {**expectations_section(read_ops()), **(extra or {})}  # a workload that never ran is UNKNOWN
     return assemble(ledger, state, extra, seed_shape=run.manifest.get("kind", "consistency") == "consistency")
 
 
