@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from shopbench.errors import UsageError
-from shopbench.report.series import compute_series, percentile
+from shopbench.report.series import compute_series
 
 ORIGIN = 1_000_000.0
 
@@ -44,12 +44,6 @@ def test_percentiles_are_exact_per_bucket_and_overall_never_averaged(tmp_path):
     # The 100th of all 200 sorted latencies is 90 ms; averaging the buckets' medians would say 275 ms.
     assert totals.p50 == 90.0 and totals.p99 == 500.0 and totals.max == 500.0 and totals.count == 200
     assert series.throughput["checkout"][first] == 100.0
-
-
-def test_nearest_rank_percentile():
-    values = sorted(range(1, 11))
-    assert percentile(values, 0.5) == 5 and percentile(values, 0.95) == 10 and percentile(values, 0.1) == 1
-    assert percentile([], 0.5) is None
 
 
 def test_outcomes_errors_inflight_and_intended_latency(tmp_path):
