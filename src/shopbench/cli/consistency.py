@@ -63,7 +63,6 @@ def consistency(
     from rich.console import Console
 
     from shopbench.driver import use_driver
-    from shopbench.nemesis.hooks import hook_from_flags
     from shopbench.report.terminal import PhaseProgress, print_summary
     from shopbench.runner.consistency import run_consistency
     from shopbench.target import Target
@@ -80,9 +79,14 @@ def consistency(
     err = Console(stderr=True)
 
     def once(run_cfg: ConsistencyConfig, run_out: Path | None) -> RunResult:
-        hook = hook_from_flags(faults, backend=fault_backend, services_file=services_file,
-                               services_data=services_data, docker_url=docker_url,
-                               echo=lambda line: err.print(line, highlight=False))
+        hook = None
+        if faults is not None or services_file or services_data or docker_url or fault_backend != "local":
+            # The fault package (pydantic models, backends) is imported only for a run that uses it.
+            from shopbench.nemesis.hooks import hook_from_flags
+
+            hook = hook_from_flags(faults, backend=fault_backend, services_file=services_file,
+                                   services_data=services_data, docker_url=docker_url,
+                                   echo=lambda line: err.print(line, highlight=False))
         with PhaseProgress(err, enabled=err.is_terminal) as progress:
             return run_consistency(run_cfg, target=target, flaw=flaw, out=str(run_out) if run_out else None,
                                    progress=progress, command_config={"urls": str(urls) if urls else None},

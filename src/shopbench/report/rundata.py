@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 
 from shopbench.errors import UsageError
-from shopbench.nemesis.timeline import fault_windows
 from shopbench.rundir import FAULTS, MANIFEST, OPS, STATE, VERDICT, RunDir
 
 LOCUST_STATS = "locust_stats.csv"
@@ -71,7 +70,7 @@ def load_run(path: str | Path, partial: bool = False) -> RunData:
     locust_stats = _read_csv(run.file(LOCUST_STATS), notes)
     locust_history = _read_csv(run.file(LOCUST_HISTORY), notes)
     try:
-        windows = fault_windows(faults or [])
+        windows = _fold(faults) if faults else []
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{run.file(FAULTS)}: a fault record lacks a field or has a wrong type ({exc}).") from None
     resources = _read_jsonl(run.file(RESOURCES), notes)
@@ -120,6 +119,13 @@ def _read_faults(path: Path, notes: list[str]) -> list[dict[str, Any]] | None:
         entry.setdefault("fault", lineno - len(lines) - 1)
         faults.append(entry)
     return faults
+
+
+def _fold(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Imported only when there are faults: the nemesis package loads its backends and pydantic models.
+    from shopbench.nemesis.timeline import fault_windows
+
+    return fault_windows(faults)
 
 
 def _read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]] | None:
