@@ -15,6 +15,7 @@ from typing import Any
 import gevent
 import gevent.pool
 import orjson
+import psutil
 
 from shopbench.checker.recovery import recovery
 from shopbench.driver import connect
@@ -31,6 +32,7 @@ def make_run(out: Path, shop: RefShop, *, invalid: bool = False, pause: float = 
     run = RunDir.create("consistency", out, config=config)
     writer = HistoryWriter(run.file(OPS))
     faults: list[dict[str, Any]] = []
+    resources: list[dict[str, Any]] = []
     with run.phase("populate"):
         admin = connect(shop.target, writer, process="populate")
         admin.batch_init_stock(items, 2, 1)
@@ -63,12 +65,14 @@ def make_run(out: Path, shop: RefShop, *, invalid: bool = False, pause: float = 
                            "end": time.time(), "result": "ok"})
 
         fault = gevent.spawn(nemesis)
+        sampling = gevent.spawn(sample_resources, shop, resources)
         for i, order_id in enumerate(order_ids):
             pool.spawn(workers[i % len(workers)].checkout, order_id)
             if i % 10 == 9:
                 gevent.sleep(0.02)
         pool.join(timeout=30)
         fault.join(timeout=10)
+        sampling.kill()
     with run.phase("settle"):
         reader = connect(shop.target, writer, process="settle")
         for i in range(items):
@@ -80,9 +84,33 @@ def make_run(out: Path, shop: RefShop, *, invalid: bool = False, pause: float = 
     with open(run.file(FAULTS), "wb") as f:
         for entry in faults:
             f.write(orjson.dumps(entry) + b"\n")
+    with open(run.file("resources.jsonl"), "wb") as f:
+        for entry in resources:
+            f.write(orjson.dumps(entry) + b"\n")
     run.write_json(VERDICT, verdict(run.file(OPS), invalid, faults))
     run.finish("invalid" if invalid else "valid", 1 if invalid else 0)
     return run.path
+
+
+def sample_resources(shop: RefShop, out: list[dict[str, Any]], every: float = 0.1) -> None:
+    """Real samples of the services and of this process, in the resources.jsonl format (docs/formats.md)."""
+    procs: dict[int, psutil.Process] = {}
+    while True:
+        now = time.time()
+        for kind, name, pid in [("service", s, shop.supervisor.pid(s)) for s in ("order", "stock", "payment")] + [
+                ("generator", "main", psutil.Process().pid)]:
+            line = {"wall": now, "kind": kind, "name": name, "backend": "local" if kind == "service" else "self",
+                    "pid": pid, "container": None, "up": pid is not None}
+            try:
+                proc = procs.setdefault(pid, psutil.Process(pid))
+                first = proc.cpu_percent() if pid is not None else None
+                line.update(procs=1, cpu=first, rss=proc.memory_info().rss, fds=proc.num_fds(),
+                            threads=proc.num_threads(), conns=None)
+            except (psutil.Error, ValueError) as exc:
+                line.update(up=False, procs=None, cpu=None, rss=None, fds=None, threads=None, conns=None,
+                            error=str(exc) or "not running")
+            out.append(line)
+        gevent.sleep(every)
 
 
 def verdict(ops_path: Path, invalid: bool, faults: list[dict[str, Any]]) -> dict[str, Any]:

@@ -52,11 +52,14 @@ def assert_rendered(dom: str, console: list[str]) -> int:
     expected = int(re.search(r'data-charts-expected="(\d+)"', root).group(1))
     rendered = int(re.search(r'data-charts-rendered="(\d+)"', root).group(1))
     assert expected > 0 and rendered == expected
-    # Every chart container holds Plotly's drawing, with at least one trace in it.
-    chunks = re.split(r'<div class="chart[^"]*" id="', dom)[1:]
-    assert len(chunks) == expected
-    for chunk in chunks:
-        assert 'class="main-svg"' in chunk and ('class="trace' in chunk or 'class="bars"' in chunk), chunk[:80]
+    # Every chart container holds uPlot's canvas with ink inside the plot area, and every series was drawn.
+    charts = re.findall(r'<div class="chart"[^>]*>', dom)
+    assert len(charts) == expected
+    for tag in charts:
+        inked = int(re.search(r'data-inked-pixels="(\d+)"', tag).group(1))
+        drawn = re.search(r'data-series-drawn="(\d+)"', tag).group(1)
+        assert inked > 500 and drawn == re.search(r'data-series-expected="(\d+)"', tag).group(1), tag
+    assert dom.count("<canvas") >= expected
     return expected
 
 
@@ -66,7 +69,8 @@ def test_report_has_every_section_and_needs_no_network(valid_run: Path, tmp_path
     page = out.read_text()
     # Self-contained: no script, stylesheet or image is fetched from anywhere.
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"(https?:)?//", page)
-    assert "Plotly" in page and page.count("plotly.js v") == 1
+    assert page.count("uPlot (v1.6.32)") == 1 and "Plotly" not in page
+    assert len(page.encode()) < 1_000_000
     order = [page.index(f'id="{s}"') for s in ("verdict", "checkouts", "throughput", "load", "faults", "config")]
     assert order == sorted(order)
     assert "VALID" in page and "stock inconsistencies (client log)" in page and "checkout:p95&lt;500ms" in page
@@ -74,11 +78,20 @@ def test_report_has_every_section_and_needs_no_network(valid_run: Path, tmp_path
     figures = figures_of(page)
     # Every time chart shades the pause of the stock service and labels it.
     for fig in figures.values():  # every chart of a run's report is a time chart
-        assert any(s["type"] == "rect" for s in fig["layout"]["shapes"])
-        assert any(a["text"] == "pause stock" for a in fig["layout"]["annotations"])
-    assert {"chart-throughput", "chart-checkouts", "chart-users", "chart-errors"} <= set(figures)
+        assert fig["kind"] == "time"
+        (window,) = fig["windows"]
+        assert window["label"] == "pause stock" and 0 < window["x0"] < window["x1"]
+        assert all(len(line["values"]) == len(fig["x"]) for line in fig["series"])
+    assert {"chart-throughput", "chart-checkouts", "chart-users", "chart-errors", "chart-resources-cpu",
+            "chart-resources-rss"} <= set(figures)
     latency = [f for name, f in figures.items() if name.startswith("chart-latency")]
-    assert latency and all([t["name"] for t in f["data"]] == ["p50", "p95", "p99"] for f in latency)
+    assert latency and all([t["label"] for t in f["series"]] == ["p50", "p95", "p99"] for f in latency)
+    # The resource charts: one line per service and one (dashed) for the generator, real figures.
+    cpu, rss = figures["chart-resources-cpu"], figures["chart-resources-rss"]
+    assert [line["label"] for line in cpu["series"]] == ["order", "payment", "stock", "generator main"]
+    assert [line["dash"] for line in rss["series"]] == [False, False, False, True]
+    assert all(any(v for v in line["values"] if v is not None) for line in rss["series"])
+    assert 'id="resources"' in page
     assert 'id="recovery"' in page and "throughput recovery (s)" in page
     assert "indeterminate → resolved: the order is paid" in page
 
@@ -98,7 +111,9 @@ def test_report_renders_in_headless_chromium(valid_run: Path, invalid_run: Path,
     for name, run in (("valid", valid_run), ("invalid", invalid_run)):
         page = build_report(run, out=tmp_path / f"{name}.html")
         dom, console = load_in_chromium(page, tmp_path, screenshot=tmp_path / f"{name}.png")
-        assert assert_rendered(dom, console) >= 5  # throughput, checkout latency, outcomes, users, errors
+        # throughput, checkout latency, outcomes, users, errors, CPU and memory
+        assert assert_rendered(dom, console) >= 7
+        assert 'id="chart-resources-cpu"' in dom and 'id="chart-resources-rss"' in dom
         assert ("INVALID" if name == "invalid" else "VALID") in dom
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
 
@@ -134,7 +149,7 @@ def test_real_consistency_runs_report_and_compare(tmp_path):
     assert summarize(runs["flawed"]).valid is False
     for out in runs.values():
         page = build_report(out).read_text()
-        assert "Checkout outcomes" in page and figures_of(page)["chart-throughput"]["data"]
+        assert "Checkout outcomes" in page and figures_of(page)["chart-throughput"]["series"]
     path, summaries = build_compare([runs["good"], runs["flawed"]], tmp_path / "cmp.html")
     buf = io.StringIO()
     Console(file=buf, width=160).print(table(summaries))

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from shopbench.errors import UsageError
-from shopbench.report.series import compute_series, percentile
+from shopbench.report.series import compute_series
 
 ORIGIN = 1_000_000.0
 
@@ -44,12 +44,6 @@ def test_percentiles_are_exact_per_bucket_and_overall_never_averaged(tmp_path):
     # The 100th of all 200 sorted latencies is 90 ms; averaging the buckets' medians would say 275 ms.
     assert totals.p50 == 90.0 and totals.p99 == 500.0 and totals.max == 500.0 and totals.count == 200
     assert series.throughput["checkout"][first] == 100.0
-
-
-def test_nearest_rank_percentile():
-    values = sorted(range(1, 11))
-    assert percentile(values, 0.5) == 5 and percentile(values, 0.95) == 10 and percentile(values, 0.1) == 1
-    assert percentile([], 0.5) is None
 
 
 def test_outcomes_errors_inflight_and_intended_latency(tmp_path):
@@ -100,3 +94,34 @@ def test_a_record_without_a_field_is_a_clear_error(tmp_path):
 def test_an_empty_history_gives_empty_series(tmp_path):
     series = compute_series(write(tmp_path / "ops.jsonl", []), origin=ORIGIN)
     assert series.count == 0 and series.times == [] and series.ops == []
+
+
+def test_resource_samples_are_averaged_per_bucket_and_a_dead_service_is_a_gap():
+    from shopbench.report.series import resource_series
+
+    def sample(t: float, name: str, cpu: float | None, rss: int | None, up: bool = True, kind: str = "service"):
+        return {"wall": ORIGIN + t, "kind": kind, "name": name, "up": up, "cpu": cpu, "rss": rss}
+
+    samples = [sample(0.1, "stock", 10.0, 100), sample(0.6, "stock", 30.0, 300),  # bucket 0: means 20 / 200
+               sample(1.2, "stock", None, None, up=False),  # killed: bucket 1 is a gap, not a zero
+               sample(2.5, "stock", 5.0, 50), sample(0.2, "main", 90.0, 1000, kind="generator"),
+               {"wall": "garbage"}]
+    res = resource_series(samples, ORIGIN, 1.0)
+    assert res.times == [0.0, 1.0, 2.0]
+    assert res.names == [("service", "stock"), ("generator", "main")]
+    assert res.cpu[("service", "stock")] == [20.0, None, 5.0]
+    assert res.rss[("service", "stock")] == [200.0, None, 50.0]
+    assert res.cpu[("generator", "main")] == [90.0, None, None]
+
+
+def test_users_chart_puts_both_lines_on_one_time_axis(tmp_path):
+    from shopbench.report import charts
+
+    ops = [op(i, i * 0.5, 0.01) for i in range(6)]
+    series = compute_series(write(tmp_path / "ops.jsonl", ops), origin=ORIGIN, width=1.0,
+                            locust_history=[{"Name": "Aggregated", "Timestamp": str(ORIGIN + 0.5), "User Count": "3"},
+                                            {"Name": "Aggregated", "Timestamp": str(ORIGIN + 2.0), "User Count": "5"}])
+    fig = charts.users(series, [], [])
+    users, inflight = fig["series"]
+    assert fig["x"] == [0.0, 0.5, 1.0, 2.0] and users["values"] == [None, 3.0, None, 5.0]
+    assert inflight["values"][1] is None and inflight["values"][0] is not None and users["style"] == "step"

@@ -12,11 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from shopbench.checker.verdict import exit_code
 from shopbench.cli.app import app
-from shopbench.report.terminal import print_summary
-from shopbench.rundir import VERDICT, RunDir
-from shopbench.runner.finish import recheck, write_report
 
 
 @app.command("check")
@@ -26,6 +22,11 @@ def check(
     write: bool = typer.Option(False, "--write", help="Replace the run's verdict.json and report.html with it."),
 ) -> int:
     """Check a finished run again, offline: exit 0 when valid, 1 when an anomaly is found, 4 when unknown."""
+    from shopbench.checker.verdict import exit_code
+    from shopbench.report.terminal import print_summary
+    from shopbench.rundir import VERDICT, RunDir
+    from shopbench.runner.finish import recheck, write_report
+
     run = RunDir.open(run_dir)
     verdict = recheck(run)
     if write:

@@ -11,24 +11,19 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from shopbench.checker.verdict import result_of
 from shopbench.cli import options
 from shopbench.cli.app import app
-from shopbench.driver import use_driver
 from shopbench.errors import EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID, UsageError
-from shopbench.nemesis.hooks import hook_from_flags
-from shopbench.report.terminal import PhaseProgress, print_summary
-from shopbench.rundir import new_group_dir
-from shopbench.runner.consistency import RunResult, run_consistency
-from shopbench.shop import FLAWS
-from shopbench.target import Target
-from shopbench.workload.consistency import ConsistencyConfig
-from shopbench.workload.populate import MODES
+
+if TYPE_CHECKING:  # imported where used, so `--help` stays quick (no gevent, no driver)
+    from rich.console import Console
+
+    from shopbench.runner.consistency import RunResult
+    from shopbench.workload.consistency import ConsistencyConfig
 
 _VERDICT_CELL = {"valid": "[green]VALID[/]", "invalid": "[red]INVALID[/]", "unknown": "[yellow]UNKNOWN[/]"}
 
@@ -46,10 +41,10 @@ def consistency(
     seed: int | None = typer.Option(None, "--seed", help="Seed of the random choices: the same seed, the same orders."),
     urls: Path | None = typer.Option(None, "--urls", help="urls.json of the shop to test (ORDER_URL, PAYMENT_URL, "
                                      "STOCK_URL); without it the reference shop is started for the run."),
-    populate: str = typer.Option("auto", "--populate", help=f"How to populate: {'|'.join(MODES)} (auto: batch_init, "
-                                 "else one call per entity)."),
+    populate: str = typer.Option("auto", "--populate", help=f"How to populate: {options.POPULATE_MODES} (auto: "
+                                 "batch_init, else one call per entity)."),
     flaw: str | None = typer.Option(None, "--flaw", help=f"Start the reference shop with a known bug "
-                                    f"({', '.join(FLAWS)}); only without --urls."),
+                                    f"({options.FLAWS}); only without --urls."),
     out: Path | None = typer.Option(None, "--out", help="Run directory (default results/<run-id>/)."),
     settle_timeout: float = typer.Option(30.0, "--settle-timeout", help="Seconds to wait for the state to settle."),
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds before a request counts as indeterminate."),
@@ -65,6 +60,14 @@ def consistency(
     driver: str | None = options.DRIVER,
 ) -> int:
     """Populate, fire every checkout at once, settle, and prove or refute that no money or stock was lost."""
+    from rich.console import Console
+
+    from shopbench.driver import use_driver
+    from shopbench.report.terminal import PhaseProgress, print_summary
+    from shopbench.runner.consistency import run_consistency
+    from shopbench.target import Target
+    from shopbench.workload.consistency import ConsistencyConfig
+
     use_driver(driver)
     cfg = ConsistencyConfig(items=items, stock=stock, price=price, users=users, credit=credit, orders=orders,
                             items_per_order=items_per_order, concurrency=concurrency, seed=seed, populate=populate,
@@ -76,9 +79,14 @@ def consistency(
     err = Console(stderr=True)
 
     def once(run_cfg: ConsistencyConfig, run_out: Path | None) -> RunResult:
-        hook = hook_from_flags(faults, backend=fault_backend, services_file=services_file,
-                               services_data=services_data, docker_url=docker_url,
-                               echo=lambda line: err.print(line, highlight=False))
+        hook = None
+        if faults is not None or services_file or services_data or docker_url or fault_backend != "local":
+            # The fault package (pydantic models, backends) is imported only for a run that uses it.
+            from shopbench.nemesis.hooks import hook_from_flags
+
+            hook = hook_from_flags(faults, backend=fault_backend, services_file=services_file,
+                                   services_data=services_data, docker_url=docker_url,
+                                   echo=lambda line: err.print(line, highlight=False))
         with PhaseProgress(err, enabled=err.is_terminal) as progress:
             return run_consistency(run_cfg, target=target, flaw=flaw, out=str(run_out) if run_out else None,
                                    progress=progress, command_config={"urls": str(urls) if urls else None},
@@ -96,6 +104,12 @@ def consistency(
 
 def _repeated(once: Callable[[ConsistencyConfig, Path | None], RunResult], cfg: ConsistencyConfig, repeat: int,
               out: Path | None, as_json: bool, err: Console) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from shopbench.checker.verdict import result_of
+    from shopbench.rundir import new_group_dir
+
     root = new_group_dir(out, "consistency-repeat")
     base_seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
     results: list[RunResult] = []

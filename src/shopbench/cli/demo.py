@@ -19,8 +19,6 @@ from rich.rule import Rule
 
 from shopbench.cli.app import app
 from shopbench.cli.suite import combined_exit, compare_runs, print_results, shopbench
-from shopbench.rundir import new_group_dir
-from shopbench.shop import RefShop
 
 console = Console()
 
@@ -43,6 +41,9 @@ def demo(
     run_time: str = typer.Option("20s", "-t", "--run-time", help="Length of the stress part."),
 ) -> int:
     """The full tour: shop up, consistency test with a kill, stress test with a pause, reports, shop down."""
+    from shopbench.rundir import new_group_dir
+    from shopbench.shop import RefShop
+
     root = new_group_dir(out, "demo")
     (root / "consistency_faults.json").write_text(json.dumps(CONSISTENCY_FAULTS, indent=2))
     (root / "stress_faults.json").write_text(json.dumps(STRESS_FAULTS, indent=2))

@@ -1,8 +1,9 @@
 """A finished run directory read into plain data for reports and comparisons.
 
 Required: `run.json`, `ops.jsonl` and (unless the caller accepts a partial run) `verdict.json`.
-Optional: `faults.jsonl`, `state.json`, Locust's CSVs; a missing optional file leaves a note, so
-the report can say what it left out instead of failing.
+Optional: `faults.jsonl`, `resources.jsonl`, `state.json`, Locust's CSVs; a missing optional file
+leaves a note, so the report can say what it left out instead of failing. Fault windows are folded
+from the timeline by `shopbench.nemesis.timeline.fault_windows`, the one place that knows how.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from shopbench.rundir import FAULTS, MANIFEST, OPS, STATE, VERDICT, RunDir
 
 LOCUST_STATS = "locust_stats.csv"
 LOCUST_HISTORY = "locust_stats_history.csv"
+RESOURCES = "resources.jsonl"  # written by the resources sampler (format: docs/formats.md)
 
 
 @dataclass
@@ -32,6 +34,8 @@ class RunData:
     locust_stats: list[dict[str, str]] | None
     locust_history: list[dict[str, str]] | None
     notes: list[str] = field(default_factory=list)
+    windows: list[dict[str, Any]] = field(default_factory=list)  # one record per fault, from `faults`
+    resources: list[dict[str, Any]] | None = None  # the samples of resources.jsonl; None: no such file
 
     @property
     def run_id(self) -> str:
@@ -65,7 +69,13 @@ def load_run(path: str | Path, partial: bool = False) -> RunData:
         notes.append(f"No {STATE}: the final state was not read.")
     locust_stats = _read_csv(run.file(LOCUST_STATS), notes)
     locust_history = _read_csv(run.file(LOCUST_HISTORY), notes)
-    return RunData(run.path, run.manifest, ops_path, verdict, faults, has_state, locust_stats, locust_history, notes)
+    try:
+        windows = _fold(faults) if faults else []
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{run.file(FAULTS)}: a fault record lacks a field or has a wrong type ({exc}).") from None
+    resources = _read_jsonl(run.file(RESOURCES), notes)
+    return RunData(run.path, run.manifest, ops_path, verdict, faults, has_state, locust_stats, locust_history, notes,
+                   windows, resources)
 
 
 def _check_verdict(data: Any, path: Path) -> dict[str, Any]:
@@ -105,8 +115,41 @@ def _read_faults(path: Path, notes: list[str]) -> list[dict[str, Any]] | None:
         end = entry.get("end")
         if end is not None and not isinstance(end, int | float):
             raise UsageError(f"{path}: line {lineno}: field 'end' is {end!r}; it must be a wall time or null.")
+        # A hand-written timeline may number no fault: each such line is a fault of its own.
+        entry.setdefault("fault", lineno - len(lines) - 1)
         faults.append(entry)
     return faults
+
+
+def _fold(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Imported only when there are faults: the nemesis package loads its backends and pydantic models.
+    from shopbench.nemesis.timeline import fault_windows
+
+    return fault_windows(faults)
+
+
+def _read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]] | None:
+    """The JSON objects of an optional side file; a damaged line is left out with a note, since the
+    file only adds a chart."""
+    if not path.is_file():
+        return None
+    out: list[dict[str, Any]] = []
+    bad = 0
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(entry, dict):
+            out.append(entry)
+        else:
+            bad += 1
+    if bad:
+        notes.append(f"{path.name}: {bad} line(s) that are not JSON objects left out (a cut-short last line is one).")
+    return out
 
 
 def _read_csv(path: Path, notes: list[str]) -> list[dict[str, str]] | None:
@@ -152,18 +195,3 @@ def fault_recoveries(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
         section = next((section[k] for k in ("faults", "results", "recovery", "windows")
                         if isinstance(section.get(k), list)), None)
     return [f for f in section or [] if isinstance(f, dict)]
-
-
-def fault_windows(lines: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """One record per fault (start, end, service, action, …). The nemesis writes one line per action
-    (`role` fault/recover) and folds them itself; a timeline without roles is one line per fault."""
-    if not lines:
-        return []
-    if any("role" in line or "fault" in line for line in lines):
-        from shopbench.nemesis.timeline import fault_windows as fold
-
-        try:
-            return fold(lines)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"{FAULTS}: a fault record lacks a field or has a wrong type ({exc}).") from None
-    return lines

@@ -20,13 +20,14 @@ from typing import Any
 
 from shopbench.errors import UsageError
 from shopbench.history import FAIL, INFO, OK, SETUP_PROCESSES, iter_history
+from shopbench.latency import nearest_rank
 
 FINE = 0.1  # seconds; the resolution the history is read at
 WIDTHS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 MAX_POINTS = 400
 # Setup and final-state reads: not load. Left out of the series (and counted), as the SLO checker does,
 # so a burst of settle reads does not dwarf the load it follows.
-PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+PERCENTILES = (("p50", 50.0), ("p95", 95.0), ("p99", 99.0))  # percent, as shopbench.latency takes them
 
 
 @dataclass
@@ -73,14 +74,6 @@ class Series:
 
     def total_rps(self) -> float:
         return self.count / self.duration if self.duration > 0 else 0.0
-
-
-def percentile(sorted_values: list[float] | array, q: float) -> float | None:
-    """Nearest-rank percentile of an already sorted sequence."""
-    n = len(sorted_values)
-    if n == 0:
-        return None
-    return sorted_values[max(0, math.ceil(q * n) - 1)]
 
 
 def pick_width(span: float) -> float:
@@ -199,15 +192,14 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
         for m in merged:
             ordered = sorted(m)
             for key, q in PERCENTILES:
-                value = percentile(ordered, q)
-                pcts[key].append(None if value is None else round(value * 1000, 3))
+                pcts[key].append(round(nearest_rank(ordered, q) * 1000, 3) if ordered else None)
             everything.extend(m)
         series.latency[name] = pcts
         ordered_all = sorted(everything)
         ok, fail, info, wrong = outcomes[name]
         totals = OpTotals(name, len(ordered_all), ok, fail, info, wrong)
         for key, q in PERCENTILES:
-            setattr(totals, key, _ms(percentile(ordered_all, q)))
+            setattr(totals, key, _ms(nearest_rank(ordered_all, q)))
         totals.max = _ms(ordered_all[-1])
         totals.mean = _ms(math.fsum(ordered_all) / len(ordered_all))
         totals.rps = len(ordered_all) / span if span > 0 else 0.0
@@ -235,3 +227,53 @@ def _locust_users(rows: Iterable[Mapping[str, str]], origin: float) -> tuple[lis
         times.append(round(when - origin, 3))
         users.append(count)
     return (times, users) if times else None
+
+
+@dataclass
+class ResourceSeries:
+    """CPU and memory of each service and generator process (`resources.jsonl`), on the run's buckets."""
+
+    times: list[float] = field(default_factory=list)
+    names: list[tuple[str, str]] = field(default_factory=list)  # (kind, name): services first, then the generator
+    cpu: dict[tuple[str, str], list[float | None]] = field(default_factory=dict)  # % of one core, mean per bucket
+    rss: dict[tuple[str, str], list[float | None]] = field(default_factory=dict)  # bytes, mean per bucket
+
+
+def resource_series(samples: Iterable[Mapping[str, Any]], origin: float, width: float | None = None) -> ResourceSeries:
+    """Samples averaged per bucket of `width` seconds, so a two-hour soak sampled every second still
+    draws a few hundred points a line. A bucket in which a service was down or not read is a gap."""
+    samples = [s for s in samples if isinstance(s.get("wall"), int | float)]
+    if width is None:
+        walls = [s["wall"] for s in samples] or [origin]
+        width = pick_width(max(max(walls) - min(min(walls), origin), FINE))
+    sums: dict[tuple[str, str], dict[int, list[float]]] = {}  # -> bucket -> [cpu sum, cpu n, rss sum, rss n]
+    floor = math.floor
+    for sample in samples:
+        wall = sample["wall"]
+        key = (str(sample.get("kind") or "service"), str(sample.get("name") or "?"))
+        buckets = sums.setdefault(key, {})
+        acc = buckets.setdefault(floor((wall - origin) / width), [0.0, 0, 0.0, 0])
+        cpu, rss = sample.get("cpu"), sample.get("rss")
+        if sample.get("up", True) and isinstance(cpu, int | float):
+            acc[0] += cpu
+            acc[1] += 1
+        if sample.get("up", True) and isinstance(rss, int | float):
+            acc[2] += rss
+            acc[3] += 1
+    res = ResourceSeries()
+    if not sums:
+        return res
+    lo = min(min(b) for b in sums.values())
+    hi = max(max(b) for b in sums.values())
+    res.times = [round(i * width, 6) for i in range(lo, hi + 1)]
+    res.names = sorted(sums, key=lambda k: (k[0] != "service", k[1]))
+    for key in res.names:
+        cpu_line: list[float | None] = [None] * len(res.times)
+        rss_line: list[float | None] = [None] * len(res.times)
+        for idx, (cpu_sum, cpu_n, rss_sum, rss_n) in sums[key].items():
+            if cpu_n:
+                cpu_line[idx - lo] = round(cpu_sum / cpu_n, 1)
+            if rss_n:
+                rss_line[idx - lo] = rss_sum / rss_n
+        res.cpu[key], res.rss[key] = cpu_line, rss_line
+    return res
