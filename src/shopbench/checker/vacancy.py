@@ -45,6 +45,11 @@ def _entry(op: dict[str, Any], origin: float) -> dict[str, Any]:
     return e
 
 
+def _floor(acked: list[tuple[float, int]], t0: float) -> int:
+    """The highest version acknowledged (completed) before `t0`: a read invoked then must see it."""
+    return max((version for t1, version in acked if t1 < t0), default=0)
+
+
 def check_vacancies(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """The `vacancy` verdict section."""
     ops = [op for op in ops if op["f"] in (CREATE, UPDATE, GET, DELETE, LIST) and not
@@ -92,13 +97,6 @@ def check_vacancies(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
                        [(o["t1"], o["value"]["version"]) for o in mine
                         if o["f"] == UPDATE and o["type"] == OK and o.get("value")])
 
-        def floor(t0: float) -> tuple[int, float | None]:
-            best, when = 0, None
-            for t1, version in acked:
-                if t1 < t0 and version > best:
-                    best, when = version, t1
-            return best, when
-
         for o in mine:
             if o is create:
                 continue
@@ -110,7 +108,7 @@ def check_vacancies(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 flag("read_after_delete", vid, f"vacancy {vid} was deleted (acknowledged), yet {o['f']} "
                      f"(op {o['id']}) invoked later found it", o)
             elif o["f"] == GET and o["type"] == OK and o.get("value"):
-                need, _ = floor(o["t0"])
+                need = _floor(acked, o["t0"])
                 got = o["value"]["version"]
                 if got < need:
                     flag("stale_read", vid, f"GetVacancy (op {o['id']}) of vacancy {vid} returned version {got} "
@@ -120,7 +118,7 @@ def check_vacancies(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
                 flag("listed_after_delete", vid, f"vacancy {vid} was deleted (acknowledged), yet GetVacancies "
                      f"(op {lop['id']}) invoked later listed it", lop)
                 continue
-            need, _ = floor(lop["t0"])
+            need = _floor(acked, lop["t0"])
             if version < need:
                 flag("stale_read", vid, f"GetVacancies (op {lop['id']}) listed vacancy {vid} at version {version} "
                      f"after an update to version {need} had been acknowledged", lop, got=version,

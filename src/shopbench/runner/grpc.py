@@ -149,11 +149,7 @@ def run_grpc(
         run.finish(status, code)
         write_report(run, partial=status not in ("valid", "invalid", "unknown"))
         if status in ("valid", "invalid", "unknown"):
-            from shopbench.report.terminal import print_summary
-
-            verdict = run.read_json(VERDICT)
-            print_summary(console, verdict, run.manifest, str(run.path))
-            print_schedule(verdict.get("schedule") or {})
+            print_summary(run.read_json(VERDICT), run)
 
 
 def _last_error(writer: HistoryWriter, run: RunDir) -> str:
@@ -191,6 +187,31 @@ def judge(run: RunDir, nemesis: Any, not_probed: list[str], every: dict[str, flo
     verdict = add_sections(verdict, sections)
     run.write_json(VERDICT, verdict)
     return verdict
+
+
+def print_summary(verdict: dict[str, Any], run: RunDir, max_rows: int = 20) -> None:
+    for a in verdict.get("anomalies", [])[:max_rows]:
+        console.print(f"[red]{a['type']}[/]: {a['message']}")
+    if verdict.get("anomaly_count", 0) > max_rows:
+        console.print(f"… and {verdict['anomaly_count'] - max_rows} more, see verdict.json")
+    for fault in verdict.get("faults") or ():
+        console.print(f"fault {fault.get('fault')}: {fault.get('action')} {fault.get('service')}, outage "
+                      f"{fault.get('outage_s')} s, answered again {fault.get('time_to_answer_s')} s after the restore")
+    print_schedule(verdict.get("schedule") or {})
+    for reason in verdict.get("unknown_reasons") or ():
+        console.print(f"[yellow]unknown:[/] {reason}")
+    for warning in verdict.get("warnings") or ():
+        console.print(f"[yellow]warning:[/] {warning}")
+    counts = (verdict.get("vacancy") or {}).get("counts") or {}
+    result = result_of(verdict).upper()
+    detail = {"VALID": "every vacancy check and the auth probe passed",
+              "INVALID": f"{verdict.get('anomaly_count', 0)} anomalies",
+              "UNKNOWN": "nothing wrong found, but not every check could judge"}[result]
+    console.print(f"[bold]{result}[/]: {detail} ({counts.get('created', 0)} vacancies created, "
+                  f"{counts.get('indeterminate', 0)} indeterminate calls).")
+    console.print(f"run directory: {run.path}")
+    if run.file("report.html").exists():
+        console.print(f"report: {run.file('report.html')}")
 
 
 def print_schedule(schedule: dict[str, Any]) -> None:
