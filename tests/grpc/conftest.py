@@ -3,9 +3,7 @@ and `shopbench grpc` as a real command."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,15 +11,14 @@ from pathlib import Path
 import pytest
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-if SRC not in sys.path:
-    sys.path.insert(0, SRC)
+HERE = str(Path(__file__).resolve().parent)
+for path in (SRC, HERE):
+    if path not in sys.path:
+        sys.path.insert(0, path)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
 from shopbench.grpc.credentials import generate, write_env  # noqa: E402
 from shopbench.grpc.service import RefGrpc  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
-KILL_CONFIG = HERE / "kill_config.json"
 
 
 @pytest.fixture
@@ -46,16 +43,3 @@ def make_service(tmp_path: Path) -> Iterator[Callable[..., RefGrpc]]:
         service.__exit__(None, None, None)
     for f in files:
         f.unlink(missing_ok=True)
-
-
-def run_shopbench(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shopbench", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def verdict_of(run: Path) -> dict:
-    return json.loads((run / "verdict.json").read_text())
-
-
-def ops_of(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "ops.jsonl").read_text().splitlines() if line.strip()]

@@ -40,8 +40,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def _register() -> None:
     # Each module adds its commands to `app`; the order here is the order in --help.
-    from shopbench.cli import check, consistency, demo, report, services, shop, stress, suite  # noqa: F401
-    from shopbench.cli import grpc  # noqa: F401
+    from shopbench.cli import check, consistency, demo, grpc, report, services, shop, stress, suite  # noqa: F401
 
 
 def _quiet_ctrl_c() -> None:
