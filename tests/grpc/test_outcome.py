@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
-import grpc
 from shopbench.grpc.client import GrpcClient
 from shopbench.grpc.outcome import outcome
 from shopbench.grpc.protos import compile_dir

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
+import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-import grpc
 from shopbench.grpc.client import GrpcClient
 from shopbench.grpc.protos import compile_dir
 from shopbench.grpc.service import NAME, reference_protos

@@ -62,13 +62,15 @@ class GrpcClient:
         self._calls: dict[str, Any] = {}
         self._next_id = getattr(listener, "next_id", None)
 
-    def _callable(self, name: str) -> Any:
-        fn = self._calls.get(name)
-        if fn is None:
+    def _callable(self, name: str) -> tuple[Any, Any]:
+        """(multi-callable, request class) of an RPC, made once per client."""
+        entry = self._calls.get(name)
+        if entry is None:
             m = self.catalog.method(name)
-            fn = self._calls[name] = self.channel.unary_unary(
-                m.path, request_serializer=m.request.SerializeToString, response_deserializer=m.response.FromString)
-        return fn
+            entry = self._calls[name] = (self.channel.unary_unary(
+                m.path, request_serializer=m.request.SerializeToString, response_deserializer=m.response.FromString),
+                m.request)
+        return entry
 
     def call(self, name: str, request: Any = None, *, args: dict[str, Any] | None = None,
              expect: str | None = None, scenario: str | None = None, intended: float | None = None,
@@ -76,8 +78,8 @@ class GrpcClient:
              deadline: float | None = None) -> Result:
         """Call `name`; record it; return its outcome. `token`: True for the client's own, a string
         for that one, None/False for no authorization header."""
-        fn = self._callable(name)
-        req = _request(self.catalog.method(name).request, request or {})
+        fn, request_class = self._callable(name)
+        req = _request(request_class, request or {})
         bearer = self.token if token is True else (token or None)
         metadata = (("authorization", f"Bearer {bearer}"),) if bearer else None
         wall, t0 = time.time(), time.monotonic()

@@ -74,11 +74,13 @@ def write_env(creds: list[Credential]) -> Path:
 class RoundRobin:
     """The next credential for each new user: 1, 2, 3, 1, … (seed 004's login_round_robin)."""
 
-    def __init__(self, creds: list[Credential], start: int = 0):
+    def __init__(self, creds: list[Credential], start: int = 0, step: int = 1):
+        """`start`/`step`: worker w of N local Locust processes takes w, w+N, w+2N, … so that the
+        users of all processes together still go round the list in turn."""
         if not creds:
             raise UsageError("no credentials to log in with.")
         self.creds = creds
-        self._n = itertools.count(start)
+        self._n = itertools.count(start, step)
 
     def next(self) -> Credential:
         return self.creds[next(self._n) % len(self.creds)]

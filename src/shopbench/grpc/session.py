@@ -18,6 +18,7 @@ class GrpcSession:
     credentials: list[Credential] = field(repr=False)
     every: dict[str, float]
     deadline: float = 5.0
+    processes: int = 1  # local Locust worker processes (--processes), for the round robin
     catalog: Any = None  # compiled once per process, lazily
 
     def get_catalog(self) -> Any:

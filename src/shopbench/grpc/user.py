@@ -53,7 +53,8 @@ class Seed004User(GrpcUser):
         sess = sessions.current()
         if Seed004User._robin is None:
             runner = recorder.runner
-            Seed004User._robin = RoundRobin(sess.credentials, start=max(getattr(runner, "worker_index", 0), 0))
+            index = max(getattr(runner, "worker_index", 0), 0)
+            Seed004User._robin = RoundRobin(sess.credentials, start=index, step=max(sess.processes, 1))
         self.every = sess.every
         self.login = Login(Seed004User._robin.next())
         self.rng = random.Random()

@@ -109,7 +109,7 @@ def run_grpc(
             writer.flush()
             stress_sessions.install(stress_sessions.Session(target=None, writer=writer, nemesis=nemesis, live=False))
             grpc_sessions.install(grpc_sessions.GrpcSession(target, Path(proto or reference_protos()), creds, every,
-                                                            deadline, catalog))
+                                                            deadline, _processes(args), catalog))
             argv = ["locust", "-f", str(LOCUSTFILE), "--host", target, "--csv", str(run.file("locust")),
                     "--html", str(run.file("locust.html")), *args]
             if not _has(args, "--stop-timeout"):
@@ -150,6 +150,13 @@ def run_grpc(
         write_report(run, partial=status not in ("valid", "invalid", "unknown"))
         if status in ("valid", "invalid", "unknown"):
             print_summary(run.read_json(VERDICT), run)
+
+
+def _processes(args: Sequence[str]) -> int:
+    from shopbench.runner.stress import _flag_value
+
+    value = _flag_value(args, "--processes")
+    return int(value) if value and value.isdigit() and int(value) > 0 else 1
 
 
 def _last_error(writer: HistoryWriter, run: RunDir) -> str:
