@@ -106,8 +106,33 @@ def test_a_given_target_with_its_protos_and_credentials(tmp_path: Path, make_ser
     assert verdict["result"] == "valid" and verdict["vacancy"]["counts"]["created"] >= 9
 
 
+def test_stubs_from_server_reflection_and_local_processes(tmp_path: Path, make_service) -> None:
+    """No --proto: the RPCs come from the service's reflection; two Locust processes share the
+    round robin and ship their history to the master."""
+    service = make_service(token_ttl=3)
+    proc = run_shopbench("grpc", "--headless", "-u", "4", "-r", "4", "-t", "4s", "--every", "crud=1s,list=1.5s",
+                         "--processes", "2", "--target", service.target, "--credentials", str(service.users_file),
+                         "--out", "run", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    verdict = verdict_of(tmp_path / "run")
+    assert verdict["result"] == "valid" and set(verdict["auth"]["probed"]) == {
+        "CreateVacancy", "UpdateVacancy", "GetVacancy", "DeleteVacancy", "GetVacancies"}
+    ops = ops_of(tmp_path / "run")
+    first: dict[str, int] = {}
+    for o in sorted(ops, key=lambda o: o["t0"]):
+        if o["f"] == "SignInUser" and o["process"].startswith("w"):
+            first.setdefault(o["process"], o["args"]["user"])
+    assert len(first) == 4 and {p[:2] for p in first} == {"w0", "w1"}
+    assert sorted(first.values()) == [0, 0, 1, 2]
+
+
 def test_usage_errors(tmp_path: Path) -> None:
     proc = run_shopbench("grpc", "--target", "127.0.0.1:1", "--headless", cwd=tmp_path)
-    assert proc.returncode == 2 and "--proto" in proc.stderr
+    assert proc.returncode == 2 and "credentials" in proc.stderr
     proc = run_shopbench("grpc", "--every", "crud=soon", cwd=tmp_path)
     assert proc.returncode == 2 and "--every" in proc.stderr
+    write_env(tmp_path / "users.env")
+    proc = run_shopbench("grpc", "--target", "127.0.0.1:1", "--credentials", "users.env", "--headless",
+                         "--out", "run", cwd=tmp_path)
+    assert proc.returncode == 3 and "127.0.0.1:1" in proc.stderr
+    assert (tmp_path / "run" / "run.json").exists()

@@ -25,7 +25,8 @@ def grpc_command(
     target: str | None = typer.Option(None, "--target", help="HOST:PORT of the gRPC service; without it the "
                                       "reference service (refgrpc) is started for the run."),
     proto: Path | None = typer.Option(None, "--proto", help="Directory of the service's .proto files "
-                                      "(compiled at run time); default: refgrpc's."),
+                                      "(compiled at run time); default: refgrpc's, or with --target the "
+                                      "service's own server reflection."),
     credentials: Path | None = typer.Option(None, "--credentials", help=".env-style file of USER_n_EMAIL / "
                                             "USER_n_PASSWORD (default: ./.env if present; generated users for "
                                             "the reference service)."),

@@ -1,4 +1,5 @@
-"""Message classes and method paths from a directory of `.proto` files, compiled at run time.
+"""Message classes and method paths from a directory of `.proto` files, compiled at run time, or
+from the server's reflection service when no .proto files are given.
 
 grpcio-tools' protoc writes the `_pb2` modules into a cache directory named after a hash of the
 protos (recompiled when they change); methods are read from the descriptors, so no `_pb2_grpc`
@@ -98,3 +99,45 @@ def compile_dir(proto_dir: str | Path) -> Catalog:
                 methods[f"{service.name}.{m.name}"] = method
                 methods.setdefault(m.name, method)
     return Catalog(methods, modules)
+
+
+INFRASTRUCTURE = ("grpc.health.", "grpc.reflection.")
+
+
+def from_reflection(target: str, timeout: float = 10.0) -> Catalog:
+    """Every RPC the server at `target` declares through server reflection (health and reflection
+    themselves left out). The channel is closed before returning."""
+    import grpc
+    from google.protobuf import message_factory
+    from google.protobuf.descriptor_pool import DescriptorPool
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+    from shopbench.errors import TargetError
+
+    channel = grpc.insecure_channel(target)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+        db = ProtoReflectionDescriptorDatabase(channel)
+        pool = DescriptorPool(db)
+        methods: dict[str, Method] = {}
+        for full_name in db.get_services():
+            if full_name.startswith(INFRASTRUCTURE):
+                continue
+            service = pool.FindServiceByName(full_name)
+            for m in service.methods:
+                method = Method(service.full_name, m.name, message_factory.GetMessageClass(m.input_type),
+                                message_factory.GetMessageClass(m.output_type),
+                                m.client_streaming or m.server_streaming)
+                methods[f"{service.name}.{m.name}"] = method
+                methods.setdefault(m.name, method)
+    except grpc.FutureTimeoutError:
+        raise TargetError(f"cannot connect to {target} within {timeout:g} s to read its services by "
+                          "reflection.") from None
+    except grpc.RpcError as exc:
+        raise TargetError(f"{target} does not answer server reflection ({exc.code().name}); "
+                          "pass --proto DIR.") from None
+    finally:
+        channel.close()
+    if not methods:
+        raise TargetError(f"{target} declares no service by reflection; pass --proto DIR.")
+    return Catalog(methods, {})

@@ -14,7 +14,7 @@ from shopbench.grpc.credentials import Credential
 @dataclass
 class GrpcSession:
     target: str
-    proto_dir: Path
+    proto_dir: Path | None  # None: the catalog came from server reflection
     credentials: list[Credential] = field(repr=False)
     every: dict[str, float]
     deadline: float = 5.0

@@ -49,8 +49,6 @@ def run_grpc(
 
     if flaws and target:
         raise UsageError("--flaw applies to the reference gRPC service started for the run; drop --target or --flaw.")
-    if target and proto is None:
-        raise UsageError("--target needs --proto DIR: the .proto files of the service.")
     if credentials is None and Path(".env").is_file():
         credentials = ".env"
     if credentials is not None:
@@ -67,7 +65,7 @@ def run_grpc(
     from shopbench.grpc import session as grpc_sessions
     from shopbench.grpc.client import GrpcClient
     from shopbench.grpc.probe import ExpiredToken, run_auth_probe
-    from shopbench.grpc.protos import compile_dir
+    from shopbench.grpc.protos import compile_dir, from_reflection
     from shopbench.runner.stress import _ctrl_c_noted, run_locust
     from shopbench.stress import session as stress_sessions
     from shopbench.workload.seed004 import Login, list_all
@@ -91,7 +89,11 @@ def run_grpc(
                     target = service.target
             run.manifest["target"] = {"grpc": target}
             run.save_manifest()
-            catalog = compile_dir(proto or reference_protos())
+            if proto is None and service is None:
+                catalog = from_reflection(target)  # the service's own description of itself
+                run.manifest["config"]["proto"] = "server reflection"
+            else:
+                catalog = compile_dir(proto or reference_protos())
             bind = getattr(nemesis, "bind", None)
             if bind is not None:
                 bind(run, service.supervisor if service is not None else None)
@@ -108,7 +110,8 @@ def run_grpc(
             setup.close()  # no channel open across Locust's --processes fork
             writer.flush()
             stress_sessions.install(stress_sessions.Session(target=None, writer=writer, nemesis=nemesis, live=False))
-            grpc_sessions.install(grpc_sessions.GrpcSession(target, Path(proto or reference_protos()), creds, every,
+            proto_dir = Path(proto) if proto else (reference_protos() if service is not None else None)
+            grpc_sessions.install(grpc_sessions.GrpcSession(target, proto_dir, creds, every,
                                                             deadline, _processes(args), catalog))
             argv = ["locust", "-f", str(LOCUSTFILE), "--host", target, "--csv", str(run.file("locust")),
                     "--html", str(run.file("locust.html")), *args]
