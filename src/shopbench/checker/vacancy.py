@@ -32,17 +32,22 @@ BASELINE = "baseline"
 MAX_TIMELINE = 50
 
 
-def _entry(op: dict[str, Any], origin: float) -> dict[str, Any]:
-    value = op.get("value") or {}
-    e = {"op": op["id"], "process": op["process"], "f": op["f"], "type": op["type"],
-         "at_s": round(op["wall"] - origin, 4), "took_ms": round((op["t1"] - op["t0"]) * 1000, 2)}
-    if op["f"] == LIST:
-        e["page"] = (op.get("args") or {}).get("page")
-    elif "version" in value:
-        e["version"] = value["version"]
-    if op.get("error"):
-        e["error"] = op["error"]
-    return e
+def _timeline(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps in the shape `checker.explain` gives the ledger's anomalies (the report reads it), plus
+    the version a call saw or made."""
+    ordered = sorted(ops, key=lambda o: o["t0"])[:MAX_TIMELINE]
+    first = ordered[0]["wall"] if ordered else 0.0
+    steps = []
+    for op in ordered:
+        value = op.get("value") or {}
+        step = {"at": round(op["wall"] - first, 3), "op": op["id"], "process": op["process"], "f": op["f"],
+                "args": op.get("args") or {}, "type": op["type"], "status": op.get("status"),
+                "latency_ms": round((op["t1"] - op["t0"]) * 1000, 2),
+                "error": str(op["error"])[:160] if op.get("error") else None}
+        if "version" in value:
+            step["version"] = value["version"]
+        steps.append(step)
+    return steps
 
 
 def _floor(acked: list[tuple[float, int]], t0: float) -> int:
@@ -54,7 +59,6 @@ def check_vacancies(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """The `vacancy` verdict section."""
     ops = [op for op in ops if op["f"] in (CREATE, UPDATE, GET, DELETE, LIST) and not
            (op.get("scenario") or "").startswith("auth:")]
-    origin = min((op["wall"] for op in ops), default=0.0)
     created: dict[str, dict[str, Any]] = {}
     maybe_created = 0
     per_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -83,9 +87,8 @@ def check_vacancies(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
     anomalies: list[dict[str, Any]] = []
 
     def flag(kind: str, vid: str, message: str, culprit: dict[str, Any], **extra: Any) -> None:
-        timeline = sorted(per_id[vid] + [op for op, _ in listed.get(vid, ())], key=lambda o: o["t0"])
         anomalies.append({"type": kind, "vacancy": vid, "message": message, "op": culprit["id"], **extra,
-                          "timeline": [_entry(o, origin) for o in timeline[:MAX_TIMELINE]]})
+                          "timeline": _timeline(per_id[vid] + [op for op, _ in listed.get(vid, ())])})
 
     for vid, create in created.items():
         mine = per_id[vid]
