@@ -86,22 +86,21 @@ class GrpcClient:
         response, error = None, None
         try:
             response = fn(req, timeout=deadline or self.deadline, metadata=metadata)
-            code = grpc.StatusCode.OK
-            kind = OK
+            kind, code_name, status = OK, "OK", 0
         except grpc.RpcError as exc:
             code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
             details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
             debug = exc.debug_error_string() if callable(getattr(exc, "debug_error_string", None)) else ""
-            kind = outcome(code, f"{details} {debug}")
-            error = f"{code.name}: {details}"
+            kind, code_name, status = outcome(code, f"{details} {debug}"), code.name, code.value[0]
+            error = f"{code_name}: {details}"
         except BaseException:
             # The user was stopped (greenlet killed) mid-call: the server may have acted on it.
             self._record(name, args, expect, INFO, None, None, "client stopped mid-call", wall, t0, intended, scenario)
             raise
         t1 = time.monotonic()
-        result = Result(kind, code.name, response, error)
+        result = Result(kind, code_name, response, error)
         val = value(response) if (value is not None and response is not None) else None
-        self._record(name, args, expect, kind, code.value[0], val, error, wall, t0, intended, scenario, t1)
+        self._record(name, args, expect, kind, status, val, error, wall, t0, intended, scenario, t1)
         if self.fire is not None:
             bad = unexpected(kind, expect, scenario)
             self.fire(request_type="grpc", name=name, response_time=(t1 - t0) * 1000.0,
