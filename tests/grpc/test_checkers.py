@@ -147,3 +147,12 @@ def test_auth_unanswered_probe_or_missing_case_is_unknown() -> None:
     section = check_auth([probe("GetVacancy", "none", 14, "info")], not_probed=["expired tokens were not probed"])
     assert section["valid"] and len(section["unknown_reasons"]) == 2
     assert check_auth([])["unknown_reasons"]
+
+
+def test_a_service_without_versions_is_still_checked_for_deletes() -> None:
+    ops = flow("a")
+    for o in ops:
+        if o.get("value"):
+            o["value"]["version"] = None
+    ops[4] = op("GetVacancy", 8, 9, vid="a", version=None)
+    assert types(check_vacancies(ops)) == ["read_after_delete"]

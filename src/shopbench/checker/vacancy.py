@@ -96,9 +96,10 @@ def check_vacancies(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
         first_delete_inv = min((o["t0"] for o in deletes), default=float("inf"))
         acked_delete = min((o["t1"] for o in deletes if o["type"] == OK), default=None)
         # (completion, version) of every acknowledged write: a read invoked later must see at least it
-        acked = sorted([(create["t1"], create["value"]["version"])] +
-                       [(o["t1"], o["value"]["version"]) for o in mine
-                        if o["f"] == UPDATE and o["type"] == OK and o.get("value")])
+        # (a service without versions gets no stale-read check: there is nothing to compare)
+        acked = sorted((t1, v) for t1, v in [(create["t1"], create["value"].get("version"))] +
+                       [(o["t1"], o["value"].get("version")) for o in mine
+                        if o["f"] == UPDATE and o["type"] == OK and o.get("value")] if v is not None)
 
         for o in mine:
             if o is create:
@@ -112,8 +113,8 @@ def check_vacancies(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
                      f"(op {o['id']}) invoked later found it", o)
             elif o["f"] == GET and o["type"] == OK and o.get("value"):
                 need = _floor(acked, o["t0"])
-                got = o["value"]["version"]
-                if got < need:
+                got = o["value"].get("version")
+                if got is not None and got < need:
                     flag("stale_read", vid, f"GetVacancy (op {o['id']}) of vacancy {vid} returned version {got} "
                          f"after an update to version {need} had been acknowledged", o, got=got, expected_at_least=need)
         for lop, version in listed.get(vid, ()):
@@ -122,7 +123,7 @@ def check_vacancies(ops: Iterable[dict[str, Any]]) -> dict[str, Any]:
                      f"(op {lop['id']}) invoked later listed it", lop)
                 continue
             need = _floor(acked, lop["t0"])
-            if version < need:
+            if version is not None and version < need:
                 flag("stale_read", vid, f"GetVacancies (op {lop['id']}) listed vacancy {vid} at version {version} "
                      f"after an update to version {need} had been acknowledged", lop, got=version,
                      expected_at_least=need)

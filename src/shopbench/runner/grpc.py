@@ -51,11 +51,11 @@ def run_grpc(
         raise UsageError("--flaw applies to the reference gRPC service started for the run; drop --target or --flaw.")
     if credentials is None and Path(".env").is_file():
         credentials = ".env"
+    users_file: Path | None = None
     if credentials is not None:
-        creds, users_file, own_file = load_credentials(credentials), Path(credentials).resolve(), False
+        creds, users_file = load_credentials(credentials), Path(credentials).resolve()
     elif target is None:
-        creds = generate(3)
-        users_file, own_file = write_env(creds), True
+        creds = generate(3)  # written for the service once the run's clean-up is in place
     else:
         raise UsageError("--target needs credentials: --credentials FILE (USER_n_EMAIL / USER_n_PASSWORD) or a .env "
                          "in the current directory.")
@@ -80,7 +80,8 @@ def run_grpc(
     status, code = "crashed", None
     try:
         with ExitStack() as stack:
-            if own_file:
+            if users_file is None:
+                users_file = write_env(creds)
                 stack.callback(users_file.unlink, missing_ok=True)
             service = None
             if target is None:

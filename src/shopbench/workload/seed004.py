@@ -52,12 +52,14 @@ def _text(rng: random.Random, n: int = 12) -> str:
     return "".join(rng.choices(string.ascii_letters, k=n))
 
 
+# A user's service may lack the reference's extras (Version, total, expires_in): read them if present.
 def _vacancy(resp: Any) -> dict[str, Any]:
-    return {"id": resp.vacancy.Id, "version": resp.vacancy.Version}
+    return {"id": resp.vacancy.Id, "version": getattr(resp.vacancy, "Version", None)}
 
 
 def _listing(resp: Any) -> dict[str, Any]:
-    return {"vacancies": {v.Id: v.Version for v in resp.vacancies}, "total": resp.total}
+    return {"vacancies": {v.Id: getattr(v, "Version", None) for v in resp.vacancies},
+            "total": getattr(resp, "total", None)}
 
 
 @dataclass
@@ -77,10 +79,10 @@ class Login:
     def sign_in(self, client: GrpcClient, scenario: str | None = None, intended: float | None = None) -> bool:
         r = client.call(SIGN_IN, {"email": self.cred.email, "password": self.cred.password},
                         args={"user": self.cred.index}, scenario=scenario, intended=intended, token=None,
-                        value=lambda resp: {"expires_in": resp.expires_in})
+                        value=lambda resp: {"expires_in": getattr(resp, "expires_in", None)})
         if r.ok:
             client.token = r.response.access_token
-            self.obtained, self.expires_in = time.monotonic(), float(r.response.expires_in or 0)
+            self.obtained, self.expires_in = time.monotonic(), float(getattr(r.response, "expires_in", 0) or 0)
         return r.ok
 
 
