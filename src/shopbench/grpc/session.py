@@ -1,0 +1,45 @@
+"""What the gRPC runner hands its Locust users: target, protos, credentials (in memory only),
+schedules and the per-call deadline. Installed before Locust starts; `--processes` children inherit
+it through fork, like the stress session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shopbench.grpc.credentials import Credential
+
+
+@dataclass
+class GrpcSession:
+    target: str
+    proto_dir: Path | None  # None: the catalog came from server reflection
+    credentials: list[Credential] = field(repr=False)
+    every: dict[str, float]
+    deadline: float = 5.0
+    processes: int = 1  # local Locust worker processes (--processes), for the round robin
+    catalog: Any = None  # compiled once per process, lazily
+
+    def get_catalog(self) -> Any:
+        if self.catalog is None:
+            from shopbench.grpc.protos import compile_dir
+
+            self.catalog = compile_dir(self.proto_dir)
+        return self.catalog
+
+
+_current: GrpcSession | None = None
+
+
+def install(session: GrpcSession | None) -> None:
+    global _current
+    _current = session
+
+
+def current() -> GrpcSession:
+    if _current is None:
+        from shopbench.errors import UsageError
+
+        raise UsageError("no gRPC session: run this locustfile through `shopbench grpc`.")
+    return _current
