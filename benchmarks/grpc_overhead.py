@@ -82,12 +82,12 @@ def _plain_user() -> type:
 
 def _shopbench_user() -> type:
     from locust import constant, task
+    from shopbench.stress import recording  # noqa: F401 - the history recorder, as in `shopbench grpc`
+    from shopbench.stress import session as stress_sessions
 
     from shopbench.grpc import session as grpc_sessions
     from shopbench.grpc.user import GrpcUser
     from shopbench.history import HistoryWriter
-    from shopbench.stress import recording  # noqa: F401 - the history recorder, as in `shopbench grpc`
-    from shopbench.stress import session as stress_sessions
 
     writer = HistoryWriter(os.environ["BENCH_HISTORY"])
     stress_sessions.install(stress_sessions.Session(target=None, writer=writer, owns_writer=True, live=False))

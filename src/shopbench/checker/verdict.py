@@ -79,6 +79,9 @@ def add_sections(verdict: dict[str, Any], sections: dict[str, Any]) -> dict[str,
         for reason in section.get("unknown_reasons") or ():
             if reason not in verdict["unknown_reasons"]:
                 verdict["unknown_reasons"].append(reason)
+        for warning in section.get("warnings") or ():  # e.g. a saturated load generator
+            if warning not in verdict.setdefault("warnings", []):
+                verdict["warnings"].append(warning)
     return judge(verdict)
 
 

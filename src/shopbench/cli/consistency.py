@@ -64,6 +64,7 @@ def consistency(
 
     from shopbench.driver import use_driver
     from shopbench.report.terminal import PhaseProgress, print_summary
+    from shopbench.runner.companion import standard
     from shopbench.runner.consistency import run_consistency
     from shopbench.target import Target
     from shopbench.workload.consistency import ConsistencyConfig
@@ -90,7 +91,7 @@ def consistency(
         with PhaseProgress(err, enabled=err.is_terminal) as progress:
             return run_consistency(run_cfg, target=target, flaw=flaw, out=str(run_out) if run_out else None,
                                    progress=progress, command_config={"urls": str(urls) if urls else None},
-                                   during_burst=hook)
+                                   companions=standard(hook))
 
     if repeat == 1:
         result = once(cfg, out)

@@ -88,6 +88,7 @@ def stress(
 ) -> int:
     use_driver(driver)
     from shopbench.nemesis.hooks import hook_from_flags
+    from shopbench.runner.companion import standard
     from shopbench.runner.stress import run_stress
 
     # The nemesis lives on the master (or the local process), which sees the total users and rps.
@@ -115,7 +116,7 @@ def stress(
     def run() -> int:
         return run_stress(cfg, urls=urls, flaw=flaw, out=out, settle_timeout=settle_timeout, slos=slo,
                           slo_presets=slo_preset, locust_args=args, locustfile=locustfile, user_csv=csv,
-                          user_html=html, companions=[hook] if hook is not None else None, summary=not as_json,
+                          user_html=html, companions=standard(hook), summary=not as_json,
                           on_run=ran.append)
 
     if not as_json:

@@ -43,3 +43,11 @@ class Companion(Protocol):
     def during(self, monitor: LoadMonitor) -> AbstractContextManager[Any]: ...
 
     def sections(self, inputs: VerdictInputs) -> dict[str, Any]: ...
+
+
+def standard(faults: Any | None = None) -> list[Any]:
+    """The companions of every run: the fault hook when there is one, then the resource sampler,
+    which follows the hook's backend (a services file's processes, Docker containers) once bound."""
+    from shopbench.resources import ResourceSampler
+
+    return [faults, ResourceSampler(follow=faults)] if faults is not None else [ResourceSampler()]
