@@ -127,3 +127,33 @@ def test_a_load_that_ended_before_the_restore_is_not_called_a_failed_recovery() 
     assert m["answered_again"] is False and m["restore_s"] == pytest.approx(0.3)
     assert "load ended before the fault was undone" in m["note"]
     assert "never returned" not in m["note"]
+
+
+def test_a_fault_that_did_not_land_gets_no_figures_and_makes_the_sections_unknown() -> None:
+    """The wrong system: a 'kill' that left the workers serving. The history looks like no fault at
+    all; measuring an outage there would be inventing one."""
+    from shopbench.checker.recovery import fault_sections
+    from shopbench.checker.verdict import UNKNOWN, add_sections
+
+    history = ops_between(0, 20, 100)
+    lines = kill_timeline()
+    lines[0].update(landed=False, landed_s=None,
+                    evidence="SIGKILL: 2 of 3 processes still alive after 5 s (pids [11, 12])")
+    (m,) = recovery(history, lines, bucket=1.0)
+    assert m["landed"] is False and "2 of 3 processes still alive" in m["note"]
+    for figure in ("outage_s", "time_to_answer_s", "answered_again", "throughput_recovered", "restore_s",
+                   "baseline_rps", "during"):
+        assert m[figure] is None, figure
+    sections = fault_sections(history, lines, [])
+    (reason,) = sections["fault_landing"]["unknown_reasons"]
+    assert "fault 0 (kill_triggers[0] kill order) did not land" in reason and "still alive" in reason
+    verdict = add_sections({"valid": True, "ledger_valid": True}, sections)
+    assert verdict["result"] == UNKNOWN and verdict["valid"] is False
+
+
+def test_timelines_written_before_verification_still_get_figures() -> None:
+    history = ops_between(0, 10, 100) + ops_between(12.6, 20, 100)
+    (window,) = fault_windows(kill_timeline())  # no landed field: an ok line counts as landed
+    assert window["landed"] is True
+    (m,) = recovery(history, kill_timeline(), bucket=1.0)
+    assert m["landed"] is True and m["outage_s"] is not None

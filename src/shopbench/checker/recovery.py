@@ -46,6 +46,7 @@ Definitions, per fault on service S (window fields as in `fault_windows`):
 from __future__ import annotations
 
 from bisect import bisect_left
+from pathlib import Path, PurePath
 from typing import Any
 
 SERVICE_OPS: dict[str, frozenset[str]] = {
@@ -114,9 +115,8 @@ def fault_sections(ops: Any, lines: list[dict[str, Any]], not_fired: list[dict[s
 
     if ops is None:
         ops = []
-    elif not isinstance(ops, list | tuple):
-        ops = list(iter_history(ops)) if hasattr(ops, "exists") and ops.exists() else (
-            [] if hasattr(ops, "exists") else list(ops))
+    elif isinstance(ops, str | PurePath):
+        ops = list(iter_history(ops)) if Path(ops).exists() else []
     load = [op for op in ops if _get(op, "process") not in SETUP_PROCESSES]
     faults = recovery(load, lines, **options)
     missed = [f for f in faults if f.get("landed") is False]
