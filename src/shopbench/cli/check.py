@@ -27,7 +27,12 @@ def check(
 ) -> int:
     """Check a finished run again, offline: exit 0 when valid, 1 when an anomaly is found, 4 when unknown."""
     run = RunDir.open(run_dir)
-    verdict = recheck(run)
+    if run.manifest.get("kind") == "grpc":
+        from shopbench.runner.grpc import recheck_grpc
+
+        verdict = recheck_grpc(run)
+    else:
+        verdict = recheck(run)
     if write:
         run.write_json(VERDICT, verdict)
         write_report(run)
