@@ -49,8 +49,8 @@ def run_grpc(
 
     if flaws and target:
         raise UsageError("--flaw applies to the reference gRPC service started for the run; drop --target or --flaw.")
-    if credentials is None and Path(".env").is_file():
-        credentials = ".env"
+    if credentials is None and Path(".env").is_file() and (target is not None or _has_users(Path(".env"))):
+        credentials = ".env"  # seed 004 keeps them there; an unrelated .env does not stop a reference run
     users_file: Path | None = None
     if credentials is not None:
         creds, users_file = load_credentials(credentials), Path(credentials).resolve()
@@ -154,6 +154,15 @@ def run_grpc(
         write_report(run, partial=status not in ("valid", "invalid", "unknown"))
         if status in ("valid", "invalid", "unknown"):
             print_summary(run.read_json(VERDICT), run)
+
+
+def _has_users(env: Path) -> bool:
+    from shopbench.grpc.credentials import USER_KEY, parse_env
+
+    try:
+        return any(USER_KEY.match(key) for key in parse_env(env.read_text(errors="replace")))
+    except OSError:
+        return False
 
 
 def _processes(args: Sequence[str]) -> int:
