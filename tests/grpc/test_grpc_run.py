@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -75,6 +76,9 @@ def test_flaws_are_caught(tmp_path: Path, flaw: str, expected: set[str]) -> None
             assert a["rpc"] in a["message"]
         else:
             assert a["vacancy"] in a["message"] and a["timeline"]
+    # `shopbench check` judges the run directory again, offline, to the same verdict
+    again = run_shopbench("check", "run", "--json", cwd=tmp_path)
+    assert again.returncode == 1 and json.loads(again.stdout)["anomaly_types"] == verdict["anomaly_types"]
     if flaw == "no-auth":
         rpcs = {a["rpc"] for a in verdict["anomalies"]}
         assert rpcs == {"CreateVacancy", "UpdateVacancy", "GetVacancy", "DeleteVacancy", "GetVacancies"}

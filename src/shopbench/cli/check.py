@@ -28,7 +28,12 @@ def check(
     from shopbench.runner.finish import recheck, write_report
 
     run = RunDir.open(run_dir)
-    verdict = recheck(run)
+    if run.manifest.get("kind") == "grpc":
+        from shopbench.runner.grpc import recheck_grpc
+
+        verdict = recheck_grpc(run)
+    else:
+        verdict = recheck(run)
     if write:
         run.write_json(VERDICT, verdict)
         write_report(run)

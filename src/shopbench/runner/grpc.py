@@ -49,8 +49,8 @@ def run_grpc(
 
     if flaws and target:
         raise UsageError("--flaw applies to the reference gRPC service started for the run; drop --target or --flaw.")
-    if credentials is None and Path(".env").is_file():
-        credentials = ".env"
+    if credentials is None and Path(".env").is_file() and (target is not None or _has_users(Path(".env"))):
+        credentials = ".env"  # seed 004 keeps them there; an unrelated .env does not stop a reference run
     users_file: Path | None = None
     if credentials is not None:
         creds, users_file = load_credentials(credentials), Path(credentials).resolve()
@@ -156,6 +156,15 @@ def run_grpc(
             print_summary(run.read_json(VERDICT), run)
 
 
+def _has_users(env: Path) -> bool:
+    from shopbench.grpc.credentials import USER_KEY, parse_env
+
+    try:
+        return any(USER_KEY.match(key) for key in parse_env(env.read_text(errors="replace")))
+    except OSError:
+        return False
+
+
 def _processes(args: Sequence[str]) -> int:
     from shopbench.runner.stress import _flag_value
 
@@ -172,12 +181,23 @@ def _last_error(writer: HistoryWriter, run: RunDir) -> str:
 def judge(run: RunDir, nemesis: Any, not_probed: list[str], every: dict[str, float], final_ok: bool) -> dict[str, Any]:
     """verdict.json from the history: the vacancy and auth checks, the schedules' lateness, the
     faults' recovery figures; one rule for the result (`add_sections`)."""
+    ops = list(iter_history(run.file(OPS)))
+    fault_extra = getattr(nemesis, "verdict_extra", None)
+    verdict = grpc_verdict(ops, run.manifest, not_probed, every, final_ok,
+                           fault_extra(ops) if fault_extra is not None else {})
+    run.write_json(VERDICT, verdict)
+    return verdict
+
+
+def grpc_verdict(ops: list[dict[str, Any]], manifest: dict[str, Any], not_probed: list[str],
+                 every: dict[str, float], final_ok: bool, fault_sections: dict[str, Any]) -> dict[str, Any]:
     from shopbench.checker.auth import check_auth
     from shopbench.checker.vacancy import check_vacancies
     from shopbench.workload.seed004 import lateness
 
-    ops = list(iter_history(run.file(OPS)))
     vacancy, auth = check_vacancies(ops), check_auth(ops, not_probed)
+    auth["not_probed"] = list(not_probed)
+    vacancy["final_list_ok"] = final_ok
     anomalies = vacancy.pop("anomalies") + auth.pop("anomalies")
     types: dict[str, int] = {}
     for a in anomalies:
@@ -185,19 +205,27 @@ def judge(run: RunDir, nemesis: Any, not_probed: list[str], every: dict[str, flo
     verdict: dict[str, Any] = {"version": VERDICT_VERSION, "checker": "grpc", "valid": True, "anomalies": anomalies,
                                "anomaly_count": len(anomalies), "anomaly_types": types, "warnings": []}
     sections: dict[str, Any] = {"vacancy": vacancy, "auth": auth, "schedule": {"every_s": every, **lateness(ops)},
-                                "load": {"stopped_early": run.manifest.get("stopped_early"),
-                                         **(run.manifest.get("locust") or {})}}
+                                "load": {"stopped_early": manifest.get("stopped_early"),
+                                         **(manifest.get("locust") or {})}}
     if not final_ok:
         sections["vacancy"].setdefault("unknown_reasons", []).append(
             "the final list of all vacancies failed: deleted vacancies were checked only against the load's lists")
-    if run.manifest.get("stopped_early"):
-        verdict["warnings"].append(f"{run.manifest['stopped_early']}: the verdict covers the load that ran")
-    fault_extra = getattr(nemesis, "verdict_extra", None)
-    if fault_extra is not None:
-        sections.update(fault_extra(ops))
-    verdict = add_sections(verdict, sections)
-    run.write_json(VERDICT, verdict)
-    return verdict
+    if manifest.get("stopped_early"):
+        verdict["warnings"].append(f"{manifest['stopped_early']}: the verdict covers the load that ran")
+    sections.update(fault_sections)
+    return add_sections(verdict, sections)
+
+
+def recheck_grpc(run: RunDir) -> dict[str, Any]:
+    """The gRPC verdict again from the run directory's own ops.jsonl (`shopbench check`): what the
+    run knew beside the history (the probe's skipped cases, the final list, the faults' figures) is
+    carried over from its verdict.json."""
+    previous = run.read_json(VERDICT) if run.file(VERDICT).exists() else {}
+    faults = {name: previous[name] for name in ("faults", "faults_not_fired") if name in previous}
+    return grpc_verdict(list(iter_history(run.file(OPS))), run.manifest,
+                        (previous.get("auth") or {}).get("not_probed", []),
+                        run.manifest.get("config", {}).get("every") or {},
+                        (previous.get("vacancy") or {}).get("final_list_ok", True), faults)
 
 
 def print_summary(verdict: dict[str, Any], run: RunDir, max_rows: int = 20) -> None:
