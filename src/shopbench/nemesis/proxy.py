@@ -24,7 +24,7 @@ monkey-patches the process with gevent (Locust). Under it, `threading.Thread` is
 `selectors` is gevent's select(), so an asyncio loop "in a thread" would share one OS thread and
 the hub with the load, and every byte it forwards would compete with the clients for the GIL on
 a 2-core machine. A child process has its own interpreter, its own GIL and a plain epoll loop,
-whatever its parent patched. It is controlled over a loopback TCP socket with one JSON object a
+whatever its parent patched (uvloop when installed). It is controlled over a loopback TCP socket with one JSON object a
 line (so a later command, or another process, can reach it too), and it exits when its standard
 input closes, so it never outlives the shopbench that started it, even after a SIGKILL.
 """
