@@ -255,3 +255,12 @@ def test_a_link_port_in_use_is_a_target_error_naming_it(upstream: tuple[str, int
             with_links(Processes(), services_file=services)
     finally:
         taken.close()
+
+
+def test_the_partition_example_parses_and_names_the_reference_shops_links() -> None:
+    from shopbench.nemesis import load_fault_plan
+    from shopbench.shop import LINKS
+
+    p = load_fault_plan(Path(__file__).resolve().parents[2] / "examples" / "partition.json")
+    assert [t.action for t in p.triggers] == ["partition", "delay"]
+    assert set(p.links()) <= set(LINKS)
