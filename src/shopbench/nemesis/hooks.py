@@ -80,6 +80,10 @@ class FaultHook:
         self.backend = backend
         self.plan = parse_fault_plan(self.plan.model_dump(include={"kill_triggers"}), self.plan.source,
                                      backend=backend)
+        if self.wants_links:
+            from shopbench.nemesis.network import check_plan
+
+            check_plan(self.plan, backend)
         self.timeline_path = Path(run.file(FAULTS))
         manifest = getattr(run, "manifest", None)
         if isinstance(manifest, dict):

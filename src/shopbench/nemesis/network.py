@@ -393,6 +393,18 @@ class LinkedBackend:
         return [self.links.apply(action, link, trigger)]
 
 
+def check_plan(plan: Any, backend: Any) -> None:
+    """UsageError, before the run, for a network action `backend` cannot perform."""
+    links = getattr(backend, "links", None)
+    if not isinstance(links, DockerLinks):
+        return
+    for i, trig in enumerate(plan.triggers):
+        if trig.action in NETWORK_ACTIONS and trig.action != "partition":
+            raise UsageError(f"{plan.source}: kill_triggers[{i}].action {trig.action}: the docker backend can only "
+                             f"partition links (network disconnect); delay, bandwidth, blackhole and reset need "
+                             f"the fault proxy (the reference shop, or `links` in a services file).")
+
+
 def with_links(backend: Any, supervisor: Any = None, services_file: str | Path | None = None,
                data_dir: str | Path | None = None, echo: Any = None) -> tuple[Any, Any]:
     """`backend` able to fault links, and the proxy this started (or None), for a plan that has
