@@ -79,9 +79,9 @@ async def _paced(port: int, rate: float, seconds: float, connections: int) -> tu
             due += interval
         writer.close()
 
-    t0 = time.perf_counter()
     await asyncio.gather(*(worker(k) for k in range(connections)))
-    return latencies, len(latencies) / (time.perf_counter() - t0)
+    # Over the schedule's own span, not the connecting before it.
+    return latencies, len(latencies) / max(time.perf_counter() - start, 1e-9)
 
 
 async def _closed(port: int, seconds: float, connections: int) -> float:
@@ -113,6 +113,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=16)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
+    try:  # the client keeps its pace better on a busy machine with the cheaper loop, when installed
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:
+        pass
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])

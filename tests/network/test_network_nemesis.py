@@ -237,6 +237,17 @@ def test_docker_partition_disconnects_and_reconnects_with_aliases(tmp_path: Path
         with Nemesis(bad, backend, None, handle_signals=False) as nem:
             assert wait_for(lambda: len(nem.entries) >= 1)
         assert nem.entries[0]["result"] == "error" and "can only partition" in nem.entries[0]["error"]
+        # A fault hook says so before the run starts.
+        from shopbench.nemesis.hooks import FaultHook
+
+        hook = FaultHook(bad, backend=backend)
+
+        class Run:
+            def file(self, name: str) -> Path:
+                return tmp_path / name
+
+        with pytest.raises(UsageError, match=r"kill_triggers\[0\].action delay: the docker backend can only"):
+            hook.bind(Run())
 
 
 def test_a_link_port_in_use_is_a_target_error_naming_it(upstream: tuple[str, int], tmp_path: Path) -> None:
@@ -255,3 +266,12 @@ def test_a_link_port_in_use_is_a_target_error_naming_it(upstream: tuple[str, int
             with_links(Processes(), services_file=services)
     finally:
         taken.close()
+
+
+def test_the_partition_example_parses_and_names_the_reference_shops_links() -> None:
+    from shopbench.nemesis import load_fault_plan
+    from shopbench.shop import LINKS
+
+    p = load_fault_plan(Path(__file__).resolve().parents[2] / "examples" / "partition.json")
+    assert [t.action for t in p.triggers] == ["partition", "delay"]
+    assert set(p.links()) <= set(LINKS)

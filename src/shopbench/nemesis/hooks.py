@@ -84,6 +84,10 @@ class FaultHook:
         self.backend = backend
         self.plan = parse_fault_plan(self.plan.model_dump(include={"kill_triggers"}), self.plan.source,
                                      backend=backend)
+        if self.wants_links:
+            from shopbench.nemesis.network import check_plan
+
+            check_plan(self.plan, backend)
         adopted = self._adopt(backend)
         self.warnings = plan_warnings(self.plan, backend)
         for line in self.warnings:

@@ -36,10 +36,9 @@ from shopbench.errors import UsageError
 from shopbench.nemesis.backends.base import ERROR, OK, Backend, Hit
 from shopbench.nemesis.config import FaultPlan, Trigger
 from shopbench.nemesis.network import NETWORK_ACTIONS
-from shopbench.nemesis.timeline import Timeline, fault_windows
+from shopbench.nemesis.timeline import NEEDS_RECOVERY, Timeline, fault_windows
 from shopbench.nemesis.triggers import LoadView, is_due
 
-NEEDS_RECOVERY = ("kill", "terminate", "pause", *NETWORK_ACTIONS)
 RECOVER_ACTION = {"kill": "start", "terminate": "start", "pause": "resume", **{a: "heal" for a in NETWORK_ACTIONS}}
 
 

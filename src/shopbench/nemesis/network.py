@@ -209,7 +209,9 @@ def verify(action: str, trigger: Any, port: int, upstream: tuple[str, int]) -> t
     if action == "delay":
         ms = float(trigger.ms or 0)
         timeout = 2.0 + 3 * (ms + float(trigger.jitter or 0)) / 1000
-        direct = probe(upstream[1], upstream[0], timeout=timeout)
+        # The quicker of two direct round trips: one slow answer of the service must not hide the delay.
+        direct = min((probe(upstream[1], upstream[0], timeout=timeout) for _ in range(2)),
+                     key=lambda p: p.first_byte_s if p.first_byte_s is not None else float("inf"))
         via = probe(port, timeout=timeout)
         if via.first_byte_s is None or direct.first_byte_s is None:
             return False, f"probe through the link: {via.outcome}; direct: {direct.outcome}"
@@ -389,6 +391,18 @@ class LinkedBackend:
 
     def apply_link(self, action: str, link: str, trigger: Any) -> list[Any]:
         return [self.links.apply(action, link, trigger)]
+
+
+def check_plan(plan: Any, backend: Any) -> None:
+    """UsageError, before the run, for a network action `backend` cannot perform."""
+    links = getattr(backend, "links", None)
+    if not isinstance(links, DockerLinks):
+        return
+    for i, trig in enumerate(plan.triggers):
+        if trig.action in NETWORK_ACTIONS and trig.action != "partition":
+            raise UsageError(f"{plan.source}: kill_triggers[{i}].action {trig.action}: the docker backend can only "
+                             f"partition links (network disconnect); delay, bandwidth, blackhole and reset need "
+                             f"the fault proxy (the reference shop, or `links` in a services file).")
 
 
 def with_links(backend: Any, supervisor: Any = None, services_file: str | Path | None = None,

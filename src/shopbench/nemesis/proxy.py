@@ -24,7 +24,7 @@ monkey-patches the process with gevent (Locust). Under it, `threading.Thread` is
 `selectors` is gevent's select(), so an asyncio loop "in a thread" would share one OS thread and
 the hub with the load, and every byte it forwards would compete with the clients for the GIL on
 a 2-core machine. A child process has its own interpreter, its own GIL and a plain epoll loop,
-whatever its parent patched. It is controlled over a loopback TCP socket with one JSON object a
+whatever its parent patched (uvloop when installed). It is controlled over a loopback TCP socket with one JSON object a
 line (so a later command, or another process, can reach it too), and it exits when its standard
 input closes, so it never outlives the shopbench that started it, even after a SIGKILL.
 """
@@ -102,6 +102,8 @@ class _Side(asyncio.Protocol):
         self.shaper: _Shaper | None = None
         self.writable = asyncio.Event()
         self.writable.set()
+        self.early: list[bytes] = []
+        self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -110,8 +112,13 @@ class _Side(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         link = self.conn.link
         t = link.toxics
-        if t.blackhole or self.peer is None:
+        if t.blackhole:
             self.conn.lost_bytes = True
+            return
+        if self.peer is None:
+            # Before the upstream socket is there (uvloop may deliver bytes despite pause_reading):
+            # kept, and written first once it is.
+            self.early.append(data)
             return
         if self.shaper is None and not t.shaped():
             self.peer.transport.write(data)  # type: ignore[union-attr]
@@ -121,13 +128,14 @@ class _Side(asyncio.Protocol):
         self.shaper.put(data)
 
     def eof_received(self) -> bool:
+        if self.peer is None:
+            self.early_eof = True  # passed on once the upstream socket is there
+            return True
         if self.shaper is not None:
             self.shaper.put(None)
         elif self.peer is not None and self.peer.transport is not None and self.peer.transport.can_write_eof():
             with contextlib.suppress(OSError, RuntimeError):
                 self.peer.transport.write_eof()
-        if self.peer is None:
-            return False
         return True  # half-closed: the answer may still come back
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -253,6 +261,11 @@ class _Conn:
             self.abort()
             return
         self.client.peer, self.server.peer = self.server, self.client
+        early, self.client.early = self.client.early, []
+        for data in early:
+            self.client.data_received(data)
+        if self.client.early_eof:
+            self.client.eof_received()
         if self.client.transport is not None and not self.client.transport.is_closing():
             self.client.transport.resume_reading()
 
@@ -577,6 +590,10 @@ def main(argv: list[str] | None = None) -> int:
         specs = [parse_link_arg(a) for a in args.link]
     except ValueError:
         parser.error("--link must be NAME=LISTEN_PORT=HOST:PORT")
+    with contextlib.suppress(ImportError):  # optional, as for refshop: a cheaper event loop when installed
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
         asyncio.run(ProxyServer().serve(specs, args.control_port, args.exit_on_stdin_eof))
     except OSError as exc:

@@ -40,6 +40,7 @@ from typing import Any
 from shopbench.errors import UsageError
 from shopbench.nemesis.network import NETWORK_ACTIONS
 
+# Faults that hold until undone (a restart or resume is complete in itself).
 NEEDS_RECOVERY = ("kill", "terminate", "pause", *NETWORK_ACTIONS)
 
 
