@@ -101,3 +101,34 @@ def test_open_model_requests_cancelled_at_the_end_are_recorded_and_valid(tmp_pat
     cut = [o for o in _ops(out) if (o.get("error") or "").startswith("cut off:")]
     assert cut and all(o["type"] == "info" for o in cut)
     assert any("open-model request cancelled" in o["error"] for o in cut), {o["error"] for o in cut}
+
+
+def test_ctrl_c_cuts_users_off_with_the_reason_and_the_run_is_still_checked(tmp_path):
+    import signal
+    import time
+
+    with RefShop(tmp_path / "shop", extra_args={"order": ["--step-delay", "1.5"]}):
+        urls = tmp_path / "shop" / "urls.json"
+        out = tmp_path / "run"
+        proc = subprocess.Popen([EXE, "stress", "--urls", str(urls), "--headless", "--out", str(out), "-u", "10",
+                                 "-r", "10", "-t", "60s", "--stop-timeout", "0", "--mix", "order", "--wait", "0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not (out / "ops.jsonl").exists() or (out / "ops.jsonl").stat().st_size < 20000:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+            time.sleep(2)
+            proc.send_signal(signal.SIGINT)
+            output, _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 0, output[-3000:]
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert verdict["result"] == "valid", verdict.get("anomalies", [])[:3]
+    manifest = json.loads((out / "run.json").read_text())
+    assert "Ctrl-C" in manifest["stopped_early"]
+    cut = [o for o in _ops(out) if (o.get("error") or "").startswith("cut off:")]
+    assert cut and all("Ctrl-C" in o["error"] for o in cut), {o["error"] for o in cut}

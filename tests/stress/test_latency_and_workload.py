@@ -72,3 +72,16 @@ def test_build_config_checkout_only_mode():
         build_config(mode="turbo")
     with pytest.raises(UsageError, match="--arrival-rate"):
         build_config(arrival_rate=0)
+
+
+def test_config_from_a_master_round_trips_and_bad_fields_are_named():
+    import pytest
+
+    from shopbench.errors import UsageError
+    from shopbench.locust_plugin.config import StressConfig
+
+    cfg = build_config(mix="order:5,hot:1", wait="0-0.5", arrival_rate=30)
+    assert StressConfig.from_dict({**cfg.to_dict(), "from_a_newer_master": 1}) == cfg
+    with pytest.raises(UsageError) as err:
+        StressConfig.from_dict({**cfg.to_dict(), "max_users": "many", "wait": [1]})
+    assert "max_users" in str(err.value) and "wait" in str(err.value)

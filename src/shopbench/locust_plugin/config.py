@@ -58,10 +58,16 @@ class StressConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StressConfig:
+        """A configuration that arrived as JSON (a master's setup message), checked field by field
+        with pydantic like every other file shopbench reads; unknown keys (a newer master) are ignored."""
+        from pydantic import TypeAdapter, ValidationError
+
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        cfg = cls(**known)
-        cfg.wait = tuple(cfg.wait)  # type: ignore[assignment]
-        return cfg
+        try:
+            return TypeAdapter(cls).validate_python(known)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise UsageError(f"the stress configuration received is not valid ({problems}).") from None
 
     # -- what the mix needs populated -------------------------------------------------------------
     @property
