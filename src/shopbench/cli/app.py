@@ -82,6 +82,7 @@ def _load(module: str | None) -> None:
         if info.name not in ("app", "options", "__main__"):
             importlib.import_module(f"shopbench.cli.{info.name}")
 
+
 app = typer.Typer(
     name="shopbench",
     cls=LazyGroup,
@@ -94,7 +95,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
 
 
 @app.callback(epilog="shopbench --version prints the version.")
