@@ -12,7 +12,6 @@ the drivers and the report inside the function that needs them.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 from typing import Any
 
@@ -76,6 +75,8 @@ def _load(module: str | None) -> None:
     if module is not None:
         importlib.import_module(f"shopbench.cli.{module}")
         return
+    import pkgutil  # 30 ms of imports: only for this rare path
+
     import shopbench.cli
 
     for info in pkgutil.iter_modules(shopbench.cli.__path__):
