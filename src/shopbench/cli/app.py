@@ -12,7 +12,6 @@ the drivers and the report inside the function that needs them.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 from typing import Any
 
@@ -78,11 +77,14 @@ def _load(module: str | None) -> None:
     if module is not None:
         importlib.import_module(f"shopbench.cli.{module}")
         return
+    import pkgutil  # 30 ms of imports: only for this rare path
+
     import shopbench.cli
 
     for info in pkgutil.iter_modules(shopbench.cli.__path__):
         if info.name not in ("app", "options", "__main__"):
             importlib.import_module(f"shopbench.cli.{info.name}")
+
 
 app = typer.Typer(
     name="shopbench",
@@ -96,7 +98,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
 
 
 @app.callback(epilog="shopbench --version prints the version.")

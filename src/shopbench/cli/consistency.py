@@ -7,7 +7,6 @@ verdict as JSON with --json) and return the exit code.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -105,6 +104,8 @@ def consistency(
 
 def _repeated(once: Callable[[ConsistencyConfig, Path | None], RunResult], cfg: ConsistencyConfig, repeat: int,
               out: Path | None, as_json: bool, err: Console) -> int:
+    import secrets
+
     from rich.console import Console
     from rich.table import Table
 

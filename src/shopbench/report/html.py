@@ -55,9 +55,12 @@ def asset(name: str) -> str:
 
 @functools.cache
 def environment() -> jinja2.Environment:
+    # The compiled templates are cached (Jinja's per-user cache in the temp directory, which it
+    # checks is the user's own): compiling them took 0.15 s of every run's report.
     env = jinja2.Environment(loader=jinja2.PackageLoader("shopbench.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True,
+                             bytecode_cache=jinja2.FileSystemBytecodeCache())
     env.filters["num"] = fmt_num
     env.filters["ms"] = fmt_ms
     env.filters["secs"] = fmt_secs
