@@ -12,18 +12,38 @@ __version__ = "0.1.0"
 
 # name -> module that defines it, imported on first access
 _LAZY = {
+    # Locust users to subclass in your own locustfile
     "ShopUser": "shopbench.locust_plugin.user",
+    "GrpcUser": "shopbench.grpc.user",
+    # your shop's API: subclass RestDriver, pass --driver file.py:Class
+    "RestDriver": "shopbench.driver.rest",
+    "Driver": "shopbench.driver",
+    "Outcome": "shopbench.driver.outcome",
+    # the history: one record per operation (ops.jsonl)
+    "Op": "shopbench.history",
+    "HistoryWriter": "shopbench.history",
+    "iter_history": "shopbench.history",
+    "read_history": "shopbench.history",
+    # checkers: pure functions history (+ final state) -> findings
+    "check_ledger": ("shopbench.checker.ledger", "check"),
+    "check_vacancies": "shopbench.checker.vacancy",
+    "check_auth": "shopbench.checker.auth",
+    "result_of": "shopbench.checker.verdict",
+    "exit_code": "shopbench.checker.verdict",
+    # what runs beside the load (faults, samplers, your own)
+    "Companion": "shopbench.runner.companion",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    where = _LAZY.get(name)
+    if where is None:
         raise AttributeError(f"module 'shopbench' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    module, attr = where if isinstance(where, tuple) else (where, name)
+    value = getattr(importlib.import_module(module), attr)
     globals()[name] = value
     return value
