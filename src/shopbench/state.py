@@ -16,7 +16,7 @@ guessed; one the shop answered 4xx for (it does not exist) is also listed in `no
      "unreadable": {"items": {id: reason}, "users": {...}, "orders": {...}},
      "not_found": {"items": [id], "users": [...], "orders": [...]},
      "settled": bool, "reads": n, "pending": n | null,
-     "settle": {"seconds", "stopped": "quiet" | "deadline", "reads", "deadline_s", "indeterminate_ops",
+     "settle": {"seconds", "stopped": "quiet" | "idle" | "deadline", "reads", "deadline_s", "indeterminate_ops",
                 "reference_shop", "pending"}}
 """
 
@@ -148,7 +148,9 @@ def _snapshot(driver: RestDriver, touched: Touched, pool_size: int,
                 state["users"][entity_id] = {"credit": data["credit"]}
         else:
             state["unreadable"][kind][entity_id] = out.error or f"HTTP {out.status}"
-            if out.kind == "fail":  # a definite answer: it does not exist
+            # A 4xx is the shop's definite answer that it does not exist; a request never sent (its
+            # service refused the connection) is a definite `fail` too, but says nothing about the entity.
+            if out.kind == "fail" and out.status is not None and 400 <= out.status < 500:
                 state["not_found"][kind].append(entity_id)
         if advance is not None:
             advance(1)
@@ -240,7 +242,18 @@ def settle_and_read(
         quiet_since = 0.0  # when the first read of the current run of equal reads started
         equal = 0
         stopped = "deadline"
-        while True:
+        if refshop and pending == 0 and touched.indeterminate == 0:
+            # Every request of the load was answered, so none is still at work in the shop, and the
+            # reference shop's own saga log says no checkout is in progress: its only work after an
+            # answer. One read bracketed by two such answers is final; the quiet period is for shops
+            # whose background work we cannot see.
+            reads = 1
+            current = _snapshot(driver, touched, concurrency, on_pass(reads, total) if on_pass else None)
+            pending = _pending(transport)
+            if pending == 0:
+                stopped = "idle"
+            previous = current
+        while stopped == "deadline":
             reads += 1
             read_start = time.monotonic()
             current = _snapshot(driver, touched, concurrency, on_pass(reads, total) if on_pass else None)
@@ -258,7 +271,7 @@ def settle_and_read(
             time.sleep(max(spacing - (now - read_start), 0.0))  # reads spaced apart, not back to back
     finally:
         transport.close()
-    current["settled"] = stopped == "quiet"
+    current["settled"] = stopped in ("quiet", "idle")
     current["reads"] = reads
     current["pending"] = pending
     current["settle"] = {"seconds": round(time.monotonic() - started, 3), "stopped": stopped, "reads": reads,

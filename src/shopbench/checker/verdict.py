@@ -51,7 +51,9 @@ def assemble(ledger: dict[str, Any], state: dict[str, Any] | None = None,
         verdict["settled"] = bool(state.get("settled"))
         verdict["state_reads"] = state.get("reads")
         settle = state.get("settle")
-        verdict["settle"] = settle  # how long settling took and why it stopped ("quiet" or "deadline")
+        # how long settling took and why it stopped: "quiet", "idle" (the reference shop had nothing
+        # in flight) or "deadline"
+        verdict["settle"] = settle
         if not state.get("settled"):
             took = (f" after {settle['seconds']} s and {settle['reads']} reads (deadline {settle['deadline_s']} s: "
                     f"--settle-timeout plus time for {settle['indeterminate_ops']} indeterminate operations)"
