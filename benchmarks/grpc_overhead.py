@@ -82,15 +82,16 @@ def _plain_user() -> type:
 
 def _shopbench_user() -> type:
     from locust import constant, task
-    from shopbench.stress import recording  # noqa: F401 - the history recorder, as in `shopbench grpc`
-    from shopbench.stress import session as stress_sessions
 
     from shopbench.grpc import session as grpc_sessions
-    from shopbench.grpc.user import GrpcUser
+    from shopbench.grpc.target import GrpcTarget
+    from shopbench.grpc.user import GrpcUser  # installs the Locust plugin, as in `shopbench grpc`
     from shopbench.history import HistoryWriter
+    from shopbench.locust_plugin import session as sessions
 
     writer = HistoryWriter(os.environ["BENCH_HISTORY"])
-    stress_sessions.install(stress_sessions.Session(target=None, writer=writer, owns_writer=True, live=False))
+    sessions.install(sessions.Session(target=GrpcTarget(os.environ["BENCH_TARGET"]), writer=writer, owns_writer=True,
+                                      live=False))
     grpc_sessions.install(grpc_sessions.GrpcSession(os.environ["BENCH_TARGET"], Path(os.environ["BENCH_PROTO"]),
                                                     [], {}, 5.0))
 

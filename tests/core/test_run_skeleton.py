@@ -63,3 +63,77 @@ def test_a_companion_that_breaks_the_load_is_recorded_as_crashed_with_the_error(
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["status"] == "crashed" and manifest["error"] == "RuntimeError: sampler broke"
     assert (out / "report.html").exists()  # the partial report is still written
+
+
+# -- a runner's own target (the gRPC runner's reference service) ----------------------------------
+class OwnTarget:
+    def as_dict(self):
+        return {"grpc": "127.0.0.1:1"}
+
+
+class OwnService:
+    target = OwnTarget()
+    supervisor = object()
+
+
+class OwnSteps:
+    """Steps whose `own_target` replaces the reference shop; nothing is started for real."""
+
+    def __init__(self, fail=False):
+        self.events, self.fail = [], fail
+
+    @contextmanager
+    def own_target(self, run, links):
+        self.events.append(("start", links, run.manifest["phases"][-1]["name"]))
+        try:
+            yield OwnService()
+        finally:
+            self.events.append(("stop",))
+
+    def populate(self, ctx):
+        self.events.append(("populate", ctx.target is OwnService.target, ctx.shop is not None))
+        if self.fail:
+            raise RuntimeError("populate broke")
+
+    def load(self, ctx):
+        self.events.append(("load",))
+
+    def check(self, ctx):
+        self.events.append(("check",))
+        return {"valid": True, **ctx.sections()}
+
+
+class Bound:
+    name, wants_links = "bound", False
+
+    def __init__(self):
+        self.supervisor = None
+
+    def bind(self, run, supervisor):
+        self.supervisor = supervisor
+
+    @contextmanager
+    def during(self, monitor):
+        yield self
+
+    def sections(self, inputs):
+        return {}
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_steps_own_target_replaces_the_reference_shop_and_is_stopped_whatever_happens(tmp_path, fail):
+    from shopbench.runner.skeleton import execute
+
+    steps, bound, out = OwnSteps(fail=fail), Bound(), tmp_path / "run"
+    if fail:
+        with pytest.raises(RuntimeError):
+            execute("own", out, {"target": "embedded"}, steps, target=None, flaw=None, companions=[bound])
+    else:
+        assert execute("own", out, {"target": "embedded"}, steps, target=None, flaw=None,
+                       companions=[bound]).exit_code == 0
+    assert bound.supervisor is OwnService.supervisor  # the companions see the own service's supervisor
+    assert steps.events[:2] == [("start", False, "setup"), ("populate", True, True)]
+    assert steps.events[-1] == ("stop",)
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["target"] == manifest["config"]["target"] == {"grpc": "127.0.0.1:1"}
+    assert manifest["status"] == ("crashed" if fail else "valid")

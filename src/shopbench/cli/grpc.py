@@ -51,6 +51,7 @@ def grpc_command(
     docker_url: str | None = options.DOCKER_URL,
 ) -> int:
     from shopbench.nemesis.hooks import hook_from_flags
+    from shopbench.runner.companion import standard
     from shopbench.runner.grpc import run_grpc
     from shopbench.workload.seed004 import parse_every
 
@@ -69,4 +70,5 @@ def grpc_command(
         args.append("--headless")
     args += list(ctx.args)
     return run_grpc(target=target, proto=proto, credentials=credentials, every=schedules, deadline=deadline,
-                    flaws=flaw, token_ttl=token_ttl, expiry_wait=expiry_wait, locust_args=args, out=out, nemesis=hook)
+                    flaws=flaw, token_ttl=token_ttl, expiry_wait=expiry_wait, locust_args=args, out=out,
+                    companions=standard(hook))

@@ -4,13 +4,17 @@
     result = client.call("GetVacancy", {"Id": vid}, args={"id": vid}, value=lambda r: …)
 
 Each call has a deadline; the bearer token (`client.token`) goes in `authorization` metadata and
-never into the history: `args` are what the caller chooses to record. Importing this module makes
+never into the history: `args` are what the caller chooses to record. Like the REST driver, a call
+is registered in flight (`driver/inflight.py`) before it is sent: a call its greenlet lost (a user
+stopped by Locust, Ctrl-C) or that the Locust plugin sweeps at the end of the load is recorded as
+`info` with the reason ("cut off: …"), once, and fired to Locust as a failure. Importing this module makes
 grpcio cooperate with gevent (`grpc.experimental.gevent.init_gevent()`, as Locust's gRPC example
 does): it must happen before the first channel is created in the process.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +22,15 @@ from typing import Any
 
 import grpc
 import grpc.experimental.gevent as grpc_gevent
+from gevent import GreenletExit
 
+from shopbench.driver.inflight import IN_FLIGHT
 from shopbench.grpc.outcome import outcome
 from shopbench.grpc.protos import Catalog
 from shopbench.history import INFO, OK, Op, OpListener, unexpected
 
 grpc_gevent.init_gevent()
+log = logging.getLogger("shopbench.grpc")
 
 
 @dataclass(slots=True)
@@ -57,6 +64,7 @@ class GrpcClient:
         self.deadline = deadline
         self.fire = fire  # Locust's events.request.fire, or None outside Locust
         self.token: str | None = None
+        self.halted = False  # set while Locust stops the user: a call not yet sent is not sent
         self.channel = channel or grpc.insecure_channel(target)
         self._owns_channel = channel is None
         self._calls: dict[str, Any] = {}
@@ -78,12 +86,24 @@ class GrpcClient:
              deadline: float | None = None) -> Result:
         """Call `name`; record it; return its outcome. `token`: True for the client's own, a string
         for that one, None/False for no authorization header."""
+        if self.halted:
+            raise GreenletExit("halted before sending: the user was stopped")
         fn, request_class = self._callable(name)
         req = _request(request_class, request or {})
         bearer = self.token if token is True else (token or None)
         metadata = (("authorization", f"Bearer {bearer}"),) if bearer else None
         wall, t0 = time.time(), time.monotonic()
         response, error = None, None
+
+        def cut_off(reason: str) -> None:
+            # Stopped with the call in flight: the server may have acted on it.
+            try:
+                self._record(name, args, expect, INFO, None, None, reason, wall, t0, intended, scenario)
+                self._fire(name, t0, time.monotonic(), 0, GrpcError(reason))
+            except Exception:  # the history is closing under us: nothing more we can do here
+                log.exception("could not record a gRPC call cut off (%s %s)", name, args)
+
+        pending = IN_FLIGHT.add(cut_off)
         try:
             response = fn(req, timeout=deadline or self.deadline, metadata=metadata)
             kind, code_name, status = OK, "OK", 0
@@ -93,20 +113,27 @@ class GrpcClient:
             debug = exc.debug_error_string() if callable(getattr(exc, "debug_error_string", None)) else ""
             kind, code_name, status = outcome(code, f"{details} {debug}"), code.name, code.value[0]
             error = f"{code_name}: {details}"
-        except BaseException:
-            # The user was stopped (greenlet killed) mid-call: the server may have acted on it.
-            self._record(name, args, expect, INFO, None, None, "client stopped mid-call", wall, t0, intended, scenario)
+        except BaseException as exc:  # killed mid-call (GreenletExit, Timeout, KeyboardInterrupt)
+            IN_FLIGHT.done(pending)
+            if pending.claim():
+                cut_off(IN_FLIGHT.reason(exc))
             raise
+        IN_FLIGHT.done(pending)
         t1 = time.monotonic()
         result = Result(kind, code_name, response, error)
+        if not pending.claim():
+            return result  # swept while in flight, already recorded as info: the answer is the workload's only
         val = value(response) if (value is not None and response is not None) else None
         self._record(name, args, expect, kind, status, val, error, wall, t0, intended, scenario, t1)
-        if self.fire is not None:
-            bad = unexpected(kind, expect, scenario)
-            self.fire(request_type="grpc", name=name, response_time=(t1 - t0) * 1000.0,
-                      response_length=response.ByteSize() if response is not None else 0,
-                      exception=GrpcError(error or kind) if bad else None, context={})
+        bad = unexpected(kind, expect, scenario)
+        self._fire(name, t0, t1, response.ByteSize() if response is not None else 0,
+                   GrpcError(error or kind) if bad else None)
         return result
+
+    def _fire(self, name: str, t0: float, t1: float, length: int, exception: Exception | None) -> None:
+        if self.fire is not None:
+            self.fire(request_type="grpc", name=name, response_time=(t1 - t0) * 1000.0, response_length=length,
+                      exception=exception, context={})
 
     def _record(self, name: str, args: dict[str, Any] | None, expect: str | None, kind: str, status: int | None,
                 value: Any, error: str | None, wall: float, t0: float, intended: float | None,

@@ -1,6 +1,7 @@
 """What the gRPC runner hands its Locust users: target, protos, credentials (in memory only),
-schedules and the per-call deadline. Installed before Locust starts; `--processes` children inherit
-it through fork, like the stress session."""
+schedules and the per-call deadline. Installed before Locust starts, beside the Locust plugin's
+session (`shopbench.locust_plugin.session`: writer, monitor, companions); `--processes` children
+inherit both through fork."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ class GrpcSession:
     credentials: list[Credential] = field(repr=False)
     every: dict[str, float]
     deadline: float = 5.0
-    processes: int = 1  # local Locust worker processes (--processes), for the round robin
     catalog: Any = None  # compiled once per process, lazily
 
     def get_catalog(self) -> Any:

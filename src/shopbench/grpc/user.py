@@ -2,7 +2,9 @@
 
 `GrpcUser` gives each simulated user a `GrpcClient` on its own channel: every call is a Locust
 request event (request_type "grpc", name = the RPC) and an operation in the run's history, through
-the same recorder the REST stress users use (so `--processes` workers ship theirs to the master).
+the Locust integration the REST users use (`shopbench.locust_plugin`: its recorder, and its plugin,
+installed here, so `--processes` workers ship theirs to the master, calls cut off at the stop are
+recorded, and the run's companions run beside the load).
 
 `Seed004User` is seed 004's user: it signs in with the next credential (round robin), runs the CRUD
 flow on its schedule in the user's own greenlet, and the list on its own schedule in a second
@@ -21,8 +23,11 @@ from locust import User, task
 from shopbench.grpc import session as sessions
 from shopbench.grpc.client import GrpcClient
 from shopbench.grpc.credentials import RoundRobin
-from shopbench.stress.recording import recorder
+from shopbench.locust_plugin import plugin
+from shopbench.locust_plugin.recorder import recorder
 from shopbench.workload.seed004 import CRUD, LIST, Login, crud_flow, list_call
+
+plugin.install()
 
 
 def _listener() -> Any:
@@ -42,6 +47,15 @@ class GrpcUser(User):
         self.client = GrpcClient(sess.target, sess.get_catalog(), _listener(), recorder.client_name("g"),
                                  deadline=sess.deadline, fire=environment.events.request.fire)
 
+    def stop(self, force: bool = False) -> bool:
+        # As ShopUser: Locust kills a user it finds waiting, and the kill lands at the user's next
+        # switch, which can be the first call of a new flow. Halting the client for the kill keeps
+        # that call unsent (and out of the history) instead of cut off.
+        self.client.halted = True
+        killed = super().stop(force)
+        self.client.halted = bool(killed)
+        return killed
+
     def on_stop(self) -> None:
         self.client.close()
 
@@ -52,9 +66,11 @@ class Seed004User(GrpcUser):
     def on_start(self) -> None:
         sess = sessions.current()
         if Seed004User._robin is None:
-            runner = recorder.runner
-            index = max(getattr(runner, "worker_index", 0), 0)
-            Seed004User._robin = RoundRobin(sess.credentials, start=index, step=max(sess.processes, 1))
+            # With --processes N, worker w takes credentials w, w+N, …: all workers together go round.
+            index = max(getattr(recorder.runner, "worker_index", 0), 0)
+            opts = self.environment.parsed_options
+            processes = int(getattr(opts, "processes", 0) or 0) if opts is not None else 0
+            Seed004User._robin = RoundRobin(sess.credentials, start=index, step=max(processes, 1))
         self.every = sess.every
         self.login = Login(Seed004User._robin.next())
         self.rng = random.Random()

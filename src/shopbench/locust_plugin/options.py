@@ -5,8 +5,9 @@ environment variables included, still overrides them):
   --web-host            127.0.0.1: a load generator's control panel is not opened to the network
                         unasked (Locust's default is every interface); `--web-host '*'` restores it.
                         Locust's --web-login and its auth options pass through unchanged.
-  --stop-timeout        the request timeout: iterations in flight get to finish, so the history
-                        ends with answered operations (what is still cut off is recorded as info)
+  --stop-timeout        the request timeout (or the session's `stop_timeout`: a gRPC flow of several
+                        calls): iterations in flight get to finish, so the history ends with
+                        answered operations (what is still cut off is recorded as info)
   --only-summary        headless: our live line replaces Locust's periodic tables (not with
                         --print-stats)
   --shopbench-generators  open model: how many generator users share the arrival rate; set by the
@@ -31,7 +32,8 @@ def add_options(parser: Any, **_: Any) -> None:
     sess = sessions.installed()
     if sess is None:
         return
-    parser.set_defaults(web_host=LOOPBACK, stop_timeout=str(int(sess.config.timeout)), only_summary=True)
+    stop_timeout = sess.stop_timeout if sess.stop_timeout is not None else sess.config.timeout
+    parser.set_defaults(web_host=LOOPBACK, stop_timeout=str(int(stop_timeout)), only_summary=True)
 
 
 def settle_options(environment: Any, runner: Any) -> None:

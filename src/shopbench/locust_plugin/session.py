@@ -48,6 +48,7 @@ class Session:
     locust_failures: int | None = None
     on_config: Any = None  # remote workers: applies the master's workload config to the user classes
     history_incomplete: str | None = None  # master: why the merged history is known to be incomplete
+    stop_timeout: float | None = None  # Locust's --stop-timeout default; None: the request timeout
 
     def __post_init__(self) -> None:
         if not self.remote_worker:

@@ -1,33 +1,136 @@
-"""The order of a gRPC run: start the reference service (unless --target) -> compile the protos ->
-sign in and read the baseline -> load on Locust (+ nemesis) -> auth probe -> final list ->
-checks -> verdict.
+"""A gRPC run's steps in the one run order (runner/skeleton.py): set up (the reference gRPC service
+unless --target) -> populate (compile the protos, sign in, read the baseline) -> load on Locust
+(companions beside it, from Locust's test_start to its test_stop) -> check (auth probe, final list,
+vacancy and auth checks, verdict).
 
-The same run directory, history, fault hook, Locust invocation, verdict rules, report and exit
-codes as a stress run; only the protocol, the workload and the checks are gRPC's.
+The same run directory, history, companions (fault hook, resource sampler), Locust invocation and
+integration (`shopbench.locust_plugin`), verdict rules, report and exit codes as a stress run; only
+the protocol, the workload and the checks are gRPC's.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from shopbench.checker.verdict import VERDICT_VERSION, add_sections, exit_code, result_of
+from shopbench.checker.verdict import VERDICT_VERSION, add_sections, result_of
 from shopbench.errors import TargetError, UsageError
+from shopbench.grpc.target import GrpcTarget
 from shopbench.history import HistoryWriter, iter_history
 from shopbench.rundir import OPS, VERDICT, RunDir
-from shopbench.runner.finish import write_report
+from shopbench.runner.companion import Companion
+from shopbench.runner.skeleton import FINISHED, RunContext, companions_of, execute
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "grpc" / "locustfile.py"
+STOP_TIMEOUT_DEADLINES = 6  # Locust's --stop-timeout default: a flow in flight gets to finish its calls
 console = Console(stderr=True, highlight=False)
 
 
-def _has(args: Sequence[str], *names: str) -> bool:
-    return any(a in names or any(a.startswith(n + "=") for n in names) for a in args)
+@dataclass
+class OwnService:
+    """The reference gRPC service started for the run, as the skeleton sees it."""
+
+    target: GrpcTarget
+    supervisor: Any
+
+
+class GrpcSteps:
+    def __init__(self, *, proto: str | Path | None, creds: list[Any], users_file: Path | None,
+                 every: dict[str, float], deadline: float, flaws: Sequence[str], token_ttl: float,
+                 expiry_wait: float, args: list[str]):
+        self.proto, self.creds, self.users_file = proto, creds, users_file
+        self.every, self.deadline, self.flaws, self.token_ttl = every, deadline, list(flaws), token_ttl
+        self.expiry_wait, self.args = expiry_wait, args
+        self.catalog: Any = None
+        self.expired: Any = None
+        self.session: Any = None  # the Locust plugin's session
+
+    @contextmanager
+    def own_target(self, run: RunDir, links: bool) -> Iterator[OwnService]:
+        """The reference gRPC service (`python -m refgrpc`) under a Supervisor in `<run>/service/`;
+        generated credentials go to a private temp file outside the run directory, deleted after."""
+        from shopbench.grpc.credentials import write_env
+        from shopbench.grpc.service import RefGrpc
+
+        if links:
+            raise UsageError("network faults need the services' links through the fault proxy; the reference gRPC "
+                             "service has none (kill/pause faults work).")
+        with ExitStack() as stack:
+            users_file = self.users_file
+            if users_file is None:
+                users_file = write_env(self.creds)
+                stack.callback(users_file.unlink, missing_ok=True)
+            service = stack.enter_context(RefGrpc(run.file("service"), users_file, self.flaws, self.token_ttl))
+            yield OwnService(GrpcTarget(service.target), service.supervisor)
+
+    def populate(self, ctx: RunContext) -> None:
+        from shopbench.grpc import session as grpc_sessions
+        from shopbench.grpc.client import GrpcClient
+        from shopbench.grpc.probe import ExpiredToken
+        from shopbench.grpc.protos import compile_dir, from_reflection
+        from shopbench.grpc.service import reference_protos
+        from shopbench.locust_plugin import session as sessions
+        from shopbench.workload.seed004 import Login, list_all
+
+        run, address, writer = ctx.run, str(ctx.target), ctx.writer
+        own = ctx.shop is not None
+        if self.proto is None and not own:
+            self.catalog = from_reflection(address)  # the service's own description of itself
+            run.manifest["config"]["proto"] = "server reflection"
+        else:
+            self.catalog = compile_dir(self.proto or reference_protos())
+        setup = GrpcClient(address, self.catalog, writer, "state", deadline=self.deadline)
+        try:
+            with run.phase("baseline"):
+                self.expired = ExpiredToken.obtain(setup, Login(self.creds[0]))
+                if self.expired.why_not and "failed" in self.expired.why_not:
+                    raise TargetError(f"cannot sign in at {address} with the first credential: "
+                                      f"{_last_error(writer, run)}.")
+                setup.token = self.expired.token
+                if not list_all(setup, "baseline"):
+                    raise TargetError(f"cannot list the vacancies at {address}: {_last_error(writer, run)}.")
+        finally:
+            setup.close()  # no channel open across Locust's --processes fork
+        self.session = sessions.Session(target=ctx.target, writer=writer, beside_load=ctx.beside_load, live=False,
+                                        stop_timeout=self.deadline * STOP_TIMEOUT_DEADLINES)
+        sessions.install(self.session)
+        proto_dir = Path(self.proto) if self.proto else (reference_protos() if own else None)
+        grpc_sessions.install(grpc_sessions.GrpcSession(address, proto_dir, self.creds, self.every, self.deadline,
+                                                        self.catalog))
+
+    def load(self, ctx: RunContext) -> None:
+        from shopbench.runner.stress import load_on_locust, locust_argv, session_totals
+
+        run = ctx.run
+        argv = locust_argv(run, ctx.target, self.args, LOCUSTFILE)
+        locust_code = load_on_locust(run, argv)
+        ctx.writer.flush()
+        run.manifest["locust"] = {"argv": argv[1:], "exit_code": locust_code, **session_totals(self.session)}
+        if self.session.history_incomplete:
+            run.manifest["locust"]["history_incomplete"] = self.session.history_incomplete
+        run.save_manifest()
+
+    def check(self, ctx: RunContext) -> dict[str, Any]:
+        from shopbench.grpc.client import GrpcClient
+        from shopbench.grpc.probe import run_auth_probe
+        from shopbench.workload.seed004 import Login, list_all
+
+        run = ctx.run
+        with run.phase("probe"):
+            checker = GrpcClient(str(ctx.target), self.catalog, ctx.writer, "state", deadline=self.deadline)
+            try:
+                Login(self.creds[0]).sign_in(checker)
+                not_probed = run_auth_probe(checker, self.catalog, self.expired, self.expiry_wait)
+                final_ok = list_all(checker, "final")
+            finally:
+                checker.close()
+        with run.phase("check"):
+            return judge(run, ctx.sections(), not_probed, self.every, final_ok)
 
 
 def run_grpc(
@@ -42,10 +145,13 @@ def run_grpc(
     expiry_wait: float = 30.0,
     locust_args: Sequence[str] = (),
     out: str | Path | None = None,
+    companions: Sequence[Companion] | None = None,
     nemesis: Any = None,
+    on_run: Callable[[Path], None] | None = None,
 ) -> int:
-    from shopbench.grpc.credentials import generate, load_credentials, write_env
-    from shopbench.grpc.service import RefGrpc, reference_protos
+    """One gRPC run; returns the exit code (0 valid, 1 invalid, 4 unknown). `companions` run beside
+    the load as in a stress run (runner/companion.py); `nemesis(monitor)` is the older spelling."""
+    from shopbench.grpc.credentials import generate, load_credentials
 
     if flaws and target:
         raise UsageError("--flaw applies to the reference gRPC service started for the run; drop --target or --flaw.")
@@ -55,7 +161,7 @@ def run_grpc(
     if credentials is not None:
         creds, users_file = load_credentials(credentials), Path(credentials).resolve()
     elif target is None:
-        creds = generate(3)  # written for the service once the run's clean-up is in place
+        creds = generate(3)  # written for the service once the run's clean-up is in place (own_target)
     else:
         raise UsageError("--target needs credentials: --credentials FILE (USER_n_EMAIL / USER_n_PASSWORD) or a .env "
                          "in the current directory.")
@@ -63,12 +169,7 @@ def run_grpc(
     import locust  # noqa: F401
 
     from shopbench.grpc import session as grpc_sessions
-    from shopbench.grpc.client import GrpcClient
-    from shopbench.grpc.probe import ExpiredToken, run_auth_probe
-    from shopbench.grpc.protos import compile_dir, from_reflection
-    from shopbench.runner.stress import _ctrl_c_noted, run_locust
-    from shopbench.stress import session as stress_sessions
-    from shopbench.workload.seed004 import Login, list_all
+    from shopbench.locust_plugin import session as sessions
 
     args = list(locust_args)
     config = {"protocol": "grpc", "mix": "seed004", "target": target or "embedded refgrpc",
@@ -76,84 +177,20 @@ def run_grpc(
               "flaws": list(flaws), "token_ttl": token_ttl if target is None else None,
               "credentials": {"source": str(credentials) if credentials else "generated", "count": len(creds)},
               "locust_args": args}
-    run = RunDir.create("grpc", out, config)
-    status, code = "crashed", None
-    try:
-        with ExitStack() as stack:
-            if users_file is None:
-                users_file = write_env(creds)
-                stack.callback(users_file.unlink, missing_ok=True)
-            service = None
-            if target is None:
-                with run.phase("start-service"):
-                    service = stack.enter_context(RefGrpc(run.file("service"), users_file, list(flaws), token_ttl))
-                    target = service.target
-            run.manifest["target"] = {"grpc": target}
-            run.save_manifest()
-            if proto is None and service is None:
-                catalog = from_reflection(target)  # the service's own description of itself
-                run.manifest["config"]["proto"] = "server reflection"
-            else:
-                catalog = compile_dir(proto or reference_protos())
-            bind = getattr(nemesis, "bind", None)
-            if bind is not None:
-                bind(run, service.supervisor if service is not None else None)
-            writer = stack.enter_context(HistoryWriter(run.file(OPS)))
-            setup = GrpcClient(target, catalog, writer, "state", deadline=deadline)
-            with run.phase("baseline"):
-                expired = ExpiredToken.obtain(setup, Login(creds[0]))
-                if expired.why_not and "failed" in expired.why_not:
-                    raise TargetError(f"cannot sign in at {target} with the first credential: "
-                                      f"{_last_error(writer, run)}.")
-                setup.token = expired.token
-                if not list_all(setup, "baseline"):
-                    raise TargetError(f"cannot list the vacancies at {target}: {_last_error(writer, run)}.")
-            setup.close()  # no channel open across Locust's --processes fork
-            writer.flush()
-            stress_sessions.install(stress_sessions.Session(target=None, writer=writer, nemesis=nemesis, live=False))
-            proto_dir = Path(proto) if proto else (reference_protos() if service is not None else None)
-            grpc_sessions.install(grpc_sessions.GrpcSession(target, proto_dir, creds, every,
-                                                            deadline, _processes(args), catalog))
-            argv = ["locust", "-f", str(LOCUSTFILE), "--host", target, "--csv", str(run.file("locust")),
-                    "--html", str(run.file("locust.html")), *args]
-            if not _has(args, "--stop-timeout"):
-                argv += ["--stop-timeout", str(int(deadline * 6))]  # a flow in flight finishes its calls
-            if _has(args, "--headless") and not _has(args, "--print-stats", "--only-summary"):
-                argv += ["--only-summary"]
-            with run.phase("load"), _ctrl_c_noted() as ctrl_c:
-                locust_code = run_locust(argv)
-            if ctrl_c:
-                run.manifest["stopped_early"] = "Ctrl-C (SIGINT) stopped the load before its end"
-            sess = stress_sessions.current()
-            run.manifest["locust"] = {"argv": argv[1:], "exit_code": locust_code,
-                                      "requests": sess.locust_requests, "failures": sess.locust_failures}
-            with run.phase("probe"):
-                checker = GrpcClient(target, catalog, writer, "state", deadline=deadline)
-                stack.callback(checker.close)
-                Login(creds[0]).sign_in(checker)
-                not_probed = run_auth_probe(checker, catalog, expired, expiry_wait)
-                final_ok = list_all(checker, "final")
-            writer.close()
-            with run.phase("check"):
-                verdict = judge(run, nemesis, not_probed, every, final_ok)
-        code = exit_code(verdict)
-        status = result_of(verdict)
-        return code
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except (UsageError, TargetError) as exc:
-        run.manifest["error"] = str(exc)
-        status, code = "error", exc.exit_code
-        raise
-    finally:
-        with contextlib.suppress(Exception):
-            stress_sessions.install(None)
-            grpc_sessions.install(None)
-        run.finish(status, code)
-        write_report(run, partial=status not in ("valid", "invalid", "unknown"))
-        if status in ("valid", "invalid", "unknown"):
+
+    def on_end(run: RunDir, status: str) -> None:
+        sessions.install(None)
+        grpc_sessions.install(None)
+        if on_run is not None:
+            on_run(run.path)
+        if status in FINISHED:
             print_summary(run.read_json(VERDICT), run)
+
+    steps = GrpcSteps(proto=proto, creds=creds, users_file=users_file, every=every, deadline=deadline, flaws=flaws,
+                      token_ttl=token_ttl, expiry_wait=expiry_wait, args=args)
+    result = execute("grpc", out, config, steps, target=GrpcTarget(target) if target is not None else None,
+                     flaw=None, companions=companions_of(companions, nemesis), on_end=on_end)
+    return result.exit_code
 
 
 def _has_users(env: Path) -> bool:
@@ -165,32 +202,25 @@ def _has_users(env: Path) -> bool:
         return False
 
 
-def _processes(args: Sequence[str]) -> int:
-    from shopbench.runner.stress import _flag_value
-
-    value = _flag_value(args, "--processes")
-    return int(value) if value and value.isdigit() and int(value) > 0 else 1
-
-
 def _last_error(writer: HistoryWriter, run: RunDir) -> str:
     writer.flush()
     ops = list(iter_history(run.file(OPS)))
     return ops[-1].get("error") or "no answer" if ops else "no answer"
 
 
-def judge(run: RunDir, nemesis: Any, not_probed: list[str], every: dict[str, float], final_ok: bool) -> dict[str, Any]:
+def judge(run: RunDir, sections: dict[str, Any], not_probed: list[str], every: dict[str, float],
+          final_ok: bool) -> dict[str, Any]:
     """verdict.json from the history: the vacancy and auth checks, the schedules' lateness, the
-    faults' recovery figures; one rule for the result (`add_sections`)."""
+    companions' sections (the faults' recovery figures, resources); one rule for the result
+    (`add_sections`)."""
     ops = list(iter_history(run.file(OPS)))
-    fault_extra = getattr(nemesis, "verdict_extra", None)
-    verdict = grpc_verdict(ops, run.manifest, not_probed, every, final_ok,
-                           fault_extra(ops) if fault_extra is not None else {})
+    verdict = grpc_verdict(ops, run.manifest, not_probed, every, final_ok, sections)
     run.write_json(VERDICT, verdict)
     return verdict
 
 
 def grpc_verdict(ops: list[dict[str, Any]], manifest: dict[str, Any], not_probed: list[str],
-                 every: dict[str, float], final_ok: bool, fault_sections: dict[str, Any]) -> dict[str, Any]:
+                 every: dict[str, float], final_ok: bool, companion_sections: dict[str, Any]) -> dict[str, Any]:
     from shopbench.checker.auth import check_auth
     from shopbench.checker.vacancy import check_vacancies
     from shopbench.workload.seed004 import lateness
@@ -210,9 +240,12 @@ def grpc_verdict(ops: list[dict[str, Any]], manifest: dict[str, Any], not_probed
     if not final_ok:
         sections["vacancy"].setdefault("unknown_reasons", []).append(
             "the final list of all vacancies failed: deleted vacancies were checked only against the load's lists")
+    incomplete = (manifest.get("locust") or {}).get("history_incomplete")
+    if incomplete:
+        sections["load"]["unknown_reasons"] = [incomplete]
     if manifest.get("stopped_early"):
         verdict["warnings"].append(f"{manifest['stopped_early']}: the verdict covers the load that ran")
-    sections.update(fault_sections)
+    sections.update(companion_sections)
     return add_sections(verdict, sections)
 
 
@@ -220,8 +253,11 @@ def recheck_grpc(run: RunDir) -> dict[str, Any]:
     """The gRPC verdict again from the run directory's own ops.jsonl (`shopbench check`): what the
     run knew beside the history (the probe's skipped cases, the final list, the faults' figures) is
     carried over from its verdict.json."""
+    from shopbench.runner.finish import CARRIED_SECTIONS
+
     previous = run.read_json(VERDICT) if run.file(VERDICT).exists() else {}
-    faults = {name: previous[name] for name in ("faults", "faults_not_fired") if name in previous}
+    # `load` is read again from run.json; the faults' sections are carried over as they were.
+    faults = {name: previous[name] for name in CARRIED_SECTIONS if name in previous and name != "load"}
     return grpc_verdict(list(iter_history(run.file(OPS))), run.manifest,
                         (previous.get("auth") or {}).get("not_probed", []),
                         run.manifest.get("config", {}).get("every") or {},

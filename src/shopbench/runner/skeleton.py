@@ -9,6 +9,10 @@ the companions' protocol calls (runner/companion.py) and the error handling:
   Ctrl-C                  status "interrupted" (exit 130)
   anything else           status "crashed", `error` says what was raised
   in every case           the embedded shop is stopped and report.html written (partial if no verdict)
+
+Without a target the skeleton starts the reference shop for the run, or what the steps' optional
+`own_target(run, links)` gives instead (the gRPC runner's reference service): a context manager
+whose value has `.target` (with `as_dict()`) and `.supervisor` (bound to the companions).
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ class RunContext:
     """What the steps share: the run directory, the target, the history writer, the companions."""
 
     run: RunDir
-    target: Target
-    shop: RefShop | None
+    target: Target | Any  # a REST Target, or the steps' own (gRPC: GrpcTarget); both have as_dict()
+    shop: RefShop | Any | None  # the reference shop (or the steps' own service) started for the run
     writer: HistoryWriter
     companions: list[Companion]
     stack: ExitStack
@@ -65,7 +69,11 @@ class RunContext:
 
 
 class Steps(Protocol):
-    """What a runner does at each point of the order; each step opens its own run phases."""
+    """What a runner does at each point of the order; each step opens its own run phases.
+
+    Optional: `own_target(run, links) -> context manager` whose value has `.target` and
+    `.supervisor`, started in the `setup` phase instead of the reference shop when no target is
+    given (`links`: a companion needs the services' links through the fault proxy)."""
 
     def populate(self, ctx: RunContext) -> None: ...
 
@@ -104,22 +112,26 @@ class BesideLoad:
         return out
 
 
-def execute(kind: str, out: str | Any, config: dict[str, Any], steps: Steps, *, target: Target | None,
+def execute(kind: str, out: str | Any, config: dict[str, Any], steps: Steps, *, target: Target | Any | None,
             flaw: str | None, companions: Sequence[Companion] = (),
             on_end: Callable[[RunDir, str], None] | None = None) -> RunResult:
     """One run in the order above. `target` None starts the reference shop (with `flaw`) in
-    `<run>/shop` for the run; `on_end(run, status)` runs last (a summary printed)."""
+    `<run>/shop` for the run, or the steps' `own_target`; `on_end(run, status)` runs last (a
+    summary printed)."""
     run = RunDir.create(kind, out, config)
     status, code = "crashed", None
     try:
         with ExitStack() as stack:
-            shop: RefShop | None = None
+            shop: Any = None
             if target is None:
                 with run.phase("setup"):
                     # Network faults need the shop's links through the fault proxy from its start.
                     links = any(getattr(c, "wants_links", False) for c in companions)
-                    shop = RefShop(run.file("shop"), flaw=flaw, links=links)
-                    stack.enter_context(shop)
+                    own_target = getattr(steps, "own_target", None)
+                    if own_target is not None:
+                        shop = stack.enter_context(own_target(run, links))
+                    else:
+                        shop = stack.enter_context(RefShop(run.file("shop"), flaw=flaw, links=links))
                     target = shop.target
                     if isinstance(run.manifest.get("config"), dict) and "target" in run.manifest["config"]:
                         run.manifest["config"]["target"] = target.as_dict()

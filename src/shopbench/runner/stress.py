@@ -85,7 +85,7 @@ def populate(target: Target, cfg: StressConfig, listener: Any) -> Pool:
 
 # -- Locust --------------------------------------------------------------------------------------
 @contextmanager
-def _ctrl_c_noted() -> Iterator[list[bool]]:
+def ctrl_c_noted() -> Iterator[list[bool]]:
     """Yields a list that holds True once a SIGINT arrived; the signal itself goes on to Locust."""
     noted: list[bool] = []
     if threading.current_thread() is not threading.main_thread():
@@ -130,13 +130,26 @@ def run_locust(argv: list[str]) -> int:
     return code
 
 
-def locust_argv(run: RunDir | None, target: Target, args: Sequence[str], locustfile: Path | None) -> list[str]:
-    """Locust's command line: the locustfile, the target, our CSV/HTML in the run directory, and the
-    user's flags unchanged (shopbench's defaults for Locust's options: locust_plugin/options.py)."""
-    argv = ["locust", "-f", str(locustfile or LOCUSTFILE), "--host", target.order_url]
+def locust_argv(run: RunDir | None, target: Target | Any, args: Sequence[str], locustfile: Path | None) -> list[str]:
+    """Locust's command line: the locustfile, the target (a REST target's order URL, else the
+    target as text: a gRPC HOST:PORT), our CSV/HTML in the run directory, and the user's flags
+    unchanged (shopbench's defaults for Locust's options: locust_plugin/options.py)."""
+    host = target.order_url if isinstance(target, Target) else str(target)
+    argv = ["locust", "-f", str(locustfile or LOCUSTFILE), "--host", host]
     if run is not None:
         argv += ["--csv", str(run.file("locust")), "--html", str(run.file("locust.html"))]
     return argv + list(args)
+
+
+def load_on_locust(run: RunDir, argv: list[str]) -> int:
+    """The run's `load` phase: Locust's main with `argv`, Ctrl-C noted; Locust's exit code.
+    Locust's Ctrl-C is a graceful stop: what ran is settled and checked like any load, but the
+    run says it was cut short (`stopped_early` in run.json)."""
+    with run.phase("load"), ctrl_c_noted() as ctrl_c:
+        code = run_locust(argv)
+    if ctrl_c:
+        run.manifest["stopped_early"] = "Ctrl-C (SIGINT) stopped the load before its end"
+    return code
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -159,12 +172,7 @@ class StressSteps:
     def load(self, ctx: RunContext) -> None:
         run = ctx.run
         argv = locust_argv(run, ctx.target, self.args, self.locustfile)
-        with run.phase("load"), _ctrl_c_noted() as ctrl_c:
-            locust_code = run_locust(argv)
-        if ctrl_c:
-            # Locust's Ctrl-C is a graceful stop: what ran is settled and checked like any load,
-            # but the run says it was cut short.
-            run.manifest["stopped_early"] = "Ctrl-C (SIGINT) stopped the load before its end"
+        locust_code = load_on_locust(run, argv)
         ctx.writer.flush()
         _copy_outputs(run, self.user_csv, self.user_html)
         run.manifest["locust"] = {"argv": argv[1:], "exit_code": locust_code, **session_totals(self.session)}
