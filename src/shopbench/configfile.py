@@ -73,7 +73,11 @@ def describe(model: type[BaseModel], exc: ValidationError, data: Any, source: st
     if owner is not None and fld in owner.model_fields:
         allowed = owner.model_fields[fld].description
     if isinstance(loc[-1], int) and _is_custom(err):
-        return f"{source}: {where}: {_clean(err['msg'])}."  # a rule across fields of one entry
+        # A rule across fields of one entry: its message begins with the field it is about.
+        custom = _clean(err["msg"])
+        item = _model_in(owner.model_fields[fld].annotation) if owner is not None and fld else None
+        named = item is not None and custom.split(" ", 1)[0] in item.model_fields
+        return f"{source}: {where}.{custom}." if named else f"{source}: {where}: {custom}."
     if isinstance(loc[-1], int) and err["type"] in _CONTAINER_ERRORS:
         item = _model_in(owner.model_fields[fld].annotation) if owner is not None and fld else None
         fields = f" with {', '.join(n for n, f in item.model_fields.items() if f.is_required())}" if item else ""

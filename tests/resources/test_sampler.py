@@ -227,14 +227,14 @@ def test_docker_services_are_read_from_container_stats(tmp_path):
 
 def test_the_sampler_is_a_real_thread_under_gevent(tmp_path):
     """Inside a Locust process threading is gevent's: a greenlet sampler would stop whenever the load's
-    loop is busy. Here the main greenlet hogs the CPU for 1.5 s and the samples keep coming."""
+    loop is busy. Here the main greenlet hogs the CPU for 3 s and the samples keep coming."""
     script = textwrap.dedent(f"""
         from gevent import monkey; monkey.patch_all()
         import time
         from shopbench.resources import ResourceSampler, read_samples
         s = ResourceSampler(interval=0.1, path={str(tmp_path / RESOURCES)!r})
         with s.during():
-            end = time.monotonic() + 1.5
+            end = time.monotonic() + 3.0
             while time.monotonic() < end:
                 pass
         lines = list(read_samples({str(tmp_path / RESOURCES)!r}))
@@ -243,7 +243,9 @@ def test_the_sampler_is_a_real_thread_under_gevent(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     count, peak = out.stdout.split()
-    assert int(count) >= 4 and float(peak) > 20  # a greenlet would sample twice: before and after the hog
+    # A greenlet would sample twice: before and after the hog. A thread samples during it too, if
+    # slowly: each of its /proc reads waits for the hog to hand back the GIL (Python's convoy effect).
+    assert int(count) >= 3 and float(peak) > 20
 
 
 def test_summary_keeps_services_and_generator_apart():
@@ -277,7 +279,7 @@ def test_generator_workers_are_forks_of_the_main_process_not_any_child(tmp_path)
         from shopbench.resources import ResourceSampler, read_samples
         fork = os.fork()
         if fork == 0:
-            end = time.monotonic() + 1.5
+            end = time.monotonic() + 3.0
             while time.monotonic() < end:
                 pass
             os._exit(0)

@@ -38,8 +38,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "Build the self-contained HTML report of a run (no network needed to view it)."),
     "compare": ("report", "Set runs side by side: validity, anomalies, checkout success, rps, p95/p99, recovery "
                           "times."),
-    "grpc": ("grpc", "Load a gRPC service with seed 004's workload on Locust, probe its authentication, and check "
-                     "what it acknowledged."),
+    "grpc": ("grpc", "Load a gRPC vacancy service (seed 004) with Locust: users sign in round robin over the "
+                     "credentials, run create -> update -> get -> delete and the list on their own schedules; then "
+                     "probe every RPC without, with a malformed and with an expired token, and check the history."),
     "shop": ("shop", "Run the reference shop (refshop) in the background."),
     "services": ("services", "List, inspect and fault the services of a shop by hand (local processes or Docker "
                              "containers)."),
