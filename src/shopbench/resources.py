@@ -3,7 +3,7 @@
 Every `interval` seconds (1 s) the sampler reads, for each service, CPU, resident memory, open file
 descriptors, threads and TCP connections, and appends one line per service (and per generator
 process) to `resources.jsonl` in the run directory (the fields are documented in
-docs/notes-resources.md, a contract like `ops.jsonl`). Sources:
+docs/formats.md, a contract like `ops.jsonl`). Sources:
 
 - a local service: its whole process tree (a gunicorn master and its workers, `sh -c` and what it
   runs), summed (Linux: /proc and netlink, read once per sample for every tree; elsewhere psutil).
@@ -355,15 +355,21 @@ class DockerServices:
 
     def _stats(self, c: Any, wall: float) -> dict[str, Any]:
         s = c.stats(stream=False, one_shot=True)
-        cpu_ns = float(((s.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage") or 0)
+        cpu_stats = s.get("cpu_stats") or {}
+        cpu_ns = float((cpu_stats.get("cpu_usage") or {}).get("total_usage") or 0)
         mem = s.get("memory_stats") or {}
         detail = mem.get("stats") or {}
         rss = int(mem.get("usage") or 0) - int(detail.get("inactive_file", detail.get("cache", 0)) or 0)
+        # The interval on the engine's clock, as `docker stats` measures it: the host's CPU time over
+        # all its cores (our own clock would add the time the answer took to reach us).
+        cores = int(cpu_stats.get("online_cpus") or 0)
+        system = cpu_stats.get("system_cpu_usage")
+        clock = float(system) / max(cores, 1) / 1e9 if system and cores else wall
         previous = self._cpu.get(c.id)
-        self._cpu[c.id] = (cpu_ns, wall)
+        self._cpu[c.id] = (cpu_ns, clock)
         cpu = None
-        if previous is not None and wall > previous[1]:
-            cpu = round(max(cpu_ns - previous[0], 0.0) / 1e9 / (wall - previous[1]) * 100.0, 1)
+        if previous is not None and clock > previous[1]:
+            cpu = round(max(cpu_ns - previous[0], 0.0) / 1e9 / (clock - previous[1]) * 100.0, 1)
         return {"procs": (s.get("pids_stats") or {}).get("current"), "cpu": cpu, "rss": max(rss, 0)}
 
     def read(self, snap: Snapshot) -> tuple[list[dict[str, Any]], set[int]]:

@@ -273,6 +273,9 @@ def container_stats(c: FakeContainer) -> dict[str, Any]:
     if c.status not in ("running", "paused"):
         return {"read": "0001-01-01T00:00:00Z", "pids_stats": {}, "memory_stats": {},
                 "cpu_stats": {"cpu_usage": {"total_usage": 0}}}
+    # The engine's own clock for the interval: every core's time since boot (`docker stats` divides by it).
+    system_ns = int(now * 2 * 1e9)
     return {"read": "2026-01-01T00:00:00Z", "id": c.id, "name": f"/{c.name}", "pids_stats": {"current": c.pids},
-            "cpu_stats": {"cpu_usage": {"total_usage": int(c.cpu_ns)}, "online_cpus": 2},
+            "cpu_stats": {"cpu_usage": {"total_usage": int(c.cpu_ns)}, "system_cpu_usage": system_ns,
+                          "online_cpus": 2},
             "memory_stats": {"usage": c.memory_usage, "limit": 8 << 30, "stats": {"inactive_file": c.inactive_file}}}

@@ -163,7 +163,7 @@ def parse_fault_plan(data: Any, source: str = "kill_config.json",
             check = getattr(backend, "canonical_link", None)
             if check is None:
                 raise UsageError(f"{source}: kill_triggers[{i}] ({trig.action} {name}) is a network fault, and "
-                                 f"this backend has no links; see docs/notes-netfaults.md.")
+                                 f"this backend has no links; see docs/network-faults.md.")
             try:
                 links.append(check(name))
             except UsageError as exc:

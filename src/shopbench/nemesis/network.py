@@ -422,7 +422,7 @@ def with_links(backend: Any, supervisor: Any = None, services_file: str | Path |
     if not specs:
         raise UsageError("network faults (delay, partition, blackhole, reset, bandwidth) need links: run the "
                          "reference shop (shopbench starts it with links), or list `links` in the services file "
-                         "(see docs/notes-netfaults.md).")
+                         "(see docs/network-faults.md).")
     key = str(Path(services_file).resolve())  # type: ignore[arg-type]
     proxy = _started.get(key)
     if proxy is None or proxy.proc.poll() is not None or proxy.links.keys() != {s.name for s in specs}:
