@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shopbench.errors import UsageError
-from shopbench.processes import STOPPED, ServiceSpec, Supervisor, free_port
+from shopbench.processes import STOPPED, ServiceSpec, Supervisor, free_ports
 from shopbench.target import Target
 
 SERVICES = ("stock", "payment", "order")  # start order: order needs the other two
@@ -49,7 +49,7 @@ class RefShop:
         self.proxy: Any = None  # the LinkProxy while it runs
         self.link_ports: dict[str, int] = {}
         if port_base is None:
-            self.ports = {name: free_port(HOST) for name in SERVICES}
+            self.ports = dict(zip(SERVICES, free_ports(len(SERVICES), HOST), strict=True))
         else:
             self.ports = {"order": port_base, "stock": port_base + 1, "payment": port_base + 2}
 

@@ -176,34 +176,31 @@ def _snapshot(driver: RestDriver, touched: Touched, pool_size: int,
     return state
 
 
+def _get_json(transport: GeventTransport, path: str) -> dict[str, Any] | None:
+    """A 200 JSON object from the order service, or None for any other answer or none."""
+    try:
+        resp = transport.request("order", "GET", path)
+    except TransportError:
+        return None
+    if resp.status != 200:
+        return None
+    try:
+        body = orjson.loads(resp.body)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def is_reference_shop(transport: GeventTransport) -> bool:
     """The target's order service is the reference shop: its OpenAPI document says so. Never
     guessed: any other answer (404, not JSON, another title) means a user's shop."""
-    try:
-        resp = transport.request("order", "GET", "/openapi.json")
-    except TransportError:
-        return False
-    if resp.status != 200:
-        return False
-    try:
-        info = orjson.loads(resp.body).get("info")
-    except (orjson.JSONDecodeError, AttributeError):
-        return False
+    info = (_get_json(transport, "/openapi.json") or {}).get("info")
     return isinstance(info, dict) and info.get("title") == REFSHOP_TITLE
 
 
 def _pending(transport: GeventTransport) -> int | None:
     """Unfinished checkouts of the reference shop (ask only after `is_reference_shop`)."""
-    try:
-        resp = transport.request("order", "GET", "/internal/order/pending")
-    except TransportError:
-        return None
-    if resp.status != 200:
-        return None
-    try:
-        n = orjson.loads(resp.body).get("pending")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
+    n = (_get_json(transport, "/internal/order/pending") or {}).get("pending")
     return n if type(n) is int else None
 
 

@@ -66,7 +66,6 @@ def _cache_dir(files: list[Path]) -> Path:
 
 def compile_dir(proto_dir: str | Path) -> Catalog:
     """Compile every `*.proto` in `proto_dir` (once per content) and import the result."""
-    from google.protobuf import message_factory
     from grpc_tools import protoc
 
     proto_dir = Path(proto_dir).resolve()
@@ -92,23 +91,28 @@ def compile_dir(proto_dir: str | Path) -> Catalog:
         mod = importlib.import_module(f"{f.stem}_pb2")
         modules[f.stem] = mod
         for service in mod.DESCRIPTOR.services_by_name.values():
-            for m in service.methods:
-                method = Method(service.full_name, m.name, message_factory.GetMessageClass(m.input_type),
-                                message_factory.GetMessageClass(m.output_type),
-                                m.client_streaming or m.server_streaming)
-                methods[f"{service.name}.{m.name}"] = method
-                methods.setdefault(m.name, method)
+            _add_service(methods, service)
     return Catalog(methods, modules)
 
 
 INFRASTRUCTURE = ("grpc.health.", "grpc.reflection.")
 
 
+def _add_service(methods: dict[str, Method], service: Any) -> None:
+    """Every method of a service descriptor, by `Service.Method` and (first come) by its bare name."""
+    from google.protobuf import message_factory
+
+    for m in service.methods:
+        method = Method(service.full_name, m.name, message_factory.GetMessageClass(m.input_type),
+                        message_factory.GetMessageClass(m.output_type), m.client_streaming or m.server_streaming)
+        methods[f"{service.name}.{m.name}"] = method
+        methods.setdefault(m.name, method)
+
+
 def from_reflection(target: str, timeout: float = 10.0) -> Catalog:
     """Every RPC the server at `target` declares through server reflection (health and reflection
     themselves left out). The channel is closed before returning."""
     import grpc
-    from google.protobuf import message_factory
     from google.protobuf.descriptor_pool import DescriptorPool
     from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
@@ -123,13 +127,7 @@ def from_reflection(target: str, timeout: float = 10.0) -> Catalog:
         for full_name in db.get_services():
             if full_name.startswith(INFRASTRUCTURE):
                 continue
-            service = pool.FindServiceByName(full_name)
-            for m in service.methods:
-                method = Method(service.full_name, m.name, message_factory.GetMessageClass(m.input_type),
-                                message_factory.GetMessageClass(m.output_type),
-                                m.client_streaming or m.server_streaming)
-                methods[f"{service.name}.{m.name}"] = method
-                methods.setdefault(m.name, method)
+            _add_service(methods, pool.FindServiceByName(full_name))
     except grpc.FutureTimeoutError:
         raise TargetError(f"cannot connect to {target} within {timeout:g} s to read its services by "
                           "reflection.") from None

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from shopbench.errors import UsageError
-from shopbench.processes import ServiceSpec, Supervisor, free_port
+from shopbench.processes import ServiceSpec, Supervisor, free_ports
 
 FLAWS = ("no-auth", "stale-read", "lost-delete")
 HOST = "127.0.0.1"
@@ -35,7 +35,7 @@ class RefGrpc:
         self.flaws = list(flaws or ())
         self.token_ttl = token_ttl
         self.supervisor = Supervisor(self.data_dir / "services")
-        self.port, self.health_port = free_port(HOST), free_port(HOST)
+        self.port, self.health_port = free_ports(2, HOST)
 
     @property
     def target(self) -> str:
