@@ -22,6 +22,7 @@ guessed; one the shop answered 4xx for (it does not exist) is also listed in `no
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -155,18 +156,24 @@ def _snapshot(driver: RestDriver, touched: Touched, pool_size: int,
         if advance is not None:
             advance(1)
 
-    for oid in sorted(touched.orders):
-        pool.spawn(read, "orders", oid)
+    # The three services answer in parallel: their reads are interleaved, so no service waits for
+    # another's queue to drain. Items and users only an order names are read once the orders are in.
+    queues = [[("orders", oid) for oid in sorted(touched.orders)], [("items", iid) for iid in sorted(touched.items)],
+              [("users", uid) for uid in sorted(touched.users)]]
+    for batch in itertools.zip_longest(*queues):
+        for job in batch:
+            if job is not None:
+                pool.spawn(read, *job)
     pool.join()
-    items, users = set(touched.items), set(touched.users)
+    items, users = set(), set()
     for order in state["orders"].values():
         users.add(str(order["user_id"]))
         for line in order["items"] or ():
             if isinstance(line, list | tuple) and line:
                 items.add(str(line[0]))
-    for iid in sorted(items):
+    for iid in sorted(items - set(touched.items)):
         pool.spawn(read, "items", iid)
-    for uid in sorted(users):
+    for uid in sorted(users - set(touched.users)):
         pool.spawn(read, "users", uid)
     pool.join()
     for kind in ("items", "users", "orders"):
