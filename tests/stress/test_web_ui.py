@@ -93,13 +93,7 @@ def test_web_ui_listens_on_loopback_by_default_and_web_login_passes_through(tmp_
         # provider configured by the locustfile, Locust's own "configure authentication" page).
         assert "login" in where or "Locust auth exception" in body, (status, where, body[:300])
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        _stop(proc)
 
 
 def test_web_host_given_by_the_user_is_kept(tmp_path):
@@ -117,10 +111,15 @@ def test_web_host_given_by_the_user_is_kept(tmp_path):
             time.sleep(0.2)
         assert _listening(proc.pid, port) == {"127.0.0.2"}
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Ctrl-C the run (it restores and checks), and kill its process group if it does not end."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
