@@ -573,13 +573,21 @@ class ResourceSampler:
 
 
 # -- reading and summarising ---------------------------------------------------------------------
-def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Each line of a `resources.jsonl`; a truncated line (a crash mid-write) is skipped."""
+def read_samples(path: str | Path, skipped: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Each line of a `resources.jsonl`; a line that is not a JSON object (a crash mid-write cuts the
+    last one short) is skipped, and counted in `skipped[0]` when a counter is given."""
     with open(path, "rb") as f:
         for line in f:
-            if line.strip():
-                with contextlib.suppress(orjson.JSONDecodeError):
-                    yield orjson.loads(line)
+            if not line.strip():
+                continue
+            try:
+                sample = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                sample = None
+            if isinstance(sample, dict):
+                yield sample
+            elif skipped is not None:
+                skipped[0] += 1
 
 
 def _mean(values: list[float]) -> float | None:

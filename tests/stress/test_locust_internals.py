@@ -86,6 +86,38 @@ def test_is_stopping_sees_a_user_asked_to_stop():
     assert "ok" in out
 
 
+def test_stop_halted_keeps_a_killed_waiting_users_client_halted():
+    out = run(LOCAL_RUNNER + """
+    class Client:
+        halted = False
+
+    clients = []
+
+    class U(User):
+        wait_time = constant(30)  # the user is waiting when the stop comes: Locust kills it
+
+        def on_start(self):
+            self.client = Client()
+            clients.append(self.client)
+
+        @task
+        def once(self):
+            pass
+
+        def stop(self, force=False):
+            return internals.stop_halted(super().stop, self.client, force)
+
+    env = Environment(user_classes=[U], stop_timeout=5)
+    runner = env.create_local_runner()
+    runner.start(1, spawn_rate=1)
+    gevent.sleep(0.3)
+    runner.stop()
+    assert clients and clients[0].halted is True, "a user killed while waiting must stay halted"
+    print("ok")
+    """)
+    assert "ok" in out
+
+
 def test_set_tasks_after_the_metaclass_changes_what_users_run():
     out = run(LOCAL_RUNNER + """
     ran = []

@@ -23,7 +23,7 @@ from locust import User, task
 from shopbench.grpc import session as sessions
 from shopbench.grpc.client import GrpcClient
 from shopbench.grpc.credentials import RoundRobin
-from shopbench.locust_plugin import plugin
+from shopbench.locust_plugin import internals, plugin
 from shopbench.locust_plugin.recorder import recorder
 from shopbench.workload.seed004 import CRUD, LIST, Login, crud_flow, list_call
 
@@ -48,13 +48,7 @@ class GrpcUser(User):
                                  deadline=sess.deadline, fire=environment.events.request.fire)
 
     def stop(self, force: bool = False) -> bool:
-        # As ShopUser: Locust kills a user it finds waiting, and the kill lands at the user's next
-        # switch, which can be the first call of a new flow. Halting the client for the kill keeps
-        # that call unsent (and out of the history) instead of cut off.
-        self.client.halted = True
-        killed = super().stop(force)
-        self.client.halted = bool(killed)
-        return killed
+        return internals.stop_halted(super().stop, self.client, force)
 
     def on_stop(self) -> None:
         self.client.close()

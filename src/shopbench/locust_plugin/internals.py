@@ -56,6 +56,17 @@ def set_tasks(cls: type, tasks: Sequence[Callable[..., Any]]) -> None:
     cls.tasks = list(tasks)  # type: ignore[attr-defined]
 
 
+def stop_halted(stop: Callable[[bool], bool], client: Any, force: bool) -> bool:
+    """`User.stop` with the user's client halted for the kill. Locust kills a user it finds waiting,
+    and the kill lands at the user's next switch, which can be the first request of a new
+    iteration if the wait ended meanwhile: halted, that request is never sent (and never in the
+    history) instead of cut off. `client.halted` stays set only when the user was killed."""
+    client.halted = True
+    killed = stop(force)
+    client.halted = bool(killed)
+    return killed
+
+
 def _module_of(greenlet: Any) -> str:
     run = getattr(greenlet, "_run", None)
     return getattr(run, "__module__", "") or getattr(getattr(run, "__func__", None), "__module__", "") or ""

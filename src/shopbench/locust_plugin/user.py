@@ -30,7 +30,7 @@ from shopbench.checker.slo import failure_message
 from shopbench.driver import GeventTransport, RestDriver, new_driver
 from shopbench.history import Op
 from shopbench.latency import http_method
-from shopbench.locust_plugin import plugin
+from shopbench.locust_plugin import internals, plugin
 from shopbench.locust_plugin import session as sessions
 from shopbench.locust_plugin.recorder import recorder
 from shopbench.workload.scenarios import Context
@@ -104,13 +104,7 @@ class ShopUser(User):
             self.ctx.pool = self.session.pool
 
     def stop(self, force: bool = False) -> bool:
-        # Locust kills a user it finds waiting; the kill lands at the user's next switch, which can
-        # be the first request of a new iteration if the user's wait ended meanwhile. Halting the
-        # driver for the kill keeps that request unsent (and out of the history) instead of cut off.
-        self.driver.halted = True
-        killed = super().stop(force)
-        self.driver.halted = bool(killed)
-        return killed
+        return internals.stop_halted(super().stop, self.driver, force)
 
     def on_stop(self) -> None:
         self.driver.transport.close()

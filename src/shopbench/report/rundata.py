@@ -73,7 +73,7 @@ def load_run(path: str | Path, partial: bool = False) -> RunData:
         windows = _fold(faults) if faults else []
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{run.file(FAULTS)}: a fault record lacks a field or has a wrong type ({exc}).") from None
-    resources = _read_jsonl(run.file(RESOURCES), notes)
+    resources = _read_resources(run.file(RESOURCES), notes)
     return RunData(run.path, run.manifest, ops_path, verdict, faults, has_state, locust_stats, locust_history, notes,
                    windows, resources)
 
@@ -128,27 +128,18 @@ def _fold(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return fault_windows(faults)
 
 
-def _read_jsonl(path: Path, notes: list[str]) -> list[dict[str, Any]] | None:
-    """The JSON objects of an optional side file; a damaged line is left out with a note, since the
-    file only adds a chart."""
+def _read_resources(path: Path, notes: list[str]) -> list[dict[str, Any]] | None:
+    """The samples of the optional resources.jsonl (read by its one reader); damaged lines are left
+    out with a note, since the file only adds a chart."""
     if not path.is_file():
         return None
-    out: list[dict[str, Any]] = []
-    bad = 0
-    for line in path.read_bytes().splitlines():
-        if not line.strip():
-            continue
-        try:
-            entry = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            bad += 1
-            continue
-        if isinstance(entry, dict):
-            out.append(entry)
-        else:
-            bad += 1
-    if bad:
-        notes.append(f"{path.name}: {bad} line(s) that are not JSON objects left out (a cut-short last line is one).")
+    from shopbench.resources import read_samples
+
+    skipped = [0]
+    out = list(read_samples(path, skipped))
+    if skipped[0]:
+        notes.append(f"{path.name}: {skipped[0]} line(s) that are not JSON objects left out "
+                     "(a cut-short last line is one).")
     return out
 
 
