@@ -14,9 +14,7 @@ and warns about every fault that could not land if it fired now.
 
 The hook judges nothing itself: `sections` hands the fault timeline to
 `shopbench.checker.recovery.fault_sections`, which computes the recovery figures and says which
-faults did not land (UNKNOWN, with the reason). The names used before the Companion protocol,
-`hook(monitor)` and `verdict_extra(ops)`, remain as aliases until every runner calls `during` and
-`sections`.
+faults did not land (UNKNOWN, with the reason).
 """
 
 from __future__ import annotations
@@ -127,13 +125,6 @@ class FaultHook:
         return [{"index": i, "type": t.type, "threshold": t.threshold, "services": list(t.services),
                  "message": f"kill_triggers[{i}] ({t.type} >= {t.threshold:g}) never fired: the load ended first"}
                 for i, t in enumerate(self.plan.triggers) if i not in fired]
-
-    # -- aliases for runners not yet on the Companion protocol -------------------------------------
-    def __call__(self, monitor: Any) -> AbstractContextManager[Nemesis]:
-        return self.during(monitor)
-
-    def verdict_extra(self, ops: Any = None) -> dict[str, Any]:
-        return self.sections(ops=ops)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _choose_backend(self, supervisor: Any) -> Backend:

@@ -168,7 +168,8 @@ def execute(kind: str, out: str | Any, config: dict[str, Any], steps: Steps, *, 
 
 # -- companions from what callers have today -----------------------------------------------------
 class _CallableCompanion:
-    """A plain `f(monitor) -> context manager` (the older `during_burst` / `nemesis` seam)."""
+    """A plain `f(monitor) -> context manager` (`during_burst=` / `nemesis=`): a hook that only
+    wraps the load, with nothing to bind and no verdict section."""
 
     name = "beside-load"
 
@@ -176,22 +177,17 @@ class _CallableCompanion:
         self._during = during
 
     def bind(self, run: RunDir, supervisor: Any | None) -> None:
-        bind = getattr(self._during, "bind", None)
-        if bind is not None:
-            bind(run, supervisor)
+        pass
 
     def during(self, monitor: LoadMonitor) -> AbstractContextManager[Any]:
         return self._during(monitor)
 
     def sections(self, inputs: VerdictInputs) -> dict[str, Any]:
-        # The fault hook before it implemented the protocol kept its sections here.
-        extra = getattr(self._during, "verdict_extra", None)
-        return extra() if extra is not None else {}
+        return {}
 
 
 def as_companion(obj: Any) -> Companion:
-    """A companion as given, or one adapted from a `f(monitor)` context-manager factory (a fault
-    hook that still has `bind`/`verdict_extra`, a test's own hook)."""
+    """A companion as given, or one adapted from a `f(monitor)` context-manager factory."""
     if isinstance(obj, Companion):
         return obj
     if callable(obj):
