@@ -39,6 +39,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802
         self.server.paths.append(("GET", self.path))
+        self.server.peers.add(self.client_address)
         self._answer(200, {"stock": 3, "price": 2})
 
     def do_DELETE(self):  # noqa: N802
@@ -52,7 +53,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.paths = []
+    srv.paths, srv.peers = [], set()
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -203,3 +204,20 @@ def test_url_prefix_of_a_gateway_is_kept(server):
     driver = connect(Target(base + "/api", base, base), timeout=2)
     driver.find_order("o9")
     assert ("GET", "/api/orders/find/o9") in server.paths
+
+
+def test_keep_alive_connections_are_reused_when_descriptors_pass_1024(server):
+    """select() cannot watch a descriptor >= 1024; a pool that asks it whether an idle connection is
+    alive would open a fresh connection for every request once a process holds ~1,000 sockets."""
+    url = f"http://127.0.0.1:{server.server_port}"
+    filler = [socket.socket() for _ in range(1100)]
+    try:
+        assert filler[-1].fileno() >= 1024
+        driver = connect(Target(url, url, url), timeout=2, concurrency=1)
+        for _ in range(5):
+            assert driver.find_item("i1").kind == "ok"
+        driver.transport.close()
+    finally:
+        for sock in filler:
+            sock.close()
+    assert len(server.peers) == 1, f"{len(server.peers)} connections for 5 reads over one keep-alive pool"

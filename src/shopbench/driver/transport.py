@@ -22,12 +22,15 @@ POST receives it exactly once) hold the rule.
 
 from __future__ import annotations
 
+import select
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import gevent.pool
 import geventhttpclient.client as _ghc
+import geventhttpclient.connectionpool as _ghc_pool
+from gevent.monkey import get_original
 from geventhttpclient import HTTPClient
 
 from shopbench.target import Target
@@ -53,6 +56,38 @@ def _no_resend_of_effects() -> None:
 
 
 _no_resend_of_effects()
+
+_poll = get_original("select", "poll")  # the OS's poll, even if gevent patched the module
+_DEAD = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP | select.POLLNVAL
+
+
+def _idle_socket_is_alive(self: Any, sock: Any) -> bool:
+    """Whether a pooled keep-alive socket can carry the next request: open, and nothing to read
+    (a readable idle socket has the server's FIN or stray bytes).
+
+    geventhttpclient 2.6 asks `select.select`, which raises for a descriptor numbered 1024 or more;
+    it takes the error for a dead socket, so in a process with a thousand connections open (a
+    1,000-client burst, a Locust worker with many users) every request opened a fresh connection.
+    poll has no such limit."""
+    if sock is None or sock.fileno() < 0:
+        return False
+    try:
+        poller = _poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+        return not any(events & _DEAD for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
+
+
+def _reuse_sockets_at_any_descriptor() -> None:
+    if not callable(getattr(_ghc_pool.ConnectionPool, "_is_socket_alive", None)):
+        raise ImportError(
+            "geventhttpclient changed how its pool checks idle connections (no _is_socket_alive): "
+            "install geventhttpclient>=2.6.1,<2.7")
+    _ghc_pool.ConnectionPool._is_socket_alive = _idle_socket_is_alive
+
+
+_reuse_sockets_at_any_descriptor()
 
 
 def _connect_or_not_sent(pool: Any) -> None:
