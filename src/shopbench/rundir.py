@@ -24,6 +24,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from shopbench.errors import UsageError
 
 OPS, FAULTS, STATE, VERDICT, MANIFEST, REPORT = (
@@ -48,7 +50,9 @@ def new_group_dir(out: str | Path | None, kind: str) -> Path:
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "platform": platform.platform()}
+    # os.uname, not platform.platform(): that one starts a `uname -p` subprocess on every run.
+    uname = os.uname()
+    out = {"python": platform.python_version(), "platform": f"{uname.sysname}-{uname.release}-{uname.machine}"}
     for dist in ("shopbench", "locust", "gevent", "geventhttpclient"):
         try:
             out[dist] = metadata.version(dist)
@@ -107,7 +111,7 @@ class RunDir:
         # Written to a temporary name and renamed, so a crash never leaves half a file behind.
         target = self.file(name)
         tmp = target.with_suffix(target.suffix + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        tmp.write_bytes(dumps(data))
         tmp.replace(target)
         return target
 
@@ -137,3 +141,15 @@ class RunDir:
         self.manifest["status"] = status
         self.manifest["exit_code"] = exit_code
         self.save_manifest()
+
+
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
+def dumps(data: Any) -> bytes:
+    """Indented JSON of a run file. orjson is ~20x faster than json on a state.json; json stays as
+    the fallback for what orjson refuses (an integer beyond 64 bits that a broken shop returned)."""
+    try:
+        return orjson.dumps(data, default=str, option=_JSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return (json.dumps(data, indent=2, default=str) + "\n").encode()

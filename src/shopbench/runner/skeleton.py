@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shopbench.checker.verdict import exit_code, result_of
 from shopbench.errors import ShopbenchError
@@ -29,8 +29,10 @@ from shopbench.monitor import LoadMonitor
 from shopbench.rundir import OPS, RunDir
 from shopbench.runner.companion import Companion, VerdictInputs
 from shopbench.runner.finish import write_report
-from shopbench.shop import RefShop
 from shopbench.target import Target
+
+if TYPE_CHECKING:
+    from shopbench.shop import RefShop
 
 FINISHED = ("valid", "invalid", "unknown")
 
@@ -131,6 +133,8 @@ def execute(kind: str, out: str | Any, config: dict[str, Any], steps: Steps, *, 
                     if own_target is not None:
                         shop = stack.enter_context(own_target(run, links))
                     else:
+                        from shopbench.shop import RefShop  # psutil and the supervisor: only for our own shop
+
                         shop = stack.enter_context(RefShop(run.file("shop"), flaw=flaw, links=links))
                     target = shop.target
                     if isinstance(run.manifest.get("config"), dict) and "target" in run.manifest["config"]:
