@@ -221,3 +221,22 @@ def test_keep_alive_connections_are_reused_when_descriptors_pass_1024(server):
         for sock in filler:
             sock.close()
     assert len(server.peers) == 1, f"{len(server.peers)} connections for 5 reads over one keep-alive pool"
+
+
+def test_an_ip_literal_is_not_resolved_for_every_connection(server, monkeypatch):
+    """gevent's resolver costs a thread-pool round trip per call; a 1,000-client burst connecting
+    to 127.0.0.1 must not pay it a thousand times."""
+    import gevent.socket
+
+    from shopbench.driver.transport import GeventTransport
+
+    calls = []
+    real = gevent.socket.getaddrinfo
+    monkeypatch.setattr(gevent.socket, "getaddrinfo", lambda *a, **k: calls.append(a) or real(*a, **k))
+    url = f"http://127.0.0.1:{server.server_port}"
+    transport = GeventTransport(Target(url, url, url), timeout=2, concurrency=40)
+    try:
+        assert transport.warm("order", 40) == 40
+    finally:
+        transport.close()
+    assert calls == []
