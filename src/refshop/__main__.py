@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     log.info("refshop %s on http://%s:%d (db %s, flaws %s, %s)", args.service, args.host, args.port, args.db,
              ",".join(sorted(args.flaws)) or "none", loop_name)
     try:
+        # A backlog for seed 000's 1,000 simultaneous clients (aiohttp's default is 128): a full accept
+        # queue drops SYNs, and each drop costs its client a one-second retransmit.
         web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, shutdown_timeout=2.0,
-                    handle_signals=True)
+                    handle_signals=True, backlog=1024)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc)
         return 3
