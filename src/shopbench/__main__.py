@@ -1,7 +1,5 @@
 """`python -m shopbench …` is the `shopbench` command."""
 
-import sys
+from shopbench.cli.app import run
 
-from shopbench.cli.app import main
-
-sys.exit(main())
+run()
