@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -31,22 +30,6 @@ MAX_ANOMALY_ROWS = 20
 MAX_CAUSE_ROWS = 12
 
 
-class MonitorColumn(ProgressColumn):
-    """Live figures of the load beside the running phase's bar: users, ops/s, failures, faults."""
-
-    def __init__(self, owner: PhaseProgress):
-        super().__init__()
-        self.owner = owner
-
-    def render(self, task: Task) -> Text:
-        monitor = self.owner.monitor
-        if monitor is None or task.finished or task.id != self.owner._task:
-            return Text("")
-        s = monitor.snapshot()
-        return Text(f"{s['users']} users · {s['rps']:.0f} ops/s · {s['failures']} failed · "
-                    f"{s['indeterminate']} indeterminate · {s['faults_fired']} faults", style="dim")
-
-
 class PhaseProgress:
     """One bar per phase: `advance = progress.start("burst", total)`, then `advance(1)` per step.
     With `watch(monitor)` the running bar also shows the load's live figures."""
@@ -55,16 +38,18 @@ class PhaseProgress:
         self.console = console or Console(stderr=True)
         self.enabled = enabled
         self.monitor: LoadMonitor | None = None
-        self._progress: Progress | None = None
+        self._progress: Any = None  # a rich Progress while a terminal shows the bars
         self._task: Any = None
 
     def watch(self, monitor: LoadMonitor) -> None:
         self.monitor = monitor
 
     def __enter__(self) -> PhaseProgress:
-        if self.enabled:
+        if self.enabled:  # rich.progress only for a terminal: a log gets plain lines (see `start`)
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(TextColumn("{task.description:<10}"), BarColumn(bar_width=20),
-                                      MofNCompleteColumn(), TimeElapsedColumn(), MonitorColumn(self),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), _monitor_column(self),
                                       console=self.console, transient=False)
             self._progress.start()
         return self
@@ -95,6 +80,22 @@ class PhaseProgress:
 
 def _ignore(n: int = 1) -> None:
     pass
+
+
+def _monitor_column(owner: PhaseProgress) -> Any:
+    """Live figures of the load beside the running phase's bar: users, ops/s, failures, faults."""
+    from rich.progress import ProgressColumn, Task
+
+    class MonitorColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            monitor = owner.monitor
+            if monitor is None or task.finished or task.id != owner._task:
+                return Text("")
+            s = monitor.snapshot()
+            return Text(f"{s['users']} users · {s['rps']:.0f} ops/s · {s['failures']} failed · "
+                        f"{s['indeterminate']} indeterminate · {s['faults_fired']} faults", style="dim")
+
+    return MonitorColumn()
 
 
 def _fmt_interval(value: Any) -> str:
