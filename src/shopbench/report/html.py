@@ -13,8 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import time
-from datetime import datetime
-from importlib import resources as package_files
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,6 @@ import orjson
 from markupsafe import Markup
 
 from shopbench import __version__
-from shopbench.checker.verdict import result_of
 from shopbench.report import charts
 from shopbench.report.rundata import RunData, fault_recoveries, load_run, slo_results
 from shopbench.report.series import Series, compute_series, resource_series
@@ -46,18 +43,21 @@ LOCUST_COLUMNS = ("Type", "Name", "Request Count", "Failure Count", "Median Resp
 
 
 UPLOT_VERSION = "1.6.32"  # vendored from npm, see report/assets/README.md
+# Package data next to this module (pyproject: report/assets/*, report/templates/*); read as files
+# rather than through importlib.resources, whose import costs more than reading them.
+HERE = Path(__file__).resolve().parent
 
 
 @functools.cache
 def asset(name: str) -> str:
-    return package_files.files("shopbench.report").joinpath("assets", name).read_text(encoding="utf-8")
+    return (HERE / "assets" / name).read_text(encoding="utf-8")
 
 
 @functools.cache
 def environment() -> jinja2.Environment:
     # The compiled templates are cached (Jinja's per-user cache in the temp directory, which it
     # checks is the user's own): compiling them took 0.15 s of every run's report.
-    env = jinja2.Environment(loader=jinja2.PackageLoader("shopbench.report", "templates"),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              trim_blocks=True, lstrip_blocks=True,
                              bytecode_cache=jinja2.FileSystemBytecodeCache())
@@ -161,6 +161,8 @@ def verdict_context(verdict: dict[str, Any] | None) -> dict[str, Any]:
         return {"state": "none", "unknown_reasons": [], "anomalies": [], "by_type": [], "hidden": 0, "seed": [],
                 "slo": [], "count": 0,
                 "warnings": [], "failed_sections": []}
+    from shopbench.checker.verdict import result_of  # only a report with a verdict needs the checker
+
     anomalies = [a if isinstance(a, dict) else {"type": "anomaly", "message": str(a)}
                  for a in verdict.get("anomalies") or []]
     by_type: dict[str, int] = {}
@@ -327,6 +329,8 @@ def fmt_pct(value: float | None) -> str:
 def fmt_when(value: Any) -> str:
     if not isinstance(value, int | float):
         return "–"
+    from datetime import datetime
+
     return datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
 
 

@@ -8,7 +8,6 @@ from the timeline by `shopbench.nemesis.timeline.fault_windows`, the one place t
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,6 +145,8 @@ def _read_resources(path: Path, notes: list[str]) -> list[dict[str, Any]] | None
 def _read_csv(path: Path, notes: list[str]) -> list[dict[str, str]] | None:
     if not path.is_file():
         return None
+    import csv  # only Locust runs write CSVs
+
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))

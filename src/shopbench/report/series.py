@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
-import subprocess
 import sys
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -21,13 +19,16 @@ from dataclasses import dataclass, field
 from functools import reduce
 from operator import add
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from shopbench.errors import UsageError
 from shopbench.history import FAIL, INFO, OK, SETUP_PROCESSES
 from shopbench.latency import nearest_rank
+
+if TYPE_CHECKING:
+    import subprocess
 
 FINE = 0.1  # seconds; the resolution the history is read at
 WIDTHS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -246,6 +247,10 @@ WORKER = "import shopbench.report.series as s; s._serve()"
 
 
 def _start_worker(args: tuple[Any, ...]) -> subprocess.Popen[bytes] | None:
+    # Imported here: only a history large enough to split needs them (they cost every report 10 ms).
+    import pickle
+    import subprocess
+
     env = dict(os.environ)
     home = str(Path(__file__).resolve().parents[2])  # where `shopbench` is, installed or not
     env["PYTHONPATH"] = os.pathsep.join(p for p in (home, env.get("PYTHONPATH")) if p)
@@ -261,6 +266,8 @@ def _start_worker(args: tuple[Any, ...]) -> subprocess.Popen[bytes] | None:
 
 
 def _finish_worker(proc: subprocess.Popen[bytes] | None, args: tuple[Any, ...]) -> Tally:
+    import pickle
+
     if proc is not None:
         assert proc.stdout is not None
         data = proc.stdout.read()
@@ -277,6 +284,8 @@ def _finish_worker(proc: subprocess.Popen[bytes] | None, args: tuple[Any, ...]) 
 
 def _serve() -> None:
     """A worker's main: the pickled arguments of `tally_range` on stdin, its pickled Tally on stdout."""
+    import pickle
+
     args = pickle.loads(sys.stdin.buffer.read())
     sys.stdout.buffer.write(pickle.dumps(tally_range(*args), protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
