@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -44,12 +43,16 @@ def write(path: Path, ops: list[dict], tail: bytes = b"") -> Path:
     return path
 
 
-def in_ranges(path: Path, parts: int, origin: float = ORIGIN) -> series_module.Tally:
+def merged(path: Path, parts: int, origin: float = ORIGIN) -> series_module.Tally:
     """The parallel path without the processes: each range tallied on its own, then merged."""
     size = path.stat().st_size
     skip = frozenset(series_module.SETUP_PROCESSES)
     return series_module._merge([series_module.tally_range(path, a, b, size, origin, skip)
                                  for a, b in split_ranges(path, size, parts)], path)
+
+
+def in_ranges(path: Path, parts: int, origin: float = ORIGIN) -> series_module.Series:
+    return series_module.build_series(merged(path, parts, origin), origin)
 
 
 def test_ranges_start_at_line_starts_and_cover_the_file(tmp_path):
@@ -68,10 +71,10 @@ def test_ranges_start_at_line_starts_and_cover_the_file(tmp_path):
 def test_tallies_of_ranges_merge_into_the_one_pass_series(tmp_path, parts):
     path = write(tmp_path / "ops.jsonl", history())
     one = compute_series(path, origin=ORIGIN, workers=1)
-    merged = in_ranges(path, parts)
-    single = in_ranges(path, 1)
-    assert merged == single
-    assert one.count == merged.count == 600 - 1 - sum(1 for o in history() if o["process"] in ("settle", "orders"))
+    split = in_ranges(path, parts)
+    assert split == in_ranges(path, 1) == one
+    assert merged(path, parts).lat == merged(path, 1).lat  # every bucket's latencies, in file order
+    assert one.count == split.count == 600 - 1 - sum(1 for o in history() if o["process"] in ("settle", "orders"))
     assert one.skipped > 0 and one.from_intended > 0 and one.errors["wrong"] and sum(one.checkouts["info"]) > 0
 
 
@@ -119,9 +122,8 @@ def test_a_cut_short_last_line_is_left_out_in_every_split(tmp_path):
     expected = compute_series(whole, origin=ORIGIN, workers=1)
     assert compute_series(cut, origin=ORIGIN, workers=1) == expected
     for parts in (2, 4):
-        tally = in_ranges(cut, parts)
-        assert tally.lines == len(ops) + 1  # read, and left out
-        assert replace(tally, lines=len(ops)) == in_ranges(whole, parts)
+        assert merged(cut, parts).lines == len(ops) + 1  # read, and left out
+        assert in_ranges(cut, parts) == in_ranges(whole, parts) == expected
 
 
 def damaged_at(tmp_path: Path, line: int) -> Path:

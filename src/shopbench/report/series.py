@@ -16,8 +16,7 @@ import sys
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import reduce
-from operator import add
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +37,7 @@ MAX_POINTS = 400
 PERCENTILES = (("p50", 50.0), ("p95", 95.0), ("p99", 99.0))  # percent, as shopbench.latency takes them
 # Below this size one process reads the history: starting another costs more than it saves.
 PARALLEL_BYTES = 16 * 2**20
-BLOCK = 8 * 2**20  # bytes read at a time, so memory stays flat however long the history
+BLOCK = 2**21  # bytes read and parsed at a time, so memory stays flat however long the history
 
 
 @dataclass
@@ -110,15 +109,21 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
     if origin is None:
         origin = _first_wall(ops_path, size, skip)
     tally = _merge(_tally_ranges(ops_path, size, 0.0 if origin is None else origin, skip, workers), ops_path)
+    return build_series(tally, origin, width, locust_history, tuple(skip_processes))
+
+
+def build_series(tally: Tally, origin: float | None, width: float | None = None,
+                 locust_history: Iterable[Mapping[str, str]] | None = None,
+                 skip_processes: tuple[str, ...] = tuple(SETUP_PROCESSES)) -> Series:
+    """The series of a whole history's tally, at `width` seconds a bucket (picked from the run's
+    length when None)."""
     count, first, last = tally.count, tally.first, tally.last
     if count == 0:
         first = last = None
     series = Series(origin=origin if origin is not None else 0.0, width=width or FINE, count=count,
                     first=first, last=last, from_intended=tally.from_intended, skipped=tally.skipped,
-                    skip_processes=tuple(skip_processes))
+                    skip_processes=skip_processes)
     lat, outcomes, checkouts, errors = tally.lat, tally.outcomes, tally.checkouts, tally.errors
-    # Summed in file order from 0.0, exactly as one running total per bucket would be.
-    busy = {idx: reduce(add, pieces, 0.0) for idx, pieces in tally.busy.items()}
     floor = math.floor
     if locust_history is not None:
         series.users = _locust_users(locust_history, series.origin)
@@ -168,7 +173,12 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
         series.totals[name] = totals
     series.checkouts = {kind: coarse(checkouts[kind]) for kind in (OK, FAIL, INFO)}
     series.errors = {key: coarse(values) for key, values in errors.items()}
-    series.inflight = [round(v / width, 3) for v in coarse(busy)]
+    # Every piece of time in flight summed exactly (fsum), so the order ranges and blocks were read in
+    # cannot move a figure.
+    busy: list[list[array]] = [[] for _ in range(n)]
+    for idx, pieces in tally.busy.items():
+        busy[idx // k - lo].append(pieces)
+    series.inflight = [round(math.fsum(chain.from_iterable(b)) / width, 3) for b in busy]
     return series
 
 
@@ -324,8 +334,7 @@ def tally_range(path: Path, start: int, end: int, size: int, origin: float, skip
     problem and records it in `error`; a damaged line is a problem unless it is the file's last."""
     out = Tally()
     for lines, final in _blocks(path, start, end):
-        at_end = final and end >= size
-        if not _tally_lines(lines, out, origin, skip, at_end):
+        if not _tally_lines(lines, out, origin, skip, final and end >= size):
             break
     return out
 
