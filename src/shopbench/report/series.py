@@ -1,5 +1,11 @@
 """Time series of a run, computed in one pass over its history.
 
+A large history is read in byte ranges, one per core, each tallied on its own (`Tally`: fine
+buckets of latencies, counts, pieces of time in flight) and merged in file order; every figure of
+the merged tally is the one a single pass gives, so the split changes the time a report takes, not
+a number on it. A damaged line is an error wherever it falls, except as the file's very last line
+(a crash mid-write), the rule of `shopbench.history.iter_history`.
+
 Latency percentiles are exact: every latency of a bucket is kept and the percentile is read off the
 sorted list (nearest rank), never averaged from coarser figures. The history is read once at a
 fine resolution (0.1 s); the chart resolution is picked afterwards from the run's length and the
@@ -211,12 +217,13 @@ def _first_wall(path: Path, size: int, skip: frozenset[str]) -> float | None:
                 op = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue  # the full pass decides whether a damaged line is an error
-            if not isinstance(op, dict):
-                return None
-            if op.get("process") in skip:
-                continue
+            try:
+                if op.get("process") in skip:
+                    continue
+            except (AttributeError, TypeError):
+                return None  # not a record: the full pass names it
             wall = op.get("wall")
-            return float(wall) if isinstance(wall, int | float) and not isinstance(wall, bool) else None
+            return wall if isinstance(wall, int | float) else None
     return None
 
 
@@ -361,7 +368,7 @@ def _tally_lines(lines: list[bytes], out: Tally, origin: float, skip: frozenset[
             break
         records += 1
         try:
-            if op.get("process") in skip:
+            if skip and op.get("process") in skip:
                 skipped += 1
                 continue
             wall = op["wall"]
