@@ -152,7 +152,7 @@ def build_series(tally: Tally, origin: float | None, width: float | None = None,
             out[idx // k - lo] += value
         return out
 
-    order = sorted(lat, key=lambda name: (name != "checkout", -sum(len(a) for a in lat[name].values()), name))
+    order = sorted(lat, key=lambda name: (name != "checkout", -sum(outcomes[name][:3]), name))
     series.ops = order
     span = series.duration
     for name in order:
@@ -161,14 +161,16 @@ def build_series(tally: Tally, origin: float | None, width: float | None = None,
             merged[idx // k - lo].extend(values)
         series.throughput[name] = [len(m) / width for m in merged]
         pcts: dict[str, list[float | None]] = {key: [] for key, _ in PERCENTILES}
-        everything = array("d")
+        # The buckets' sorted lists joined are sorted runs: the whole run's sort only merges them,
+        # and the floats are made once.
+        ordered_all: list[float] = []
         for m in merged:
             ordered = sorted(m)
             for key, q in PERCENTILES:
                 pcts[key].append(round(nearest_rank(ordered, q) * 1000, 3) if ordered else None)
-            everything.extend(m)
+            ordered_all += ordered
         series.latency[name] = pcts
-        ordered_all = sorted(everything)
+        ordered_all.sort()
         ok, fail, info, wrong = outcomes[name]
         totals = OpTotals(name, len(ordered_all), ok, fail, info, wrong)
         for key, q in PERCENTILES:
