@@ -255,14 +255,22 @@ def _workers(size: int, workers: int | None) -> int:
 def _tally_ranges(path: Path, size: int, origin: float, skip: frozenset[str], workers: int | None) -> list[Tally]:
     ranges = split_ranges(path, size, _workers(size, workers)) or [(0, 0)]
     jobs = [(_start_worker(args), args) for args in ((path, a, b, size, origin, skip) for a, b in ranges[1:])]
-    mine = tally_range(path, *ranges[0], size, origin, skip)  # while the workers tally the rest
-    return [mine, *(_finish_worker(proc, args) for proc, args in jobs)]
+    try:
+        mine = tally_range(path, *ranges[0], size, origin, skip)  # while the workers tally the rest
+        return [mine, *(_finish_worker(proc, args) for proc, args in jobs)]
+    finally:
+        for proc, _ in jobs:  # left running only when this process stopped early (Ctrl-C)
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 # A worker is a fresh interpreter running `_serve`, not a multiprocessing child: forking could copy a
 # lock held by another thread of a run (or gevent's hub), and multiprocessing's spawn re-runs the
-# caller's main script, which breaks a script without a `__main__` guard.
-WORKER = "import shopbench.report.series as s; s._serve()"
+# caller's main script, which breaks a script without a `__main__` guard. The directory holding
+# `shopbench` goes last on its path: found when nothing else provides it (a test's own sys.path),
+# never shadowing the standard library.
+WORKER = "import sys; sys.path.append(sys.argv[1]); import shopbench.report.series as s; s._serve()"
 
 
 def _start_worker(args: tuple[Any, ...]) -> subprocess.Popen[bytes] | None:
@@ -270,12 +278,10 @@ def _start_worker(args: tuple[Any, ...]) -> subprocess.Popen[bytes] | None:
     import pickle
     import subprocess
 
-    env = dict(os.environ)
-    home = str(Path(__file__).resolve().parents[2])  # where `shopbench` is, installed or not
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (home, env.get("PYTHONPATH")) if p)
+    home = str(Path(__file__).resolve().parents[2])
     try:
-        proc = subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen([sys.executable, "-c", WORKER, home], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
         assert proc.stdin is not None
         proc.stdin.write(pickle.dumps(args))
         proc.stdin.close()
