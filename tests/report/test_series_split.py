@@ -175,3 +175,32 @@ def test_a_damaged_line_that_ends_a_range_is_still_an_error(tmp_path):
     line = data[:start].count(b"\n") + 1
     with pytest.raises(UsageError, match=rf"line {line} is not a JSON operation record"):
         in_ranges(path, 2)
+
+
+def test_meanwhile_runs_once_after_the_workers_started(tmp_path, monkeypatch):
+    path = write(tmp_path / "ops.jsonl", history(1000))
+    started, seen = [], []
+    real = series_module._start_worker
+    monkeypatch.setattr(series_module, "_start_worker", lambda args: started.append(args) or real(args))
+    series = compute_series(path, origin=ORIGIN, workers=3, meanwhile=lambda: seen.append(len(started)))
+    assert seen == [2] and series == compute_series(path, origin=ORIGIN, workers=1)
+
+
+def test_a_report_folds_the_fault_windows_while_it_reads_and_still_names_a_bad_record(tmp_path):
+    import json
+
+    from shopbench.report.html import build_report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"run_id": "r", "kind": "stress", "started": ORIGIN, "ended": ORIGIN + 9,
+                                              "config": {}, "phases": []}))
+    write(run / "ops.jsonl", history())
+    (run / "verdict.json").write_text(json.dumps({"valid": True, "anomalies": []}))
+    fault = {"fault": 0, "service": "stock", "action": "kill", "role": "fault", "start": ORIGIN + 1,
+             "end": ORIGIN + 2, "result": "ok"}
+    (run / "faults.jsonl").write_text(json.dumps(fault) + "\n")
+    assert "kill stock" in build_report(run).read_text()
+    (run / "faults.jsonl").write_text(json.dumps({**fault, "fault": [1]}) + "\n")  # not a fault number
+    with pytest.raises(UsageError, match=r"faults.jsonl: a fault record lacks a field or has a wrong type"):
+        build_report(run)

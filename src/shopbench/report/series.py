@@ -20,7 +20,7 @@ import math
 import os
 import sys
 from array import array
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -102,10 +102,11 @@ def pick_width(span: float) -> float:
 def compute_series(ops_path: str | Path, origin: float | None = None,
                    locust_history: Iterable[Mapping[str, str]] | None = None,
                    width: float | None = None, skip_processes: Collection[str] = SETUP_PROCESSES,
-                   workers: int | None = None) -> Series:
+                   workers: int | None = None, meanwhile: Callable[[], object] | None = None) -> Series:
     """Read `ops.jsonl` once and build every series a report draws. A large history is split into
     byte ranges tallied on every core (`workers`: how many processes, default all cores for a file
-    of at least `PARALLEL_BYTES`); the merged tally is the same as one pass over the whole file."""
+    of at least `PARALLEL_BYTES`); the merged tally is the same as one pass over the whole file.
+    `meanwhile` is called once the workers are started, before this process reads its own range."""
     ops_path = Path(ops_path)
     skip = frozenset(skip_processes)
     try:
@@ -114,7 +115,8 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
         raise UsageError(f"{ops_path}: cannot read the history ({exc.strerror or exc}).") from None
     if origin is None:
         origin = _first_wall(ops_path, size, skip)
-    tally = _merge(_tally_ranges(ops_path, size, 0.0 if origin is None else origin, skip, workers), ops_path)
+    tally = _merge(_tally_ranges(ops_path, size, 0.0 if origin is None else origin, skip, workers, meanwhile),
+                   ops_path)
     return build_series(tally, origin, width, locust_history, tuple(skip_processes))
 
 
@@ -252,10 +254,13 @@ def _workers(size: int, workers: int | None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _tally_ranges(path: Path, size: int, origin: float, skip: frozenset[str], workers: int | None) -> list[Tally]:
+def _tally_ranges(path: Path, size: int, origin: float, skip: frozenset[str], workers: int | None,
+                  meanwhile: Callable[[], object] | None) -> list[Tally]:
     ranges = split_ranges(path, size, _workers(size, workers)) or [(0, 0)]
     jobs = [(_start_worker(args), args) for args in ((path, a, b, size, origin, skip) for a, b in ranges[1:])]
     try:
+        if meanwhile is not None:
+            meanwhile()
         mine = tally_range(path, *ranges[0], size, origin, skip)  # while the workers tally the rest
         return [mine, *(_finish_worker(proc, args) for proc, args in jobs)]
     finally:
