@@ -196,7 +196,8 @@ def build_series(tally: Tally, origin: float | None, width: float | None = None,
 class Tally:
     """What one byte range of a history adds to the series; plain data, so a worker process can send
     it back. Fine buckets are indices of `FINE` seconds; `busy` keeps each operation's time in flight
-    as separate pieces, in file order, so merged ranges add up exactly as one pass would."""
+    as separate pieces, summed exactly (fsum) only once every range is in, so how the history was
+    split cannot change a sum."""
 
     lat: dict[str, dict[int, array]] = field(default_factory=dict)  # op -> fine bucket -> latencies (s)
     outcomes: dict[str, list[int]] = field(default_factory=dict)  # op -> [ok, fail, info, wrong]
@@ -246,12 +247,12 @@ def split_ranges(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
 def _workers(size: int, workers: int | None) -> int:
     if workers is not None:
         return max(1, workers)
-    if size < PARALLEL_BYTES:
-        return 1
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    # At least half of PARALLEL_BYTES a range, so a worker's start (≈ 0.1 s) stays worth it on a big machine.
+    return max(1, min(cores, size // (PARALLEL_BYTES // 2)))
 
 
 def _tally_ranges(path: Path, size: int, origin: float, skip: frozenset[str], workers: int | None,
