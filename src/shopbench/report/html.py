@@ -13,8 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from datetime import datetime
-from importlib import resources as package_files
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,8 @@ import orjson
 from markupsafe import Markup
 
 from shopbench import __version__
-from shopbench.checker.verdict import result_of
 from shopbench.report import charts
-from shopbench.report.rundata import RunData, fault_recoveries, load_run, slo_results
+from shopbench.report.rundata import RunData, fault_recoveries, fold_windows, load_run, slo_results
 from shopbench.report.series import Series, compute_series, resource_series
 from shopbench.rundir import REPORT
 
@@ -46,18 +44,21 @@ LOCUST_COLUMNS = ("Type", "Name", "Request Count", "Failure Count", "Median Resp
 
 
 UPLOT_VERSION = "1.6.32"  # vendored from npm, see report/assets/README.md
+# Package data next to this module (pyproject: report/assets/*, report/templates/*); read as files
+# rather than through importlib.resources, whose import costs more than reading them.
+HERE = Path(__file__).resolve().parent
 
 
 @functools.cache
 def asset(name: str) -> str:
-    return package_files.files("shopbench.report").joinpath("assets", name).read_text(encoding="utf-8")
+    return (HERE / "assets" / name).read_text(encoding="utf-8")
 
 
 @functools.cache
 def environment() -> jinja2.Environment:
     # The compiled templates are cached (Jinja's per-user cache in the temp directory, which it
     # checks is the user's own): compiling them took 0.15 s of every run's report.
-    env = jinja2.Environment(loader=jinja2.PackageLoader("shopbench.report", "templates"),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              trim_blocks=True, lstrip_blocks=True,
                              bytecode_cache=jinja2.FileSystemBytecodeCache())
@@ -90,17 +91,18 @@ def write_atomically(path: Path, text: str) -> Path:
 def build_report(run_dir: str | Path, out: str | Path | None = None, partial: bool = False) -> Path:
     """Write the run's `report.html` (or `out`) and return its path. `partial=True` accepts a run
     that ended before its verdict (a crash, Ctrl-C): the page says what is missing."""
-    run = load_run(run_dir, partial=partial)
-    series = series_for(run)
+    run = load_run(run_dir, partial=partial, fold=False)
+    # Folding the fault windows imports the nemesis package (0.3 s): done while workers read the history.
+    series = series_for(run, meanwhile=lambda: fold_windows(run))
     figures, context = report_context(run, series)
     html = render_page("report.html.j2", figures, **context)
     return write_atomically(Path(out) if out is not None else run.path / REPORT, html)
 
 
-def series_for(run: RunData) -> Series:
+def series_for(run: RunData, meanwhile: Callable[[], object] | None = None) -> Series:
     started = run.manifest.get("started")
     origin = float(started) if isinstance(started, int | float) else None
-    return compute_series(run.ops_path, origin=origin, locust_history=run.locust_history)
+    return compute_series(run.ops_path, origin=origin, locust_history=run.locust_history, meanwhile=meanwhile)
 
 
 def report_context(run: RunData, series: Series) -> tuple[dict[str, charts.Figure], dict[str, Any]]:
@@ -161,6 +163,8 @@ def verdict_context(verdict: dict[str, Any] | None) -> dict[str, Any]:
         return {"state": "none", "unknown_reasons": [], "anomalies": [], "by_type": [], "hidden": 0, "seed": [],
                 "slo": [], "count": 0,
                 "warnings": [], "failed_sections": []}
+    from shopbench.checker.verdict import result_of  # only a report with a verdict needs the checker
+
     anomalies = [a if isinstance(a, dict) else {"type": "anomaly", "message": str(a)}
                  for a in verdict.get("anomalies") or []]
     by_type: dict[str, int] = {}
@@ -327,6 +331,8 @@ def fmt_pct(value: float | None) -> str:
 def fmt_when(value: Any) -> str:
     if not isinstance(value, int | float):
         return "–"
+    from datetime import datetime
+
     return datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
 
 

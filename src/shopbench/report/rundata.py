@@ -8,7 +8,6 @@ from the timeline by `shopbench.nemesis.timeline.fault_windows`, the one place t
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,9 @@ class RunData:
         return str(self.manifest.get("kind") or "run")
 
 
-def load_run(path: str | Path, partial: bool = False) -> RunData:
-    """Read a run directory; every problem a user can fix is one `UsageError` naming the file."""
+def load_run(path: str | Path, partial: bool = False, fold: bool = True) -> RunData:
+    """Read a run directory; every problem a user can fix is one `UsageError` naming the file.
+    `fold=False` leaves the fault windows to `fold_windows`, for a caller with something to do meanwhile."""
     run = RunDir.open(path)
     if not isinstance(run.manifest, dict):
         raise UsageError(f"{run.file(MANIFEST)}: expected a JSON object (the run manifest).")
@@ -69,13 +69,20 @@ def load_run(path: str | Path, partial: bool = False) -> RunData:
         notes.append(f"No {STATE}: the final state was not read.")
     locust_stats = _read_csv(run.file(LOCUST_STATS), notes)
     locust_history = _read_csv(run.file(LOCUST_HISTORY), notes)
-    try:
-        windows = _fold(faults) if faults else []
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"{run.file(FAULTS)}: a fault record lacks a field or has a wrong type ({exc}).") from None
     resources = _read_resources(run.file(RESOURCES), notes)
-    return RunData(run.path, run.manifest, ops_path, verdict, faults, has_state, locust_stats, locust_history, notes,
-                   windows, resources)
+    data = RunData(run.path, run.manifest, ops_path, verdict, faults, has_state, locust_stats, locust_history, notes,
+                   [], resources)
+    if fold:
+        fold_windows(data)
+    return data
+
+
+def fold_windows(run: RunData) -> None:
+    """`run.windows` from its fault timeline (one record per fault)."""
+    try:
+        run.windows = _fold(run.faults) if run.faults else []
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{run.path / FAULTS}: a fault record lacks a field or has a wrong type ({exc}).") from None
 
 
 def _check_verdict(data: Any, path: Path) -> dict[str, Any]:
@@ -146,6 +153,8 @@ def _read_resources(path: Path, notes: list[str]) -> list[dict[str, Any]] | None
 def _read_csv(path: Path, notes: list[str]) -> list[dict[str, str]] | None:
     if not path.is_file():
         return None
+    import csv  # only Locust runs write CSVs
+
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))

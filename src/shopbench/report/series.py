@@ -1,5 +1,11 @@
 """Time series of a run, computed in one pass over its history.
 
+A large history is read in byte ranges, one per core, each tallied on its own (`Tally`: fine
+buckets of latencies, counts, pieces of time in flight) and merged in file order; every figure of
+the merged tally is the one a single pass gives, so the split changes the time a report takes, not
+a number on it. A damaged line is an error wherever it falls, except as the file's very last line
+(a crash mid-write), the rule of `shopbench.history.iter_history`.
+
 Latency percentiles are exact: every latency of a bucket is kept and the percentile is read off the
 sorted list (nearest rank), never averaged from coarser figures. The history is read once at a
 fine resolution (0.1 s); the chart resolution is picked afterwards from the run's length and the
@@ -11,16 +17,23 @@ and latencies, so it lines up with the fault timeline.
 from __future__ import annotations
 
 import math
+import os
+import sys
 from array import array
-from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from shopbench.errors import UsageError
-from shopbench.history import FAIL, INFO, OK, SETUP_PROCESSES, iter_history
+from shopbench.history import FAIL, INFO, OK, SETUP_PROCESSES
 from shopbench.latency import nearest_rank
+
+if TYPE_CHECKING:
+    import subprocess
 
 FINE = 0.1  # seconds; the resolution the history is read at
 WIDTHS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -28,6 +41,9 @@ MAX_POINTS = 400
 # Setup and final-state reads: not load. Left out of the series (and counted), as the SLO checker does,
 # so a burst of settle reads does not dwarf the load it follows.
 PERCENTILES = (("p50", 50.0), ("p95", 95.0), ("p99", 99.0))  # percent, as shopbench.latency takes them
+# Below this size one process reads the history: starting another costs more than it saves.
+PARALLEL_BYTES = 16 * 2**20
+BLOCK = 2**21  # bytes read and parsed at a time, so memory stays flat however long the history
 
 
 @dataclass
@@ -85,87 +101,46 @@ def pick_width(span: float) -> float:
 
 def compute_series(ops_path: str | Path, origin: float | None = None,
                    locust_history: Iterable[Mapping[str, str]] | None = None,
-                   width: float | None = None, skip_processes: Collection[str] = SETUP_PROCESSES) -> Series:
-    """Stream `ops.jsonl` once and build every series a report draws."""
+                   width: float | None = None, skip_processes: Collection[str] = SETUP_PROCESSES,
+                   workers: int | None = None, meanwhile: Callable[[], object] | None = None) -> Series:
+    """Read `ops.jsonl` once and build every series a report draws. A large history is split into
+    byte ranges tallied on every core (`workers`: how many processes, default all cores for a file
+    of at least `PARALLEL_BYTES`); the merged tally is the same as one pass over the whole file.
+    `meanwhile` is called once the workers are started, before this process reads its own range."""
     ops_path = Path(ops_path)
-    lat: dict[str, dict[int, array]] = defaultdict(dict)  # op -> fine bucket -> latencies (s)
-    outcomes: dict[str, list[int]] = {}  # op -> [ok, fail, info, wrong]
-    checkouts = {OK: defaultdict(int), FAIL: defaultdict(int), INFO: defaultdict(int)}
-    errors = {"indeterminate": defaultdict(int), "fail": defaultdict(int), "wrong": defaultdict(int)}
-    busy: dict[int, float] = defaultdict(float)  # fine bucket -> seconds of operations in flight
-    first = last = None
-    count = from_intended = skipped = 0
     skip = frozenset(skip_processes)
-    slot = {OK: 0, FAIL: 1, INFO: 2}
-    floor = math.floor
-    lineno = 0
     try:
-        for lineno, op in enumerate(iter_history(ops_path), 1):  # noqa: B007 - used in the error below
-            if skip and op.get("process") in skip:
-                skipped += 1
-                continue
-            wall = op["wall"]
-            took = op["t1"] - op["t0"]
-            end = wall + took
-            if origin is None:
-                origin = wall
-            start_rel, end_rel = wall - origin, end - origin
-            if first is None or start_rel < first:
-                first = start_rel
-            if last is None or end_rel > last:
-                last = end_rel
-            intended = op.get("intended")
-            if intended is not None:
-                took = end - intended
-                from_intended += 1
-            f = op["f"]
-            kind = op["type"]
-            idx = floor(end_rel / FINE)
-            per_f = lat[f]
-            bucket = per_f.get(idx)
-            if bucket is None:
-                bucket = per_f[idx] = array("d")
-            bucket.append(took)
-            counts = outcomes.get(f)
-            if counts is None:
-                counts = outcomes[f] = [0, 0, 0, 0]
-            counts[slot[kind]] += 1
-            expect = op.get("expect")
-            if kind == INFO:
-                errors["indeterminate"][idx] += 1
-            elif kind == FAIL:
-                errors["fail"][idx] += 1
-            if expect is not None and kind != INFO and kind != expect:
-                counts[3] += 1
-                errors["wrong"][idx] += 1
-            if f == "checkout":
-                checkouts[kind][idx] += 1
-            # Time in flight, spread over the fine buckets the operation spans (Little's law later).
-            s_idx = floor(start_rel / FINE)
-            if s_idx == idx:
-                busy[idx] += end_rel - start_rel
-            else:
-                busy[s_idx] += (s_idx + 1) * FINE - start_rel
-                for mid in range(s_idx + 1, idx):
-                    busy[mid] += FINE
-                busy[idx] += end_rel - idx * FINE
-            count += 1
-    except KeyError as exc:
-        raise UsageError(f"{ops_path}: operation {lineno} lacks the field {exc.args[0]!r}.") from None
-    except (TypeError, ValueError):
-        raise UsageError(f"{ops_path}: operation {lineno} has a field of the wrong type "
-                         "(times must be numbers, type one of ok/fail/info).") from None
+        size = ops_path.stat().st_size
+    except OSError as exc:
+        raise UsageError(f"{ops_path}: cannot read the history ({exc.strerror or exc}).") from None
+    if origin is None:
+        origin = _first_wall(ops_path, size, skip)
+    tally = _merge(_tally_ranges(ops_path, size, 0.0 if origin is None else origin, skip, workers, meanwhile),
+                   ops_path)
+    return build_series(tally, origin, width, locust_history, tuple(skip_processes))
 
+
+def build_series(tally: Tally, origin: float | None, width: float | None = None,
+                 locust_history: Iterable[Mapping[str, str]] | None = None,
+                 skip_processes: tuple[str, ...] = tuple(SETUP_PROCESSES)) -> Series:
+    """The series of a whole history's tally, at `width` seconds a bucket (picked from the run's
+    length when None)."""
+    count, first, last = tally.count, tally.first, tally.last
+    if count == 0:
+        first = last = None
     series = Series(origin=origin if origin is not None else 0.0, width=width or FINE, count=count,
-                    first=first, last=last, from_intended=from_intended, skipped=skipped,
-                    skip_processes=tuple(skip_processes))
+                    first=first, last=last, from_intended=tally.from_intended, skipped=tally.skipped,
+                    skip_processes=skip_processes)
+    lat, outcomes, checkouts, errors = tally.lat, tally.outcomes, tally.checkouts, tally.errors
+    floor = math.floor
     if locust_history is not None:
         series.users = _locust_users(locust_history, series.origin)
     if count == 0:
         return series
 
+    assert first is not None and last is not None
     if width is None:
-        series.width = width = pick_width(max((last or 0) - min(first or 0, 0), FINE))
+        series.width = width = pick_width(max(last - min(first, 0), FINE))
     k = max(1, round(width / FINE))
     # From fine indices computed exactly as in the loop, so no float edge puts a value out of range.
     lo = min(floor(first / FINE), 0) // k
@@ -179,7 +154,7 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
             out[idx // k - lo] += value
         return out
 
-    order = sorted(lat, key=lambda name: (name != "checkout", -sum(len(a) for a in lat[name].values()), name))
+    order = sorted(lat, key=lambda name: (name != "checkout", -sum(outcomes[name][:3]), name))
     series.ops = order
     span = series.duration
     for name in order:
@@ -188,14 +163,16 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
             merged[idx // k - lo].extend(values)
         series.throughput[name] = [len(m) / width for m in merged]
         pcts: dict[str, list[float | None]] = {key: [] for key, _ in PERCENTILES}
-        everything = array("d")
+        # The buckets' sorted lists joined are sorted runs: the whole run's sort only merges them,
+        # and the floats are made once.
+        ordered_all: list[float] = []
         for m in merged:
             ordered = sorted(m)
             for key, q in PERCENTILES:
                 pcts[key].append(round(nearest_rank(ordered, q) * 1000, 3) if ordered else None)
-            everything.extend(m)
+            ordered_all += ordered
         series.latency[name] = pcts
-        ordered_all = sorted(everything)
+        ordered_all.sort()
         ok, fail, info, wrong = outcomes[name]
         totals = OpTotals(name, len(ordered_all), ok, fail, info, wrong)
         for key, q in PERCENTILES:
@@ -206,8 +183,321 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
         series.totals[name] = totals
     series.checkouts = {kind: coarse(checkouts[kind]) for kind in (OK, FAIL, INFO)}
     series.errors = {key: coarse(values) for key, values in errors.items()}
-    series.inflight = [round(v / width, 3) for v in coarse(busy)]
+    # Every piece of time in flight summed exactly (fsum), so the order ranges and blocks were read in
+    # cannot move a figure.
+    busy: list[list[array]] = [[] for _ in range(n)]
+    for idx, pieces in tally.busy.items():
+        busy[idx // k - lo].append(pieces)
+    series.inflight = [round(math.fsum(chain.from_iterable(b)) / width, 3) for b in busy]
     return series
+
+
+@dataclass
+class Tally:
+    """What one byte range of a history adds to the series; plain data, so a worker process can send
+    it back. Fine buckets are indices of `FINE` seconds; `busy` keeps each operation's time in flight
+    as separate pieces, summed exactly (fsum) only once every range is in, so how the history was
+    split cannot change a sum."""
+
+    lat: dict[str, dict[int, array]] = field(default_factory=dict)  # op -> fine bucket -> latencies (s)
+    outcomes: dict[str, list[int]] = field(default_factory=dict)  # op -> [ok, fail, info, wrong]
+    checkouts: dict[str, dict[int, int]] = field(default_factory=lambda: {OK: {}, FAIL: {}, INFO: {}})
+    errors: dict[str, dict[int, int]] = field(default_factory=lambda: {"indeterminate": {}, "fail": {}, "wrong": {}})
+    busy: dict[int, array] = field(default_factory=dict)
+    first: float = math.inf
+    last: float = -math.inf
+    count: int = 0
+    from_intended: int = 0
+    skipped: int = 0
+    lines: int = 0  # lines read (blank and damaged ones included), for the line number of an error
+    records: int = 0  # operations parsed (left-out ones included), for the operation number of an error
+    error: tuple[str, int, str] | None = None  # ("line" | "field" | "type", number within the range, detail)
+
+
+def _first_wall(path: Path, size: int, skip: frozenset[str]) -> float | None:
+    """The invocation time of the first operation the series counts: x = 0 when the run has no start."""
+    for lines, _ in _blocks(path, 0, size):
+        for line in lines:
+            try:
+                op = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # the full pass decides whether a damaged line is an error
+            try:
+                if op.get("process") in skip:
+                    continue
+            except (AttributeError, TypeError):
+                return None  # not a record: the full pass names it
+            wall = op.get("wall")
+            return wall if isinstance(wall, int | float) else None
+    return None
+
+
+def split_ranges(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` byte ranges of about equal size, each starting at the beginning of a line."""
+    cuts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(max(k * size // parts - 1, cuts[-1]))
+            f.readline()  # to the start of the next line
+            cuts.append(min(f.tell(), size))
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _workers(size: int, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, workers)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    # At least half of PARALLEL_BYTES a range, so a worker's start (≈ 0.1 s) stays worth it on a big machine.
+    return max(1, min(cores, size // (PARALLEL_BYTES // 2)))
+
+
+def _tally_ranges(path: Path, size: int, origin: float, skip: frozenset[str], workers: int | None,
+                  meanwhile: Callable[[], object] | None) -> list[Tally]:
+    ranges = split_ranges(path, size, _workers(size, workers)) or [(0, 0)]
+    jobs = [(_start_worker(args), args) for args in ((path, a, b, size, origin, skip) for a, b in ranges[1:])]
+    try:
+        if meanwhile is not None:
+            meanwhile()
+        mine = tally_range(path, *ranges[0], size, origin, skip)  # while the workers tally the rest
+        return [mine, *(_finish_worker(proc, args) for proc, args in jobs)]
+    finally:
+        for proc, _ in jobs:  # left running only when this process stopped early (Ctrl-C)
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+# A worker is a fresh interpreter running `_serve`, not a multiprocessing child: forking could copy a
+# lock held by another thread of a run (or gevent's hub), and multiprocessing's spawn re-runs the
+# caller's main script, which breaks a script without a `__main__` guard. The directory holding
+# `shopbench` goes last on its path: found when nothing else provides it (a test's own sys.path),
+# never shadowing the standard library.
+WORKER = "import sys; sys.path.append(sys.argv[1]); import shopbench.report.series as s; s._serve()"
+
+
+def _start_worker(args: tuple[Any, ...]) -> subprocess.Popen[bytes] | None:
+    # Imported here: only a history large enough to split needs them (they cost every report 10 ms).
+    import pickle
+    import subprocess
+
+    home = str(Path(__file__).resolve().parents[2])
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", WORKER, home], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        assert proc.stdin is not None
+        proc.stdin.write(pickle.dumps(args))
+        proc.stdin.close()
+    except OSError:
+        return None
+    return proc
+
+
+def _finish_worker(proc: subprocess.Popen[bytes] | None, args: tuple[Any, ...]) -> Tally:
+    import pickle
+
+    if proc is not None:
+        assert proc.stdout is not None
+        data = proc.stdout.read()
+        if proc.wait() == 0:
+            try:
+                result = pickle.loads(data)
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+                result = None
+            if isinstance(result, Tally):
+                return result
+    # A worker that could not start or died: its range is tallied here, slower but the same.
+    return tally_range(*args)
+
+
+def _serve() -> None:
+    """A worker's main: the pickled arguments of `tally_range` on stdin, its pickled Tally on stdout."""
+    import pickle
+
+    args = pickle.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(pickle.dumps(tally_range(*args), protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()
+
+
+def _blocks(path: Path, start: int, end: int) -> Iterator[tuple[list[bytes], bool]]:
+    """The lines of bytes [start, end) in blocks of about `BLOCK` bytes, with whether the block ends
+    the file (the one place a line may be cut short). `start` and `end` are line starts."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the history ({exc.strerror or exc}).") from None
+    with f:
+        f.seek(start)
+        pos, carry = start, b""
+        while pos < end:
+            data = carry + f.read(min(BLOCK, end - pos))
+            pos = f.tell()
+            if not data:
+                break
+            cut = data.rfind(b"\n") + 1 if pos < end else len(data)
+            if cut == 0:  # one line longer than a block
+                carry = data
+                continue
+            carry = data[cut:]
+            lines = data[:cut].split(b"\n")
+            if data[:cut].endswith(b"\n"):
+                lines.pop()
+            yield lines, pos >= end
+        if carry:
+            yield [carry], True
+
+
+def tally_range(path: Path, start: int, end: int, size: int, origin: float, skip: frozenset[str]) -> Tally:
+    """Tally the operations in bytes [start, end) of `path` (`size` bytes long). Stops at the first
+    problem and records it in `error`; a damaged line is a problem unless it is the file's last."""
+    out = Tally()
+    for lines, final in _blocks(path, start, end):
+        if not _tally_lines(lines, out, origin, skip, final and end >= size):
+            break
+    return out
+
+
+def _tally_lines(lines: list[bytes], out: Tally, origin: float, skip: frozenset[str], at_end: bool) -> bool:
+    """One block of lines into `out`; False once a problem is recorded. The hot loop of a report:
+    every name is a local, and nothing is built per operation but a latency and a time in flight."""
+    loads, decode_error, floor = orjson.loads, orjson.JSONDecodeError, math.floor
+    lat, outcomes, busy = out.lat, out.outcomes, out.busy
+    co_ok, co_fail, co_info = out.checkouts[OK], out.checkouts[FAIL], out.checkouts[INFO]
+    indeterminate, failed, wrong = out.errors["indeterminate"], out.errors["fail"], out.errors["wrong"]
+    first, last, count, from_intended, skipped = out.first, out.last, out.count, out.from_intended, out.skipped
+    records, lineno, n = out.records, out.lines, len(lines)
+    ok = True
+    for i, line in enumerate(lines):
+        try:
+            op = loads(line)
+        except decode_error:
+            if not line.strip():
+                continue
+            if at_end and i == n - 1:
+                continue  # a crash mid-write cuts only the last line
+            out.error, ok = ("line", lineno + i + 1, ""), False
+            break
+        records += 1
+        try:
+            if skip and op.get("process") in skip:
+                skipped += 1
+                continue
+            wall = op["wall"]
+            took = op["t1"] - op["t0"]
+            end = wall + took
+            start_rel, end_rel = wall - origin, end - origin
+            if start_rel < first:
+                first = start_rel
+            if end_rel > last:
+                last = end_rel
+            intended = op.get("intended")
+            if intended is not None:
+                took = end - intended
+                from_intended += 1
+            f = op["f"]
+            kind = op["type"]
+            idx = floor(end_rel / FINE)
+            per_f = lat.get(f)
+            if per_f is None:
+                per_f = lat[f] = {}
+                outcomes[f] = [0, 0, 0, 0]
+            bucket = per_f.get(idx)
+            if bucket is None:
+                bucket = per_f[idx] = array("d")
+            bucket.append(took)
+            counts = outcomes[f]
+            if kind == OK:
+                counts[0] += 1
+            elif kind == FAIL:
+                counts[1] += 1
+                failed[idx] = failed.get(idx, 0) + 1
+            elif kind == INFO:
+                counts[2] += 1
+                indeterminate[idx] = indeterminate.get(idx, 0) + 1
+            else:
+                raise ValueError(kind)
+            expect = op.get("expect")
+            if expect is not None and kind != INFO and kind != expect:
+                counts[3] += 1
+                wrong[idx] = wrong.get(idx, 0) + 1
+            if f == "checkout":
+                per_kind = co_ok if kind == OK else co_fail if kind == FAIL else co_info
+                per_kind[idx] = per_kind.get(idx, 0) + 1
+            # Time in flight, spread over the fine buckets the operation spans (Little's law later).
+            s_idx = floor(start_rel / FINE)
+            if s_idx == idx:
+                pieces = busy.get(idx)
+                if pieces is None:
+                    pieces = busy[idx] = array("d")
+                pieces.append(end_rel - start_rel)
+            else:
+                _piece(busy, s_idx, (s_idx + 1) * FINE - start_rel)
+                for mid in range(s_idx + 1, idx):
+                    _piece(busy, mid, FINE)
+                _piece(busy, idx, end_rel - idx * FINE)
+            count += 1
+        except KeyError as exc:
+            out.error, ok = ("field", records, str(exc.args[0])), False
+            break
+        except (TypeError, ValueError, AttributeError, OverflowError):
+            out.error, ok = ("type", records, ""), False
+            break
+    out.first, out.last, out.count, out.from_intended, out.skipped = first, last, count, from_intended, skipped
+    out.records, out.lines = records, lineno + (n if ok else 0)
+    return ok
+
+
+def _piece(busy: dict[int, array], idx: int, seconds: float) -> None:
+    pieces = busy.get(idx)
+    if pieces is None:
+        pieces = busy[idx] = array("d")
+    pieces.append(seconds)
+
+
+def _merge(tallies: list[Tally], path: Path) -> Tally:
+    """The ranges' tallies in file order as one; the first problem in the file is the error raised."""
+    total = Tally()
+    for part in tallies:
+        if part.error is not None:
+            what, number, detail = part.error
+            if what == "line":
+                raise UsageError(f"{path}: line {total.lines + number} is not a JSON operation record.")
+            if what == "field":
+                raise UsageError(f"{path}: operation {total.records + number} lacks the field {detail!r}.")
+            raise UsageError(f"{path}: operation {total.records + number} has a field of the wrong type "
+                             "(times must be numbers, type one of ok/fail/info).")
+        for f, buckets in part.lat.items():
+            mine = total.lat.setdefault(f, {})
+            for idx, values in buckets.items():
+                _extend(mine, idx, values)
+            counts = total.outcomes.setdefault(f, [0, 0, 0, 0])
+            for i, value in enumerate(part.outcomes[f]):
+                counts[i] += value
+        for mine, theirs in ((total.checkouts, part.checkouts), (total.errors, part.errors)):
+            for key, per_bucket in theirs.items():
+                into = mine[key]
+                for idx, value in per_bucket.items():
+                    into[idx] = into.get(idx, 0) + value
+        for idx, pieces in part.busy.items():
+            _extend(total.busy, idx, pieces)
+        total.first, total.last = min(total.first, part.first), max(total.last, part.last)
+        total.count += part.count
+        total.from_intended += part.from_intended
+        total.skipped += part.skipped
+        total.lines += part.lines
+        total.records += part.records
+    return total
+
+
+def _extend(into: dict[int, array], idx: int, values: array) -> None:
+    mine = into.get(idx)
+    if mine is None:
+        into[idx] = values
+    else:
+        mine.extend(values)
 
 
 def _ms(value: float | None) -> float | None:
