@@ -20,7 +20,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,8 @@ def new_group_dir(out: str | Path | None, kind: str) -> Path:
 
 
 def versions() -> dict[str, str]:
+    from importlib import metadata  # 50 ms of imports, needed only when a run starts
+
     # os.uname, not platform.platform(): that one starts a `uname -p` subprocess on every run.
     uname = os.uname()
     out = {"python": platform.python_version(), "platform": f"{uname.sysname}-{uname.release}-{uname.machine}"}

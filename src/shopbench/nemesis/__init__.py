@@ -12,22 +12,27 @@ See `config` (the kill_config.json format), `triggers`, `nemesis` (firing, holdi
 
 from __future__ import annotations
 
-from shopbench.nemesis.backends import BACKENDS, Backend, Hit, LocalBackend, TargetStatus, make_backend
-from shopbench.nemesis.config import (
-    ACTIONS,
-    ALIASES,
-    TRIGGER_TYPES,
-    FaultPlan,
-    Trigger,
-    load_fault_plan,
-    parse_fault_plan,
-    plan_for_services,
-)
-from shopbench.nemesis.nemesis import Nemesis
-from shopbench.nemesis.timeline import Timeline, fault_windows, read_timeline
+from typing import Any
 
-__all__ = [
-    "ACTIONS", "ALIASES", "BACKENDS", "TRIGGER_TYPES", "Backend", "FaultPlan", "Hit", "LocalBackend", "Nemesis",
-    "TargetStatus", "Timeline", "Trigger", "fault_windows", "load_fault_plan", "make_backend", "parse_fault_plan",
-    "plan_for_services", "read_timeline",
-]
+# name -> submodule that defines it, imported on first access: a report that only folds fault
+# windows (timeline) must not pay for the backends, pydantic models and Docker SDK it never uses.
+_LAZY = {
+    **dict.fromkeys(("BACKENDS", "Backend", "Hit", "LocalBackend", "TargetStatus", "make_backend"), "backends"),
+    **dict.fromkeys(("ACTIONS", "ALIASES", "TRIGGER_TYPES", "FaultPlan", "Trigger", "load_fault_plan",
+                     "parse_fault_plan", "plan_for_services"), "config"),
+    "Nemesis": "nemesis",
+    **dict.fromkeys(("Timeline", "fault_windows", "read_timeline"), "timeline"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shopbench.nemesis' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"shopbench.nemesis.{module}"), name)
+    globals()[name] = value
+    return value
