@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-import gevent
-
 from shopbench.driver import GeventTransport, RestDriver, connect, new_driver
 from shopbench.errors import TargetError, UsageError
 from shopbench.history import OpListener, tee
@@ -76,11 +74,6 @@ class ConsistencySteps:
                                                pool_size=pool, advance=self.start("users", cfg.users))
             run.manifest["populate"] = {"items": items_mode, "users": users_mode,
                                         "items_created": len(items), "users_created": len(users)}
-        # The burst's connections are opened while the orders are created: the shop accepts them
-        # between requests it would wait on anyway, and the burst starts on connections already open.
-        burst = self.burst_transport = GeventTransport(ctx.target, timeout=cfg.timeout, concurrency=cfg.concurrency)
-        ctx.stack.callback(burst.close)
-        self.warming = gevent.spawn(burst.warm, "order", min(cfg.concurrency, cfg.orders))
         with run.phase("orders"):
             setup.process = "orders"
             plan = plan_orders(rng, items, users, cfg.orders, cfg.items_per_order)
@@ -90,8 +83,8 @@ class ConsistencySteps:
     def load(self, ctx: RunContext) -> None:
         cfg, monitor = self.cfg, self.monitor
         # One pooled transport sized to the burst, shared by every simulated client.
-        transport = self.burst_transport
-        self.warming.join()
+        transport = GeventTransport(ctx.target, timeout=cfg.timeout, concurrency=cfg.concurrency)
+        ctx.stack.callback(transport.close)
 
         def make_driver(process: str) -> RestDriver:
             return new_driver(transport, self.listener, process)

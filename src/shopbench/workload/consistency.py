@@ -79,7 +79,10 @@ def fire_checkouts(make_driver: Callable[[str], RestDriver], order_ids: list[str
     start on one signal. Returns the number of clients.
 
     The clients' connections are opened before the signal (see `GeventTransport.warm`): the burst
-    measures checkouts, not a thousand TCP handshakes queueing at the shop's listen backlog."""
+    measures checkouts, not a thousand TCP handshakes queueing at the shop's listen backlog. Opened
+    here, just before the signal, and not earlier: an idle connection holds a synchronous worker
+    (gunicorn's default `sync`) until a request arrives on it, so connections opened while the
+    orders are created would stall the shop's own order creation."""
     n_clients = max(1, min(concurrency, len(order_ids)))
     go = gevent.event.Event()
     drivers = [make_driver(f"burst-{index}") for index in range(n_clients)]
