@@ -59,8 +59,11 @@ def _no_resend_of_effects() -> None:
 
 _no_resend_of_effects()
 
-_poll = get_original("select", "poll")  # the OS's poll, even if gevent patched the module
-_DEAD = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP | select.POLLNVAL
+try:
+    _poll = get_original("select", "poll")  # the OS's poll, even if gevent patched the module
+except AttributeError:  # no poll() on this platform: geventhttpclient's own check stays
+    _poll = None
+_DEAD = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP | select.POLLNVAL if _poll else 0
 
 
 def _idle_socket_is_alive(self: Any, sock: Any) -> bool:
@@ -86,7 +89,8 @@ def _reuse_sockets_at_any_descriptor() -> None:
         raise ImportError(
             "geventhttpclient changed how its pool checks idle connections (no _is_socket_alive): "
             "install geventhttpclient>=2.6.1,<2.7")
-    _ghc_pool.ConnectionPool._is_socket_alive = _idle_socket_is_alive
+    if _poll is not None:
+        _ghc_pool.ConnectionPool._is_socket_alive = _idle_socket_is_alive
 
 
 _reuse_sockets_at_any_descriptor()
@@ -117,7 +121,7 @@ def _resolve_literal_once(pool: Any) -> None:
         ipaddress.ip_address(pool._connection_host)
     except ValueError:
         return
-    family = socket.AF_INET if pool.disable_ipv6 else 0
+    family = socket.AF_INET if getattr(pool, "disable_ipv6", False) else 0
     info = socket.getaddrinfo(pool._connection_host, pool._connection_port, family, socket.SOCK_STREAM,
                               socket.SOL_TCP, socket.AI_NUMERICHOST)  # a literal: no lookup, never blocks
     pool._resolve = lambda: info
