@@ -93,12 +93,18 @@ class HistoryWriter:
     """Append-only `ops.jsonl` writer. Buffers in memory and writes in batches, so recording costs
     the load generator one list append per operation."""
 
-    def __init__(self, path: str | Path, flush_every: int = 4096):
+    def __init__(self, path: str | Path, flush_every: int = 4096,
+                 on_lines: Callable[[list[bytes]], object] | None = None, on_lines_every: int = 64):
+        """`on_lines(lines)` sees every line written, in order, a few dozen at a time (so whatever it
+        does is spread over the run, never one long pause of the load); the report's series are
+        tallied this way (report/series_cache.py)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "ab")  # noqa: SIM115 - lives as long as the writer
+        self.started_at = self._file.tell()  # bytes already in the file when this writer opened it
         self._buffer: list[bytes] = []
         self._flush_every = flush_every
+        self._on_lines, self._on_lines_every, self._seen = on_lines, on_lines_every, 0
         self._ids = itertools.count()
         self.count = 0
 
@@ -110,6 +116,8 @@ class HistoryWriter:
         self.count += 1
         if len(self._buffer) >= self._flush_every:
             self.flush()
+        elif self._on_lines is not None and len(self._buffer) - self._seen >= self._on_lines_every:
+            self._show()
 
     def write_raw(self, lines: list[bytes]) -> None:
         """Lines already serialised elsewhere (a distributed worker's batch)."""
@@ -117,11 +125,20 @@ class HistoryWriter:
         self.count += len(lines)
         if len(self._buffer) >= self._flush_every:
             self.flush()
+        elif self._on_lines is not None and len(self._buffer) - self._seen >= self._on_lines_every:
+            self._show()
+
+    def _show(self) -> None:
+        self._on_lines(self._buffer[self._seen:])
+        self._seen = len(self._buffer)
 
     def flush(self) -> None:
         if self._buffer:
+            if self._on_lines is not None and self._seen < len(self._buffer):
+                self._show()
             self._file.write(b"\n".join(self._buffer) + b"\n")
             self._buffer.clear()
+            self._seen = 0
         self._file.flush()
 
     def close(self) -> None:

@@ -115,9 +115,18 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
         raise UsageError(f"{ops_path}: cannot read the history ({exc.strerror or exc}).") from None
     if origin is None:
         origin = _first_wall(ops_path, size, skip)
-    tally = _merge(_tally_ranges(ops_path, size, 0.0 if origin is None else origin, skip, workers, meanwhile),
-                   ops_path)
-    return build_series(tally, origin, width, locust_history, tuple(skip_processes))
+    # The tally the run's writer made of the history's first bytes, when it provably describes them
+    # (report/series_cache.py); the rest of the file, and all of it otherwise, is read here.
+    from shopbench.report.series_cache import read_cached
+
+    cached = read_cached(ops_path, size, origin, skip) if origin is not None else None
+    done = [cached[0]] if cached is not None else []
+    start = cached[1] if cached is not None else 0
+    if start < size or not done:
+        done += _tally_ranges(ops_path, size, 0.0 if origin is None else origin, skip, workers, meanwhile, start)
+    elif meanwhile is not None:
+        meanwhile()
+    return build_series(_merge(done, ops_path), origin, width, locust_history, tuple(skip_processes))
 
 
 def build_series(tally: Tally, origin: float | None, width: float | None = None,
@@ -232,12 +241,13 @@ def _first_wall(path: Path, size: int, skip: frozenset[str]) -> float | None:
     return None
 
 
-def split_ranges(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
-    """`parts` byte ranges of about equal size, each starting at the beginning of a line."""
-    cuts = [0]
+def split_ranges(path: Path, size: int, parts: int, start: int = 0) -> list[tuple[int, int]]:
+    """`parts` byte ranges of [start, size) of about equal size, each starting at the beginning of a
+    line (`start` is one)."""
+    cuts = [start]
     with open(path, "rb") as f:
         for k in range(1, parts):
-            f.seek(max(k * size // parts - 1, cuts[-1]))
+            f.seek(max(start + k * (size - start) // parts - 1, cuts[-1]))
             f.readline()  # to the start of the next line
             cuts.append(min(f.tell(), size))
     cuts.append(size)
@@ -256,8 +266,8 @@ def _workers(size: int, workers: int | None) -> int:
 
 
 def _tally_ranges(path: Path, size: int, origin: float, skip: frozenset[str], workers: int | None,
-                  meanwhile: Callable[[], object] | None) -> list[Tally]:
-    ranges = split_ranges(path, size, _workers(size, workers)) or [(0, 0)]
+                  meanwhile: Callable[[], object] | None, start: int = 0) -> list[Tally]:
+    ranges = split_ranges(path, size, _workers(size - start, workers), start) or [(start, start)]
     jobs = [(_start_worker(args), args) for args in ((path, a, b, size, origin, skip) for a, b in ranges[1:])]
     try:
         if meanwhile is not None:
@@ -355,12 +365,12 @@ def tally_range(path: Path, start: int, end: int, size: int, origin: float, skip
     problem and records it in `error`; a damaged line is a problem unless it is the file's last."""
     out = Tally()
     for lines, final in _blocks(path, start, end):
-        if not _tally_lines(lines, out, origin, skip, final and end >= size):
+        if not tally_lines(lines, out, origin, skip, final and end >= size):
             break
     return out
 
 
-def _tally_lines(lines: list[bytes], out: Tally, origin: float, skip: frozenset[str], at_end: bool) -> bool:
+def tally_lines(lines: list[bytes], out: Tally, origin: float, skip: frozenset[str], at_end: bool) -> bool:
     """One block of lines into `out`; False once a problem is recorded. The hot loop of a report:
     every name is a local, and nothing is built per operation but a latency and a time in flight."""
     loads, decode_error, floor = orjson.loads, orjson.JSONDecodeError, math.floor

@@ -26,6 +26,7 @@ from shopbench.checker.verdict import exit_code, result_of
 from shopbench.errors import ShopbenchError
 from shopbench.history import HistoryWriter
 from shopbench.monitor import LoadMonitor
+from shopbench.report.series_cache import SeriesRecorder
 from shopbench.rundir import OPS, RunDir
 from shopbench.runner.companion import Companion, VerdictInputs
 from shopbench.runner.finish import write_report
@@ -143,7 +144,11 @@ def execute(kind: str, out: str | Any, config: dict[str, Any], steps: Steps, *, 
             run.save_manifest()
             for companion in companions:
                 companion.bind(run, shop.supervisor if shop is not None else None)
-            writer = stack.enter_context(HistoryWriter(run.file(OPS)))
+            # The report's series are tallied as the history is written (report/series_cache.py);
+            # saved once the writer has closed (the stack unwinds last-in first-out).
+            recorder = SeriesRecorder(run.manifest["started"])
+            stack.callback(recorder.save, run.file(OPS))
+            writer = stack.enter_context(HistoryWriter(run.file(OPS), on_lines=recorder))
             ctx = RunContext(run, target, shop, writer, list(companions), stack)
             steps.populate(ctx)
             writer.flush()
