@@ -7,6 +7,7 @@
   verdict.json  the checker's verdict, a contract other tools read
   locust_*.csv  Locust's CSV output (stress runs), locust.html its own report
   report.html   shopbench's self-contained report
+  series.tally  the report's series, tallied while ops.jsonl was written (a cache; see report/series_cache.py)
 """
 
 from __future__ import annotations
