@@ -95,7 +95,9 @@ def suite(
         raise UsageError("give --faults FILE or --kill-services NAME, not both.")
     root = new_group_dir(out, "suite")
     if kill_services:
-        plan = plan_for_services(kill_services, at=1.0)  # names are checked against the backend by each test
+        # At the first answered checkout, not at a time: a consistency burst can be over within a
+        # second, and a kill planned after it never lands. Names are checked by each test's backend.
+        plan = plan_for_services(kill_services, trigger="checkouts", at=1)
         faults = root / "kill_services.json"
         faults.write_text(json.dumps({"kill_triggers": plan.model_dump()["kill_triggers"]}, indent=2))
     codes: dict[str, int] = {}

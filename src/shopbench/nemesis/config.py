@@ -180,8 +180,9 @@ def load_fault_plan(path: str | Path, known_services: Collection[str] | None = N
 
 def plan_for_services(services: Iterable[str], action: str = "kill", at: float = 0.0, recovery_time: float = 0,
                       known_services: Collection[str] | None = None, count: int = 1,
-                      backend: Any = None) -> FaultPlan:
-    """Seed 001's static `--kill-services a b`: one time trigger at `at` seconds hitting them all."""
-    data = {"kill_triggers": [{"type": "time", "threshold": at, "services": list(services), "count": count,
+                      backend: Any = None, trigger: str = "time") -> FaultPlan:
+    """Seed 001's static `--kill-services a b`: one trigger (`trigger` at `at`: seconds, checkouts, …)
+    hitting them all."""
+    data = {"kill_triggers": [{"type": trigger, "threshold": at, "services": list(services), "count": count,
                                "recovery_time": recovery_time, "action": action}]}
     return parse_fault_plan(data, "--kill-services", known_services, backend)
