@@ -50,7 +50,10 @@ class SeriesRecorder:
         data = b"\n".join(lines) + b"\n"  # the bytes the writer puts in the file for these lines
         self.crc = zlib.crc32(data, self.crc)
         self.size += len(data)
-        self.ok = tally_lines(lines, self.tally, self.origin, self.skip, False)
+        try:
+            self.ok = tally_lines(lines, self.tally, self.origin, self.skip, False)
+        except Exception:  # a cache must never break the run writing the history: no file, that's all
+            self.ok = False
 
     def save(self, ops_path: str | Path) -> Path | None:
         """Write `series.tally` beside `ops_path`; None (and no file) when nothing or something
