@@ -91,7 +91,7 @@ OpListener = Callable[[Op], None]
 
 class HistoryWriter:
     """Append-only `ops.jsonl` writer. Buffers in memory and writes in batches, so recording costs
-    the load generator one list append per operation."""
+    the load generator one serialisation and one list append per operation (plus `on_lines`)."""
 
     def __init__(self, path: str | Path, flush_every: int = 4096,
                  on_lines: Callable[[list[bytes]], object] | None = None, on_lines_every: int = 64):
@@ -101,7 +101,6 @@ class HistoryWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "ab")  # noqa: SIM115 - lives as long as the writer
-        self.started_at = self._file.tell()  # bytes already in the file when this writer opened it
         self._buffer: list[bytes] = []
         self._flush_every = flush_every
         self._on_lines, self._on_lines_every, self._seen = on_lines, on_lines_every, 0
