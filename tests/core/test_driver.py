@@ -240,3 +240,24 @@ def test_an_ip_literal_is_not_resolved_for_every_connection(server, monkeypatch)
     finally:
         transport.close()
     assert calls == []
+
+
+def test_making_a_transport_never_yields_to_the_hub_in_a_patched_process():
+    """Locust makes a transport per user as it spawns them, in a gevent-patched process: resolving
+    the target there through gevent's thread-pool resolver yielded once per service and slowed
+    spawning 10,000 users to ~100 a second (benchmarks/scale_users.py)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import gevent\n"
+        "from shopbench.driver.transport import GeventTransport\n"
+        "from shopbench.target import Target\n"
+        "ran = []\n"
+        "gevent.spawn(ran.append, 1)\n"
+        "for _ in range(50):\n"
+        "    GeventTransport(Target('http://127.0.0.1:9', 'http://127.0.0.1:9', 'http://[::1]:9')).close()\n"
+        "print('yielded' if ran else 'never yielded')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "never yielded", done.stdout + done.stderr
