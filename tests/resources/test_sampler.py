@@ -81,9 +81,9 @@ def gunicorn(tmp_path):
 
 @pytest.mark.parametrize("linux", [True, False], ids=["proc-and-netlink", "psutil-portable"])
 def test_a_multi_process_service_is_its_whole_tree(gunicorn, tmp_path, monkeypatch, linux):
-    import shopbench.resources
+    import shopbench.resources.procfs
 
-    monkeypatch.setattr(shopbench.resources, "LINUX", linux)  # False: the path macOS takes
+    monkeypatch.setattr(shopbench.resources.procfs, "LINUX", linux)  # False: the path macOS takes
     proc, port = gunicorn
     for _ in range(6):  # reach both workers, so each holds its 8 MiB
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
