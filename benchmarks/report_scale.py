@@ -4,9 +4,9 @@ Prints figures and ratios measured side by side in the same child process; asser
 speed. Target (issue 15): the report of 1 M operations in at most 2 s wall. The history is written as
 a run writes it, through a `HistoryWriter` whose `SeriesRecorder` tallies the series on the way
 (`series.tally`, report/series_cache.py), and the report is timed on that run directory; then, in
-the same child, without the tally (a run directory from an older shopbench: the history is read,
-split across cores), reading the history's bytes (the floor any reader pays) and computing the
-series in one process (`workers=1`), so a loaded machine shows in every figure of a row alike. Each
+the same child, without the tally (a run directory from an older shopbench: the history is read in
+one pass), reading the history's bytes (the floor any reader pays) and computing the
+series again, so a loaded machine shows in every figure of a row alike. Each
 size runs in a fresh child process, so its imports and peak memory are its own.
 
     python benchmarks/report_scale.py [N ...]     (default: 5000 100000 1000000)
@@ -99,7 +99,7 @@ def measure(run_dir: str) -> None:
     workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     started = json.loads((Path(run_dir) / "run.json").read_text())["started"]
     t = time.perf_counter()
-    compute_series(ops, origin=started, workers=1)
+    compute_series(ops, origin=started)
     one = time.perf_counter() - t
     tally.with_suffix(".away").rename(tally)
     print(json.dumps({"seconds": took, "cpu": cpu, "workers_cpu": workers_cpu, "warm": statistics.median(again),

@@ -36,7 +36,7 @@ def written(run: Path, ops: list[dict], flush_every: int = 97) -> Path:
 def from_file_only(path: Path):
     (path.parent / FILE).rename(path.parent / "moved.tally")
     try:
-        return compute_series(path, origin=ORIGIN, workers=1)
+        return compute_series(path, origin=ORIGIN)
     finally:
         (path.parent / "moved.tally").rename(path.parent / FILE)
 
@@ -44,8 +44,25 @@ def from_file_only(path: Path):
 def test_the_cached_tally_gives_the_series_of_reading_the_history(tmp_path):
     path = written(tmp_path / "run", history(3000))
     assert read_cached(path, path.stat().st_size, ORIGIN, {"orders", "populate", "probe", "settle", "state"})
-    cached = compute_series(path, origin=ORIGIN, workers=1)
+    cached = compute_series(path, origin=ORIGIN)
     assert cached.count > 0 and cached == from_file_only(path)
+
+
+def test_the_cached_tally_is_used_and_only_the_rest_is_read(tmp_path, monkeypatch):
+    from shopbench.report import series as series_module
+
+    ops = history(1200)
+    path = written(tmp_path / "run", ops[:800])
+    covered = path.stat().st_size
+    with HistoryWriter(path) as settle:
+        settle.write_raw([orjson.dumps(o) for o in ops[800:]])
+    reads = []
+    real = series_module.tally_range
+    monkeypatch.setattr(series_module, "tally_range",
+                        lambda p, a, b, *rest: reads.append((a, b)) or real(p, a, b, *rest))
+    assert compute_series(path, origin=ORIGIN) == from_file_only(path)
+    assert reads[0] == (covered, path.stat().st_size)  # with the tally: only the bytes after it
+    assert reads[1] == (0, path.stat().st_size)  # without it (from_file_only): the whole file
 
 
 def test_lines_another_writer_appended_are_read_from_the_file(tmp_path):
@@ -56,8 +73,8 @@ def test_lines_another_writer_appended_are_read_from_the_file(tmp_path):
         settle.write_raw([orjson.dumps(o) for o in ops[800:]])
     tally, upto = read_cached(path, path.stat().st_size, ORIGIN, {"orders", "populate", "probe", "settle", "state"})
     assert upto == covered < path.stat().st_size
-    assert compute_series(path, origin=ORIGIN, workers=1) == from_file_only(path)
-    full = compute_series(path, origin=ORIGIN, workers=1)
+    assert compute_series(path, origin=ORIGIN) == from_file_only(path)
+    full = compute_series(path, origin=ORIGIN)
     assert full.count > tally.count
 
 
@@ -68,7 +85,7 @@ def test_a_history_changed_after_its_tally_is_read_whole(tmp_path):
     data[at] = ord("9") if data[at] != ord("9") else ord("8")  # one latency changed, same size
     path.write_bytes(bytes(data))
     assert read_cached(path, len(data), ORIGIN, {"orders", "populate", "probe", "settle", "state"}) is None
-    assert compute_series(path, origin=ORIGIN, workers=1) == from_file_only(path)
+    assert compute_series(path, origin=ORIGIN) == from_file_only(path)
 
 
 @pytest.mark.parametrize("damage", ["origin", "skip", "truncated arrays", "not json", "longer than history"])
@@ -90,7 +107,7 @@ def test_a_tally_that_does_not_match_is_ignored(tmp_path, damage):
         meta["bytes"] = path.stat().st_size + 1
         cache.write_bytes(orjson.dumps(meta) + b"\n" + body)
     assert read_cached(path, path.stat().st_size, origin, skip) is None
-    assert compute_series(path, origin=ORIGIN, workers=1) == from_file_only(path)
+    assert compute_series(path, origin=ORIGIN) == from_file_only(path)
 
 
 def test_a_damaged_line_leaves_no_tally_and_the_same_error(tmp_path):
@@ -101,7 +118,7 @@ def test_a_damaged_line_leaves_no_tally_and_the_same_error(tmp_path):
         w.write_raw([orjson.dumps(op(1, 0.1, 0.01)), b"not a record", orjson.dumps(op(2, 0.2, 0.01))])
     assert recorder.save(run / "ops.jsonl") is None and not (run / FILE).exists()
     with pytest.raises(UsageError, match="line 2"):
-        compute_series(run / "ops.jsonl", origin=ORIGIN, workers=1)
+        compute_series(run / "ops.jsonl", origin=ORIGIN)
 
 
 def test_a_consistency_run_writes_a_tally_its_report_can_trust(tmp_path):

@@ -1,4 +1,5 @@
-"""A history tallied in byte ranges (and in worker interpreters) gives exactly the Series of one pass."""
+"""A history tallied in byte ranges and merged (what a run's `series.tally` plus the rest of the file are)
+gives exactly the Series of one pass."""
 
 from __future__ import annotations
 
@@ -10,9 +11,21 @@ import pytest
 
 from shopbench.errors import UsageError
 from shopbench.report import series as series_module
-from shopbench.report.series import compute_series, split_ranges
+from shopbench.report.series import compute_series
 
 ORIGIN = 1_000_000.0
+
+
+def split_ranges(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` byte ranges of about equal size, each starting at the beginning of a line."""
+    cuts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(max(k * size // parts - 1, cuts[-1]))
+            f.readline()
+            cuts.append(min(f.tell(), size))
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def op(i: int, start: float, latency: float, f: str = "checkout", kind: str = "ok", expect: str | None = None,
@@ -70,7 +83,7 @@ def test_ranges_start_at_line_starts_and_cover_the_file(tmp_path):
 @pytest.mark.parametrize("parts", [2, 3, 7])
 def test_tallies_of_ranges_merge_into_the_one_pass_series(tmp_path, parts):
     path = write(tmp_path / "ops.jsonl", history())
-    one = compute_series(path, origin=ORIGIN, workers=1)
+    one = compute_series(path, origin=ORIGIN)
     split = in_ranges(path, parts)
     assert split == in_ranges(path, 1) == one
     assert merged(path, parts).lat == merged(path, 1).lat  # every bucket's latencies, in file order
@@ -80,30 +93,9 @@ def test_tallies_of_ranges_merge_into_the_one_pass_series(tmp_path, parts):
 
 def test_small_blocks_split_lines_and_change_nothing(tmp_path, monkeypatch):
     path = write(tmp_path / "ops.jsonl", history())
-    whole = compute_series(path, origin=ORIGIN, workers=1)
+    whole = compute_series(path, origin=ORIGIN)
     monkeypatch.setattr(series_module, "BLOCK", 97)  # shorter than any line: every line crosses blocks
-    assert compute_series(path, origin=ORIGIN, workers=1) == whole
-
-
-def test_worker_processes_give_the_same_series(tmp_path, monkeypatch):
-    path = write(tmp_path / "ops.jsonl", history(3000))
-    one = compute_series(path, origin=ORIGIN, workers=1)
-    calls = []
-    real = series_module.tally_range
-    monkeypatch.setattr(series_module, "tally_range", lambda *a: calls.append(a) or real(*a))
-    assert compute_series(path, origin=ORIGIN, workers=3) == one
-    assert len(calls) == 1  # this process tallied one range; the workers the other two
-
-
-def test_a_worker_that_dies_is_replaced_by_this_process(tmp_path, monkeypatch):
-    path = write(tmp_path / "ops.jsonl", history(1000))
-    one = compute_series(path, origin=ORIGIN, workers=1)
-    monkeypatch.setattr(series_module, "WORKER", "import sys; sys.exit(3)")
-    calls = []
-    real = series_module.tally_range
-    monkeypatch.setattr(series_module, "tally_range", lambda *a: calls.append(a) or real(*a))
-    assert compute_series(path, origin=ORIGIN, workers=2) == one
-    assert len(calls) == 2
+    assert compute_series(path, origin=ORIGIN) == whole
 
 
 def test_without_a_start_time_x0_is_the_first_counted_operation(tmp_path):
@@ -111,16 +103,16 @@ def test_without_a_start_time_x0_is_the_first_counted_operation(tmp_path):
     path = write(tmp_path / "ops.jsonl", ops)
     first = next(o for o in ops if o["process"] not in series_module.SETUP_PROCESSES)
     assert first["wall"] != ops[0]["wall"]  # a setup operation comes first and is not x = 0
-    assert compute_series(path, workers=1).origin == first["wall"]
-    assert compute_series(path, workers=2) == compute_series(path, origin=first["wall"], workers=1)
+    assert compute_series(path).origin == first["wall"]
+    assert compute_series(path) == compute_series(path, origin=first["wall"])
 
 
 def test_a_cut_short_last_line_is_left_out_in_every_split(tmp_path):
     ops = history()
     whole = write(tmp_path / "whole.jsonl", ops)
     cut = write(tmp_path / "cut.jsonl", ops, tail=orjson.dumps(op(999, 1.0, 0.1))[:40])
-    expected = compute_series(whole, origin=ORIGIN, workers=1)
-    assert compute_series(cut, origin=ORIGIN, workers=1) == expected
+    expected = compute_series(whole, origin=ORIGIN)
+    assert compute_series(cut, origin=ORIGIN) == expected
     for parts in (2, 4):
         assert merged(cut, parts).lines == len(ops) + 1  # read, and left out
         assert in_ranges(cut, parts) == in_ranges(whole, parts) == expected
@@ -140,7 +132,7 @@ def test_a_damaged_line_inside_the_file_is_an_error_naming_it_in_every_split(tmp
     path = damaged_at(tmp_path, line)
     message = rf"line {line} is not a JSON operation record"
     with pytest.raises(UsageError, match=message):
-        compute_series(path, origin=ORIGIN, workers=1)
+        compute_series(path, origin=ORIGIN)
     for parts in (2, 3, 7):  # the damaged line ends some range but never the file: still an error
         with pytest.raises(UsageError, match=message):
             in_ranges(path, parts)
@@ -175,15 +167,6 @@ def test_a_damaged_line_that_ends_a_range_is_still_an_error(tmp_path):
     line = data[:start].count(b"\n") + 1
     with pytest.raises(UsageError, match=rf"line {line} is not a JSON operation record"):
         in_ranges(path, 2)
-
-
-def test_meanwhile_runs_once_after_the_workers_started(tmp_path, monkeypatch):
-    path = write(tmp_path / "ops.jsonl", history(1000))
-    started, seen = [], []
-    real = series_module._start_worker
-    monkeypatch.setattr(series_module, "_start_worker", lambda args: started.append(args) or real(args))
-    series = compute_series(path, origin=ORIGIN, workers=3, meanwhile=lambda: seen.append(len(started)))
-    assert seen == [2] and series == compute_series(path, origin=ORIGIN, workers=1)
 
 
 def test_a_report_folds_the_fault_windows_while_it_reads_and_still_names_a_bad_record(tmp_path):

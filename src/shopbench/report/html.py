@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from markupsafe import Markup
 
 from shopbench import __version__
 from shopbench.report import charts
-from shopbench.report.rundata import RunData, fault_recoveries, fold_windows, load_run, slo_results
+from shopbench.report.rundata import RunData, fault_recoveries, load_run, slo_results
 from shopbench.report.series import Series, compute_series, resource_series
 from shopbench.rundir import REPORT
 
@@ -91,18 +90,17 @@ def write_atomically(path: Path, text: str) -> Path:
 def build_report(run_dir: str | Path, out: str | Path | None = None, partial: bool = False) -> Path:
     """Write the run's `report.html` (or `out`) and return its path. `partial=True` accepts a run
     that ended before its verdict (a crash, Ctrl-C): the page says what is missing."""
-    run = load_run(run_dir, partial=partial, fold=False)
-    # Folding the fault windows imports the nemesis package (0.3 s): done while workers read the history.
-    series = series_for(run, meanwhile=lambda: fold_windows(run))
+    run = load_run(run_dir, partial=partial)
+    series = series_for(run)
     figures, context = report_context(run, series)
     html = render_page("report.html.j2", figures, **context)
     return write_atomically(Path(out) if out is not None else run.path / REPORT, html)
 
 
-def series_for(run: RunData, meanwhile: Callable[[], object] | None = None) -> Series:
+def series_for(run: RunData) -> Series:
     started = run.manifest.get("started")
     origin = float(started) if isinstance(started, int | float) else None
-    return compute_series(run.ops_path, origin=origin, locust_history=run.locust_history, meanwhile=meanwhile)
+    return compute_series(run.ops_path, origin=origin, locust_history=run.locust_history)
 
 
 def report_context(run: RunData, series: Series) -> tuple[dict[str, charts.Figure], dict[str, Any]]:

@@ -45,9 +45,8 @@ class RunData:
         return str(self.manifest.get("kind") or "run")
 
 
-def load_run(path: str | Path, partial: bool = False, fold: bool = True) -> RunData:
-    """Read a run directory; every problem a user can fix is one `UsageError` naming the file.
-    `fold=False` leaves the fault windows to `fold_windows`, for a caller with something to do meanwhile."""
+def load_run(path: str | Path, partial: bool = False) -> RunData:
+    """Read a run directory; every problem a user can fix is one `UsageError` naming the file."""
     run = RunDir.open(path)
     if not isinstance(run.manifest, dict):
         raise UsageError(f"{run.file(MANIFEST)}: expected a JSON object (the run manifest).")
@@ -72,17 +71,11 @@ def load_run(path: str | Path, partial: bool = False, fold: bool = True) -> RunD
     resources = _read_resources(run.file(RESOURCES), notes)
     data = RunData(run.path, run.manifest, ops_path, verdict, faults, has_state, locust_stats, locust_history, notes,
                    [], resources)
-    if fold:
-        fold_windows(data)
-    return data
-
-
-def fold_windows(run: RunData) -> None:
-    """`run.windows` from its fault timeline (one record per fault)."""
-    try:
-        run.windows = _fold(run.faults) if run.faults else []
+    try:  # one record per fault
+        data.windows = _fold(faults) if faults else []
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{run.path / FAULTS}: a fault record lacks a field or has a wrong type ({exc}).") from None
+    return data
 
 
 def _check_verdict(data: Any, path: Path) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Time series of a run, computed in one pass over its history.
 
-A large history is read in byte ranges, one per core, each tallied on its own (`Tally`: fine
-buckets of latencies, counts, pieces of time in flight) and merged in file order; every figure of
-the merged tally is the one a single pass gives, so the split changes the time a report takes, not
-a number on it. A damaged line is an error wherever it falls, except as the file's very last line
-(a crash mid-write), the rule of `shopbench.history.iter_history`.
+The history is tallied (`Tally`: fine buckets of latencies, counts, pieces of time in flight). A run
+written by shopbench carries the tally its writer made (`series.tally`, report/series_cache.py); only
+the bytes after it are read here, and the two tallies merge in file order into exactly what one pass
+gives. A damaged line is an error wherever it falls, except as the file's very last line (a crash
+mid-write), the rule of `shopbench.history.iter_history`.
 
 Latency percentiles are exact: every latency of a bucket is kept and the percentile is read off the
 sorted list (nearest rank), never averaged from coarser figures. The history is read once at a
@@ -17,14 +17,12 @@ and latencies, so it lines up with the fault timeline.
 from __future__ import annotations
 
 import math
-import os
-import sys
 from array import array
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -32,17 +30,12 @@ from shopbench.errors import UsageError
 from shopbench.history import FAIL, INFO, OK, SETUP_PROCESSES
 from shopbench.latency import nearest_rank
 
-if TYPE_CHECKING:
-    import subprocess
-
 FINE = 0.1  # seconds; the resolution the history is read at
 WIDTHS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 MAX_POINTS = 400
 # Setup and final-state reads: not load. Left out of the series (and counted), as the SLO checker does,
 # so a burst of settle reads does not dwarf the load it follows.
 PERCENTILES = (("p50", 50.0), ("p95", 95.0), ("p99", 99.0))  # percent, as shopbench.latency takes them
-# Below this size one process reads the history: starting another costs more than it saves.
-PARALLEL_BYTES = 16 * 2**20
 BLOCK = 2**21  # bytes read and parsed at a time, so memory stays flat however long the history
 
 
@@ -101,12 +94,9 @@ def pick_width(span: float) -> float:
 
 def compute_series(ops_path: str | Path, origin: float | None = None,
                    locust_history: Iterable[Mapping[str, str]] | None = None,
-                   width: float | None = None, skip_processes: Collection[str] = SETUP_PROCESSES,
-                   workers: int | None = None, meanwhile: Callable[[], object] | None = None) -> Series:
-    """Read `ops.jsonl` once and build every series a report draws. A large history is split into
-    byte ranges tallied on every core (`workers`: how many processes, default all cores for a file
-    of at least `PARALLEL_BYTES`); the merged tally is the same as one pass over the whole file.
-    `meanwhile` is called once the workers are started, before this process reads its own range."""
+                   width: float | None = None, skip_processes: Collection[str] = SETUP_PROCESSES) -> Series:
+    """Read `ops.jsonl` once (after what `series.tally` already covers) and build every series a
+    report draws."""
     ops_path = Path(ops_path)
     skip = frozenset(skip_processes)
     try:
@@ -123,9 +113,7 @@ def compute_series(ops_path: str | Path, origin: float | None = None,
     done = [cached[0]] if cached is not None else []
     start = cached[1] if cached is not None else 0
     if start < size or not done:
-        done += _tally_ranges(ops_path, size, 0.0 if origin is None else origin, skip, workers, meanwhile, start)
-    elif meanwhile is not None:
-        meanwhile()
+        done.append(tally_range(ops_path, start, size, size, 0.0 if origin is None else origin, skip))
     return build_series(_merge(done, ops_path), origin, width, locust_history, tuple(skip_processes))
 
 
@@ -239,97 +227,6 @@ def _first_wall(path: Path, size: int, skip: frozenset[str]) -> float | None:
             wall = op.get("wall")
             return wall if isinstance(wall, int | float) else None
     return None
-
-
-def split_ranges(path: Path, size: int, parts: int, start: int = 0) -> list[tuple[int, int]]:
-    """`parts` byte ranges of [start, size) of about equal size, each starting at the beginning of a
-    line (`start` is one)."""
-    cuts = [start]
-    with open(path, "rb") as f:
-        for k in range(1, parts):
-            f.seek(max(start + k * (size - start) // parts - 1, cuts[-1]))
-            f.readline()  # to the start of the next line
-            cuts.append(min(f.tell(), size))
-    cuts.append(size)
-    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
-
-
-def _workers(size: int, workers: int | None) -> int:
-    if workers is not None:
-        return max(1, workers)
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    # At least half of PARALLEL_BYTES a range, so a worker's start (≈ 0.1 s) stays worth it on a big machine.
-    return max(1, min(cores, size // (PARALLEL_BYTES // 2)))
-
-
-def _tally_ranges(path: Path, size: int, origin: float, skip: frozenset[str], workers: int | None,
-                  meanwhile: Callable[[], object] | None, start: int = 0) -> list[Tally]:
-    ranges = split_ranges(path, size, _workers(size - start, workers), start) or [(start, start)]
-    jobs = [(_start_worker(args), args) for args in ((path, a, b, size, origin, skip) for a, b in ranges[1:])]
-    try:
-        if meanwhile is not None:
-            meanwhile()
-        mine = tally_range(path, *ranges[0], size, origin, skip)  # while the workers tally the rest
-        return [mine, *(_finish_worker(proc, args) for proc, args in jobs)]
-    finally:
-        for proc, _ in jobs:  # left running only when this process stopped early (Ctrl-C)
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
-# A worker is a fresh interpreter running `_serve`, not a multiprocessing child: forking could copy a
-# lock held by another thread of a run (or gevent's hub), and multiprocessing's spawn re-runs the
-# caller's main script, which breaks a script without a `__main__` guard. The directory holding
-# `shopbench` goes last on its path: found when nothing else provides it (a test's own sys.path),
-# never shadowing the standard library.
-WORKER = "import sys; sys.path.append(sys.argv[1]); import shopbench.report.series as s; s._serve()"
-
-
-def _start_worker(args: tuple[Any, ...]) -> subprocess.Popen[bytes] | None:
-    # Imported here: only a history large enough to split needs them (they cost every report 10 ms).
-    import pickle
-    import subprocess
-
-    home = str(Path(__file__).resolve().parents[2])
-    try:
-        proc = subprocess.Popen([sys.executable, "-c", WORKER, home], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-        assert proc.stdin is not None
-        proc.stdin.write(pickle.dumps(args))
-        proc.stdin.close()
-    except OSError:
-        return None
-    return proc
-
-
-def _finish_worker(proc: subprocess.Popen[bytes] | None, args: tuple[Any, ...]) -> Tally:
-    import pickle
-
-    if proc is not None:
-        assert proc.stdout is not None
-        data = proc.stdout.read()
-        if proc.wait() == 0:
-            try:
-                result = pickle.loads(data)
-            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-                result = None
-            if isinstance(result, Tally):
-                return result
-    # A worker that could not start or died: its range is tallied here, slower but the same.
-    return tally_range(*args)
-
-
-def _serve() -> None:
-    """A worker's main: the pickled arguments of `tally_range` on stdin, its pickled Tally on stdout."""
-    import pickle
-
-    args = pickle.loads(sys.stdin.buffer.read())
-    sys.stdout.buffer.write(pickle.dumps(tally_range(*args), protocol=pickle.HIGHEST_PROTOCOL))
-    sys.stdout.buffer.flush()
 
 
 def _blocks(path: Path, start: int, end: int) -> Iterator[tuple[list[bytes], bool]]:
