@@ -32,10 +32,11 @@ so far on disk. `fault_windows` folds the lines back into one record per fault.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from shopbench.errors import UsageError
 from shopbench.nemesis.network import NETWORK_ACTIONS
@@ -55,12 +56,12 @@ class Timeline:
             self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def record(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, default=str)
+        line = orjson.dumps(entry, default=str, option=orjson.OPT_NON_STR_KEYS)
         with self._lock:
             self.entries.append(entry)
             if self.path is not None:
-                with open(self.path, "a") as f:
-                    f.write(line + "\n")
+                with open(self.path, "ab") as f:
+                    f.write(line + b"\n")
 
 
 def read_timeline(path: str | Path) -> list[dict[str, Any]]:
@@ -69,13 +70,13 @@ def read_timeline(path: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     out = []
-    lines = path.read_text().splitlines()
+    lines = path.read_bytes().splitlines()
     for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
+            out.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
             if i == len(lines):  # cut short by a crash mid-write
                 break
             raise UsageError(f"{path}: line {i} is not a JSON fault record.") from None
