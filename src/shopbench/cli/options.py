@@ -12,9 +12,11 @@ POPULATE_MODES = "auto|batch|api"
 
 FAULTS = typer.Option(None, "--faults", help="kill_config.json (seed 001's format): faults fired during the "
                       "load; time triggers count from the load's start, fractions allowed.")
-FAULT_BACKEND = typer.Option("local", "--fault-backend", help="With --faults and --urls: local | docker.")
+FAULT_BACKEND = typer.Option("local", "--fault-backend", help="With --faults and --urls: local | docker | k8s "
+                             "(k8s: --services-file names the namespace and label selectors).")
 SERVICES_FILE = typer.Option(None, "--services-file", help="With --faults --urls: your services "
-                             "(JSON/TOML: name, command, cwd, env, health_url).")
+                             "(JSON/TOML: name, command, cwd, env, health_url; with --fault-backend k8s: namespace and "
+                             "a label selector per service).")
 SERVICES_DATA = typer.Option(None, "--services-data", help="With --faults --urls: a shopbench supervisor state "
                              "directory (e.g. .shopbench/shop/services of `shopbench shop up`).")
 DOCKER_URL = typer.Option(None, "--docker-url", help="With --fault-backend docker: the Engine URL "

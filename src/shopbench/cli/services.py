@@ -19,7 +19,8 @@ from shopbench.errors import EXIT_UNREACHABLE, UsageError
 from shopbench.nemesis.backends import BACKENDS, Backend, Hit, LocalBackend, make_backend
 
 services_app = typer.Typer(
-    help="List, inspect and fault the services of a shop by hand (local processes or Docker containers).",
+    help="List, inspect and fault the services of a shop by hand (local processes, Docker containers or "
+    "Kubernetes pods).",
     no_args_is_help=True,
 )
 app.add_typer(services_app, name="services")
@@ -31,7 +32,7 @@ DATA_OPT = typer.Option(None, "--data", "--services-data", help="local: the supe
                         "stem>/ beside that file, whatever the current folder).")
 FILE_OPT = typer.Option(None, "--services-file", help="local: a JSON or TOML file describing your own services "
                         "(name, command, cwd, env; health_url, health_tcp or port; match or pid_file to adopt "
-                        "a running instance).")
+                        "a running instance). k8s: the namespace and each service's label selector.")
 DOCKER_OPT = typer.Option(None, "--docker-url", help="docker: the Engine URL (default unix:///var/run/docker.sock).")
 PROJECT_OPT = typer.Option(None, "--project", help="docker: only containers of this Compose project.")
 COUNT_OPT = typer.Option(1, "--count", min=1, help="How many containers of each service to hit.")
@@ -46,7 +47,9 @@ def _backend(backend: str, data: Path | None, services_file: Path | None, docker
     if backend == "local" and (docker_url or project):
         raise UsageError("--docker-url and --project apply to --backend docker only.")
     if backend == "docker" and (data or services_file):
-        raise UsageError("--data and --services-file apply to --backend local only.")
+        raise UsageError("--data and --services-file apply to --backend local (or k8s: --services-file) only.")
+    if backend == "k8s" and (data or docker_url or project):
+        raise UsageError("--backend k8s takes --services-file only (a Kubernetes services file).")
     return make_backend(backend, data_dir=data, services_file=services_file, docker_url=docker_url,
                         project=project)
 

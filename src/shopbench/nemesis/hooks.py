@@ -139,6 +139,8 @@ class FaultHook:
                                  "directory) or --fault-backend docker.")
             return make_backend("local", data_dir=self.options["data_dir"],
                                 services_file=self.options["services_file"])
+        if self.backend_spec == "k8s":
+            return make_backend("k8s", services_file=self.options["services_file"])
         return make_backend(self.backend_spec, docker_url=self.options["docker_url"],
                             project=self.options["project"])
 
@@ -186,8 +188,11 @@ def hook_from_flags(
             raise UsageError("--fault-backend, --services-file, --services-data, --docker-url and --project "
                              "only apply with --faults FILE.")
         return None
-    if backend not in ("local", "docker"):
-        raise UsageError(f"--fault-backend {backend!r}: choose local or docker.")
+    if backend not in ("local", "docker", "k8s"):
+        raise UsageError(f"--fault-backend {backend!r}: choose local, docker or k8s.")
+    if backend == "k8s" and services_file is None:
+        raise UsageError("--fault-backend k8s needs --services-file: a Kubernetes services file naming the "
+                         "namespace and each service's label selector (see docs/faults.md).")
 
     def show(entry: dict[str, Any]) -> None:
         if echo is None:

@@ -1,4 +1,4 @@
-"""Fault backends: how an action reaches a service (local processes, Docker)."""
+"""Fault backends: how an action reaches a service (local processes, Docker, Kubernetes)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from shopbench.nemesis.backends.base import Backend, Hit, TargetStatus
 from shopbench.nemesis.backends.local import LocalBackend, load_services_file, services_data_dir
 from shopbench.processes import Supervisor
 
-BACKENDS = ("local", "docker")
+BACKENDS = ("local", "docker", "k8s")
 REFSHOP_SERVICES_DIR = Path(".shopbench/shop/services")
 
 __all__ = ["BACKENDS", "Backend", "Hit", "LocalBackend", "TargetStatus", "load_services_file", "make_backend",
@@ -36,6 +36,7 @@ def make_backend(
             user's services.
     docker: `docker_url` (default the local socket) or a ready `docker_client`; `project` limits
             it to one Compose project.
+    k8s:    `services_file`, a Kubernetes services file (namespace, a label selector per service).
     """
     if kind == "local":
         specs = load_services_file(services_file) if services_file is not None else None
@@ -48,4 +49,8 @@ def make_backend(
         from shopbench.nemesis.backends.docker import DockerBackend
 
         return DockerBackend(docker_url, client=docker_client, project=project, **options)
+    if kind == "k8s":
+        from shopbench.nemesis.backends.k8s import KubernetesBackend
+
+        return KubernetesBackend(services_file, **options)  # type: ignore[arg-type]
     raise UsageError(f"--backend {kind!r} is not a fault backend; choose one of {', '.join(BACKENDS)}.")
