@@ -3,12 +3,12 @@
 No Kubernetes cluster runs on the machines shopbench is developed on, so the backend is tested
 against this, through the official Python client: `GET /apis` (discovery), pods (list by label
 selector, read, delete with a grace period), Deployments (read, patch: a rollout restart replaces
-every pod), and Chaos Mesh's PodChaos / NetworkChaos (create, read with a status, list by label,
-delete behind a finalizer). A tiny controller replaces deleted pods (Ready after `ready_after`
-seconds), marks chaos injected (after `inject_after`, only when its selector matches a pod and
-`chaos_controller` is on) and lets deleted chaos go (after `finalize_after`). Knobs make each
-verification say no: `stuck_pods` never go away, `chaos_controller=False` never injects or
-finalizes.
+every pod), Chaos Mesh's PodChaos / NetworkChaos (create, read with a status, list by label,
+delete behind a finalizer), and the metrics API's pod metrics when `metrics` is on. A tiny
+controller replaces deleted pods (Ready after `ready_after` seconds), marks chaos injected (after
+`inject_after`, only when its selector matches a pod and `chaos_controller` is on) and lets
+deleted chaos go (after `finalize_after`). Knobs make each verification say no: `stuck_pods` never
+go away, `chaos_controller=False` never injects or finalizes.
 
     with FakeKubernetes(chaos_mesh=True) as k8s:
         k8s.add_service("order", {"app": "order"}, replicas=2)
@@ -51,10 +51,10 @@ class FakePod:
 
 
 class FakeKubernetes:
-    def __init__(self, namespace: str = "shop", *, chaos_mesh: bool = True, ready_after: float = 0.2,
-                 inject_after: float = 0.1, finalize_after: float = 0.1):
+    def __init__(self, namespace: str = "shop", *, chaos_mesh: bool = True, metrics: bool = False,
+                 ready_after: float = 0.2, inject_after: float = 0.1, finalize_after: float = 0.1):
         self.ns = namespace
-        self.chaos_mesh = chaos_mesh
+        self.chaos_mesh, self.metrics = chaos_mesh, metrics
         self.chaos_controller = True
         self.ready_after, self.inject_after, self.finalize_after = ready_after, inject_after, finalize_after
         self.pods: dict[str, FakePod] = {}
@@ -162,7 +162,8 @@ class FakeKubernetes:
                 pods = f"/api/v1/namespaces/{fake.ns}/pods"
                 deps = f"/apis/apps/v1/namespaces/{fake.ns}/deployments/"
                 if method == "GET" and path == "/apis":
-                    groups = ["apps"] + (["chaos-mesh.org"] if fake.chaos_mesh else [])
+                    groups = ["apps"] + (["chaos-mesh.org"] if fake.chaos_mesh else []) + (
+                        ["metrics.k8s.io"] if fake.metrics else [])
                     self._send(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
                         {"name": g, "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}]} for g in groups]})
                 elif method == "GET" and path == pods:
@@ -192,6 +193,11 @@ class FakeKubernetes:
                     self._send(200, {"apiVersion": "apps/v1", "kind": "Deployment",
                                      "metadata": {"name": name, "namespace": fake.ns},
                                      "spec": {"replicas": replicas, "selector": {"matchLabels": labels}}})
+                elif method == "GET" and path == f"/apis/metrics.k8s.io/v1beta1/namespaces/{fake.ns}/pods" \
+                        and fake.metrics:  # each Ready pod uses 250 millicores and 64 MiB
+                    self._send(200, {"kind": "PodMetricsList", "items": [
+                        {"metadata": {"name": p.name}, "containers": [{"name": "app", "usage": {
+                            "cpu": "250000000n", "memory": "65536Ki"}}]} for p in fake.pods.values()]})
                 elif path.startswith(CHAOS) and fake.chaos_mesh:
                     self._chaos(method, path[len(CHAOS):].split("/"), query, body)
                 else:

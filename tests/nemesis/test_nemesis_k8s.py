@@ -196,3 +196,20 @@ def test_services_plan_warns_what_cannot_land_on_this_cluster(tmp_path):
     assert out.returncode == 0, text
     assert "kill_triggers[1] (pause stock) cannot land: Chaos Mesh is not installed" in text
     assert "kill_triggers[0]" not in text.split("cannot land")[0].split("warning")[-1]
+
+
+def test_resources_of_pods_come_from_the_metrics_api_when_it_is_served(tmp_path):
+    from shopbench.resources import Snapshot, sources_for_backend
+
+    for served in (True, False):
+        with FakeKubernetes(metrics=served) as k8s:
+            k8s.add_service("order", {"app": "order"}, replicas=2)
+            k8s.add_service("stock", {"app": "stock", "tier": "db"}, replicas=1, deployment="stock-deploy")
+            (source,) = sources_for_backend(backend(tmp_path, k8s))
+            lines, _ = source.read(Snapshot(0.0, {}, {}, None))
+        by = {line["name"]: line for line in lines}
+        if served:
+            assert (by["order"]["cpu"], by["order"]["rss"], by["order"]["procs"]) == (50.0, 2 * 64 * 2**20, 2)
+            assert by["stock"]["up"] and by["stock"]["cpu"] == 25.0
+        else:
+            assert not by["order"]["up"] and "metrics-server" in by["order"]["error"]

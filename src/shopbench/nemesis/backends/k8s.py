@@ -243,6 +243,20 @@ class KubernetesBackend:
                                          "ready" if _ready(p) else "not ready"))
         return rows
 
+    def usage(self) -> dict[str, tuple[float, int]]:
+        """CPU (cores) and memory (bytes) of each pod of the namespace, from the metrics API
+        (metrics-server); TargetError when it is not there."""
+        if "metrics.k8s.io" not in self.groups():
+            raise TargetError("the metrics API is not served (is metrics-server installed?)")
+        found = self._call("read pod metrics", self.custom.list_namespaced_custom_object, "metrics.k8s.io", "v1beta1",
+                           self.ns, "pods")
+        out = {}
+        for item in found.get("items") or ():
+            cpu = sum(_quantity(c["usage"].get("cpu", "0")) for c in item.get("containers") or ())
+            mem = sum(_quantity(c["usage"].get("memory", "0")) for c in item.get("containers") or ())
+            out[item["metadata"]["name"]] = (cpu, int(mem))
+        return out
+
     # -- links ----------------------------------------------------------------------------------------
     def link_names(self) -> list[str]:
         return [f"{a}->{b}" for a in self.services() for b in self.services() if a != b]
@@ -409,6 +423,18 @@ class KubernetesBackend:
             hit = Hit(target, OK, handle=(plural, name), landed=True, landed_at=time.time(),
                       evidence=f"{plural} {name} deleted and gone")
         return _link_hit(hit, str(target).removeprefix("link ")) if link else hit
+
+
+_SUFFIX = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def _quantity(text: str) -> float:
+    """A Kubernetes quantity ("250m", "123456n", "64Mi") as a number of its base unit."""
+    m = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", str(text).strip())
+    if m is None or m.group(2) not in _SUFFIX:
+        raise TargetError(f"the metrics API answered the quantity {text!r}, which is not one")
+    return float(m.group(1)) * _SUFFIX[m.group(2)]
 
 
 def _alive(pid: int) -> bool:
