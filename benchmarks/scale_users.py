@@ -16,7 +16,9 @@ with the generator, and prints:
   settle               how long settling took (run.json phases)
   verdict              VALID / INVALID / UNKNOWN with the reasons
 
-Exit code 1 when the verdict is INVALID (the correct shop must never be), else 0.
+Targets (issue 23, seed 003's 10,000 users every time): every user reached, the master below 90 %
+of a core (mean over the run), and never INVALID on the correct shop. Each figure is printed beside
+its target; exit code 1 when any target is missed, else 0.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP = {"populate", "settle", "state", "probe", "orders"}
+MASTER_LIMIT = 90.0  # percent of one core
 
 
 class CpuSampler:
@@ -164,7 +167,13 @@ def main() -> int:
     cpu_s = sampler.total_seconds()
     result = verdict.get("result", "valid" if verdict.get("valid") else "invalid")
 
-    print(f"users reached        {peak_users(out)} of {args.users}")
+    reached = peak_users(out) or 0
+    master = 100 * sampler.cpu.get(sampler.root, 0.0) / sampler.elapsed
+    missed = [what for what, bad in (("users", reached < args.users), ("master CPU", master >= MASTER_LIMIT),
+                                     ("verdict", result == "invalid")) if bad]
+    print(f"users reached        {reached} of {args.users} (target: all) {'MISSED' if reached < args.users else 'met'}")
+    print(f"master CPU           {master:.0f}% of a core, mean (target: < {MASTER_LIMIT:.0f}%) "
+          f"{'MISSED' if master >= MASTER_LIMIT else 'met'}")
     print(f"ops/s                {load_ops / load_s:,.0f} ({load_ops:,} load operations in {load_s:.1f} s)")
     print(f"requests vs history  Locust {locust.get('requests')} / history {load_ops} "
           f"({'equal' if locust.get('requests') == load_ops else 'DIFFERENT'}); Locust failures "
@@ -183,7 +192,9 @@ def main() -> int:
     print(f"wall                 {wall:.0f} s; exit code {code}; run directory {out}")
     if args.out is None:
         tmp.cleanup()
-    return 1 if result == "invalid" else 0
+    if missed:
+        print(f"targets missed: {', '.join(missed)}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
