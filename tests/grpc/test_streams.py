@@ -1,0 +1,88 @@
+"""A server stream is one operation: its message count and the times to its first and last
+message in the history and in Locust's request event; cut off midway it is indeterminate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pytest
+
+from shopbench.grpc.client import GrpcClient
+from shopbench.grpc.protos import compile_dir
+from shopbench.history import MemoryHistory
+
+CATALOG = compile_dir(Path(__file__).resolve().parent / "seed_repo" / "proto")
+VACANCY = CATALOG.message("pb.Vacancy")
+
+
+@pytest.fixture
+def stream_server() -> Iterator[tuple[str, dict]]:
+    """(target, plan): `pb.VacancyService/GetVacancies` sends plan["send"] vacancies, then ends
+    with plan["end"] (a status code, or None for OK)."""
+    plan: dict = {"send": 0, "end": None}
+
+    def listing(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        for i in range(plan["send"]):
+            yield VACANCY(Id=f"v{i}", Title="t").SerializeToString()
+        if plan["end"] is not None:
+            context.abort(plan["end"], "gone midway")
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "pb.VacancyService", {"GetVacancies": grpc.unary_stream_rpc_method_handler(listing)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}", plan
+    server.stop(0)
+
+
+def call(target: str) -> tuple:
+    history, fired = MemoryHistory(), []
+    client = GrpcClient(target, CATALOG, history, "t", fire=lambda **kw: fired.append(kw))
+    try:
+        result = client.call("GetVacancies", {"page": 1, "limit": 3}, args={"page": 1},
+                             value=lambda msgs: {"ids": [m.Id for m in msgs]})
+    finally:
+        client.close()
+    [op] = history.ops
+    [event] = fired
+    return result, op, event
+
+
+def test_a_complete_stream_is_one_ok_operation_with_its_figures(stream_server) -> None:
+    target, plan = stream_server
+    plan["send"] = 3
+    result, op, event = call(target)
+    assert result.ok and [m.Id for m in result.response] == ["v0", "v1", "v2"]
+    stream = op.value["stream"]
+    assert op.type == "ok" and stream["messages"] == 3 and op.value["ids"] == ["v0", "v1", "v2"]
+    assert 0 <= stream["first_ms"] <= stream["last_ms"] <= (op.t1 - op.t0) * 1000
+    assert event["context"] == stream and event["exception"] is None
+    assert event["response_length"] == sum(VACANCY(Id=f"v{i}", Title="t").ByteSize() for i in range(3))
+
+
+def test_an_empty_stream_has_no_first_message(stream_server) -> None:
+    target, _ = stream_server
+    result, op, _ = call(target)
+    assert result.ok and op.value["stream"] == {"messages": 0, "first_ms": None, "last_ms": None}
+
+
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND])
+def test_a_stream_cut_off_midway_is_indeterminate_whatever_the_status(stream_server, code) -> None:
+    target, plan = stream_server
+    plan.update(send=2, end=code)
+    result, op, event = call(target)
+    assert (result.kind, op.type, op.status) == ("info", "info", code.value[0])
+    assert "after 2 messages" in op.error and op.value["stream"]["messages"] == 2
+    assert event["context"]["messages"] == 2 and event["exception"] is not None
+
+
+def test_a_stream_refused_before_its_first_message_is_a_definite_fail(stream_server) -> None:
+    target, plan = stream_server
+    plan["end"] = grpc.StatusCode.UNAUTHENTICATED
+    result, op, _ = call(target)
+    assert (result.kind, result.code, op.type) == ("fail", "UNAUTHENTICATED", "fail")
+    assert op.value["stream"]["messages"] == 0
