@@ -100,3 +100,30 @@ def test_two_apis_with_the_same_file_names_live_side_by_side() -> None:
     assert "version" in ours.message("pb.Vacancy").DESCRIPTOR.fields_by_name
     assert "version" not in seeds.message("pb.Vacancy").DESCRIPTOR.fields_by_name
     assert "expires_in" not in seeds.method("SignInUser").response.DESCRIPTOR.fields_by_name
+
+
+def test_reflection_behind_a_token_says_to_pass_proto() -> None:
+    from concurrent import futures
+
+    import grpc
+    from grpc_reflection.v1alpha import reflection
+
+    from shopbench.errors import TargetError
+    from shopbench.grpc.protos import from_reflection
+
+    class DenyAll(grpc.ServerInterceptor):
+        def intercept_service(self, continuation, details):  # noqa: ANN001, ANN201
+            def deny(request_iterator, context):  # noqa: ANN001, ANN202
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "token required")
+
+            return grpc.stream_stream_rpc_method_handler(deny)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=[DenyAll()])
+    reflection.enable_server_reflection((reflection.SERVICE_NAME,), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with pytest.raises(TargetError, match="only with a token.*--proto DIR"):
+            from_reflection(f"127.0.0.1:{port}")
+    finally:
+        server.stop(0)
