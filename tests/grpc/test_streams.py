@@ -86,3 +86,35 @@ def test_a_stream_refused_before_its_first_message_is_a_definite_fail(stream_ser
     result, op, _ = call(target)
     assert (result.kind, result.code, op.type) == ("fail", "UNAUTHENTICATED", "fail")
     assert op.value["stream"]["messages"] == 0
+
+
+def test_a_client_stream_sends_its_list_of_requests() -> None:
+    """Client streams where cheap: the request is a list; the server sees each message."""
+    from google.protobuf import descriptor_pb2
+
+    from shopbench.grpc.protos import catalog_of
+
+    fd = descriptor_pb2.FileDescriptorProto(name="up.proto", package="up", syntax="proto3")
+    msg = fd.message_type.add(name="Item")
+    msg.field.add(name="n", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_INT32,
+                  label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    fd.service.add(name="Up").method.add(name="Push", input_type=".up.Item", output_type=".up.Item",
+                                         client_streaming=True)
+    catalog = catalog_of(descriptor_pb2.FileDescriptorSet(file=[fd]).SerializeToString())
+    item = catalog.message("up.Item")
+
+    def push(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+        return item(n=sum(item.FromString(r).n for r in requests)).SerializeToString()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "up.Up", {"Push": grpc.stream_unary_rpc_method_handler(push)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    client = GrpcClient(f"127.0.0.1:{port}", catalog, MemoryHistory(), "t")
+    try:
+        result = client.call("Push", [{"n": 1}, {"n": 2}, item(n=4)])
+    finally:
+        client.close()
+        server.stop(0)
+    assert catalog.method("Push").kind == "stream_unary" and result.ok and result.response.n == 7
