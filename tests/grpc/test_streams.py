@@ -118,3 +118,32 @@ def test_a_client_stream_sends_its_list_of_requests() -> None:
         client.close()
         server.stop(0)
     assert catalog.method("Push").kind == "stream_unary" and result.ok and result.response.n == 7
+
+
+def test_listing_all_pages_through_a_service_that_caps_the_page_size() -> None:
+    """A service that answers at most 7 vacancies per page, whatever `limit` asks: every one of its
+    23 vacancies is read (a short first page is not taken for the end)."""
+    from shopbench.workload.seed004 import list_all
+
+    request_cls = CATALOG.method("GetVacancies").request
+
+    def listing(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        req = request_cls.FromString(request)
+        size = min(req.limit, 7)
+        for i in range((req.page - 1) * size, min(req.page * size, 23)):
+            yield VACANCY(Id=f"v{i}").SerializeToString()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "pb.VacancyService", {"GetVacancies": grpc.unary_stream_rpc_method_handler(listing)}),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    history = MemoryHistory()
+    client = GrpcClient(f"127.0.0.1:{port}", CATALOG, history, "state")
+    try:
+        assert list_all(client, "baseline")
+    finally:
+        client.close()
+        server.stop(0)
+    seen = [vid for op in history.ops for vid in op.value["vacancies"]]
+    assert sorted(seen, key=lambda v: int(v[1:])) == [f"v{i}" for i in range(23)]
