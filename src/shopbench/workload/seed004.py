@@ -226,14 +226,23 @@ def _unauthenticated(client: GrpcClient, r: Result) -> None:
 
 
 def list_all(client: GrpcClient, scenario: str, limit: int = 100, max_pages: int = 10_000) -> bool:
-    """Every vacancy, page by page (the runner's baseline and final reads); False if a page failed."""
-    for page in range(1, max_pages + 1):
+    """Every vacancy, page by page (the runner's baseline and final reads); False if a page failed.
+
+    A short first page is either everything or the service's own cap on `limit`: the next pages are
+    asked with the size it gave (so page 2 starts right after it), until a page comes back short.
+    Stopping at the first short page would miss every vacancy past a cap, and a baseline that misses
+    pre-existing vacancies makes them look like phantoms later."""
+    page = 1
+    while page <= max_pages:
         r = client.call("GetVacancies", {"page": page, "limit": limit}, args={"page": page, "limit": limit},
                         scenario=scenario, value=_listing)
         if not r.ok:
             return False
-        if len(r.response if isinstance(r.response, list) else r.response.vacancies) < limit:
+        n = len(r.response if isinstance(r.response, list) else r.response.vacancies)
+        if n == 0 or (n < limit and page > 1):
             return True
+        limit = min(limit, n)
+        page += 1
     return True
 
 
