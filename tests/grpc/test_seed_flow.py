@@ -67,5 +67,5 @@ def test_the_probe_plan_expects_the_sign_in_service_public_by_default() -> None:
                         "DeleteVacancy": PROTECTED}
     plan, source = probe_plan(CATALOG, ["GetMe"])
     assert {name for name, _, how in plan if how == PUBLIC} == {"GetMe"} and source == "--public GetMe"
-    with pytest.raises(UsageError, match="Nope"):
+    with pytest.raises(UsageError, match="--public Nope: the service declares no such RPC; its RPCs are CreateVacancy"):
         probe_plan(CATALOG, ["Nope"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from shopbench.errors import UsageError
 from shopbench.grpc.client import GrpcClient
 from shopbench.grpc.protos import Catalog, Method
 from shopbench.workload.seed004 import SIGN_IN, Login
@@ -34,9 +35,12 @@ def probe_plan(catalog: Catalog, public: list[str] | None = None,
     """((call name, method, expected) for every RPC but the sign-in, where its public set came from)."""
     signer = catalog.methods.get(sign_in)
     if public:
-        wanted = set()
+        known = sorted({catalog.name_of(m) for ms in catalog.services().values() for m in ms})
         for name in public:
-            wanted.add(id(catalog.method(name)))  # a name the service does not declare is a usage error
+            if name not in catalog.methods:
+                raise UsageError(f"--public {name}: the service declares no such RPC; its RPCs are "
+                                 f"{', '.join(known)}.")
+        wanted = {id(catalog.methods[name]) for name in public}
         source = f"--public {','.join(public)}"
     else:
         wanted = {id(m) for m in catalog.services().get(signer.service, ())} if signer else set()
