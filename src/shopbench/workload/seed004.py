@@ -72,12 +72,18 @@ def vacancy_value(v: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"id": v.Id, "digest": hashlib.blake2b(
         repr([getattr(v, f, None) for f in CONTENTS]).encode(), digest_size=6).hexdigest()}
     for name in VERSION_NAMES:
-        if name in fields and (not fields[name].has_presence or v.HasField(name)):
+        if name in fields and (not _has_presence(fields[name]) or v.HasField(name)):
             out["version"] = getattr(v, name)
             break
     if "updated_at" in fields and v.HasField("updated_at"):
         out["updated_at"] = v.updated_at.seconds * 1_000_000_000 + v.updated_at.nanos
     return out
+
+
+def _has_presence(field: Any) -> bool:
+    """Whether unset differs from the default (proto3 `optional`: a synthetic oneof where the
+    descriptor predates `has_presence`)."""
+    return bool(getattr(field, "has_presence", field.containing_oneof is not None))
 
 
 def _vacancy(resp: Any) -> dict[str, Any]:
@@ -174,7 +180,7 @@ def update_request(client: GrpcClient, rng: random.Random, vid: str, current: An
     """Id and a random non-empty subset of the other fields when they are all `optional` ("update one
     or more fields"), else all of them (without presence an unset field would be blanked)."""
     fields = [f for f in client.catalog.method("UpdateVacancy").request.DESCRIPTOR.fields if f.name != "Id"]
-    if fields and all(f.has_presence for f in fields):
+    if fields and all(_has_presence(f) for f in fields):
         fields = rng.sample(fields, rng.randint(1, len(fields)))
     out: dict[str, Any] = {"Id": vid}
     for f in fields:
