@@ -1,4 +1,7 @@
-"""`python -m refgrpc --port N --data DIR [--flaw …] [--token-ttl S] [--users-file .env]`.
+"""`python -m refgrpc --port N --data DIR [--flaw …] [--token-ttl S] [--users-file .env] [--protos DIR]`.
+
+`--protos DIR` serves another folder of seed 004's protos (`pb/*.proto`), e.g. the seed's own
+without the reference's optional extras (`version`, `expires_in`): the tests' "exact seed API".
 
 Users come from a `.env`-style file (USER_n_EMAIL / USER_n_PASSWORD lines) or `--user EMAIL:PASSWORD`
 (visible in `ps`: prefer the file). Passwords are stored salted and hashed, never logged.
@@ -45,7 +48,7 @@ def read_users_file(path: Path) -> list[tuple[str, str]]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="refgrpc", description="The reference gRPC vacancy service with auth (seed 004's API).",
+        prog="refgrpc", description="The reference gRPC vacancy service with auth (seed 004's API, package pb).",
         epilog="flaws: " + "; ".join(f"{k}: {v}" for k, v in FLAW_HELP.items()))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
@@ -57,6 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--user", action="append", default=[], metavar="EMAIL:PASSWORD")
     parser.add_argument("--health-port", type=int, help="also answer HTTP GET /health on this port")
     parser.add_argument("--workers", type=int, default=16, help="server threads")
+    parser.add_argument("--protos", help="folder of the service's .proto files (default: the ones shipped)")
     args = parser.parse_args(argv)
     args.flaws = set()
     for value in args.flaw:
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s refgrpc %(levelname)s %(message)s")
     from refgrpc.server import build_server
     from refgrpc.store import Store
-    from refgrpc.stubs import compile_protos
+    from refgrpc.stubs import PROTOS, compile_protos
     from refgrpc.tokens import Tokens
 
     data = Path(args.data)
@@ -109,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ready = threading.Event()
     if args.health_port:
         serve_health(args.host, args.health_port, ready)
-    server = build_server(compile_protos(), store, tokens, args.flaws, args.host, args.port, args.workers)
+    protos = compile_protos(Path(args.protos) if args.protos else PROTOS)
+    server = build_server(protos, store, tokens, args.flaws, args.host, args.port, args.workers)
     server.start()
     ready.set()
     logging.info("listening on %s:%d (%d users, flaws: %s)", args.host, args.port, len(users),

@@ -1,41 +1,53 @@
-"""Message classes compiled from `protos/*.proto` at run time (grpcio-tools), cached by content.
+"""The service's messages from `protos/` (or another folder laid out the same way: `pb/*.proto`
+importing each other as "pb/…"), compiled at start-up with grpcio-tools.
 
-No generated `_pb2` file is committed: protoc writes them into a cache directory named after a
-hash of the protos, so a changed .proto is recompiled and an unchanged one is not.
+protoc writes a descriptor set (data, not code) into a private temporary folder (mkdtemp: 0700, a
+random name) that is removed at once; the descriptors go into a pool of their own. Nothing is
+cached under a shared path and nothing is imported from disk: protoc takes milliseconds here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import os
-import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 PROTOS = Path(__file__).resolve().parent / "protos"
 
 
-def compile_protos(proto_dir: Path = PROTOS) -> dict[str, ModuleType]:
-    """{proto file stem: its imported `_pb2` module}."""
+class Protos:
+    """Message classes and service descriptors by full name (`pb.Vacancy`, `pb.VacancyService`)."""
+
+    def __init__(self, pool: Any):
+        self.pool = pool
+
+    def message(self, full_name: str) -> Any:
+        from google.protobuf import message_factory
+
+        return message_factory.GetMessageClass(self.pool.FindMessageTypeByName(full_name))
+
+    def service(self, full_name: str) -> Any:
+        return self.pool.FindServiceByName(full_name)
+
+    def has_field(self, message: str, field: str) -> bool:
+        return field in self.pool.FindMessageTypeByName(message).fields_by_name
+
+
+def compile_protos(proto_dir: Path = PROTOS) -> Protos:
+    from google.protobuf import descriptor_pb2, descriptor_pool
     from grpc_tools import protoc
 
-    files = sorted(proto_dir.glob("*.proto"))
-    digest = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()[:16]
-    out = Path(tempfile.gettempdir()) / f"refgrpc-stubs-{digest}"
-    if not (out / "done").exists():
-        tmp = Path(tempfile.mkdtemp(prefix="refgrpc-stubs-"))
-        include = Path(protoc.__file__).resolve().parent / "_proto"
-        code = protoc.main(["protoc", f"-I{proto_dir}", f"-I{include}", f"--python_out={tmp}",
-                            *map(str, files)])
+    proto_dir = Path(proto_dir).resolve()
+    names = sorted(str(f.relative_to(proto_dir)) for f in proto_dir.rglob("*.proto"))
+    include = Path(protoc.__file__).resolve().parent / "_proto"
+    with tempfile.TemporaryDirectory(prefix="refgrpc-protos-") as tmp:
+        out = Path(tmp) / "set.pb"
+        code = protoc.main(["protoc", f"-I{proto_dir}", f"-I{include}", "--include_imports",
+                            f"--descriptor_set_out={out}", *names])
         if code != 0:
             raise RuntimeError(f"protoc failed on {proto_dir} (exit {code})")
-        (tmp / "done").write_text("")
-        try:
-            os.replace(tmp, out)
-        except OSError:  # another process compiled the same protos first
-            pass
-    if str(out) not in sys.path:
-        sys.path.insert(0, str(out))
-    return {f.stem: importlib.import_module(f"{f.stem}_pb2") for f in files}
+        data = out.read_bytes()
+    pool = descriptor_pool.DescriptorPool()
+    for f in descriptor_pb2.FileDescriptorSet.FromString(data).file:
+        pool.Add(f)
+    return Protos(pool)

@@ -1,4 +1,5 @@
-"""Signed, expiring bearer tokens: `base64(json{sub, typ, exp}).hmac`. The secret lives in the data
+"""Signed, expiring bearer tokens in the JWT shape (HS256: `header.claims.signature`, base64url), so a
+client can read a token's `exp` as it would a real service's. The secret lives in the data
 directory, so tokens stay valid across a restart (a killed service comes back with its sessions)."""
 
 from __future__ import annotations
@@ -11,6 +12,16 @@ import secrets
 import time
 from pathlib import Path
 
+HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
 
 class Tokens:
     def __init__(self, secret_file: Path, ttl: float, refresh_ttl: float):
@@ -20,22 +31,23 @@ class Tokens:
         self.ttl = ttl
         self.refresh_ttl = refresh_ttl
 
-    def _sign(self, body: bytes) -> str:
-        return hmac.new(self._key, body, hashlib.sha256).hexdigest()
+    def _sign(self, signing_input: bytes) -> bytes:
+        return _b64(hmac.new(self._key, signing_input, hashlib.sha256).digest())
 
     def issue(self, subject: str, kind: str = "access") -> str:
-        ttl = self.ttl if kind == "access" else self.refresh_ttl
-        body = base64.urlsafe_b64encode(json.dumps({"sub": subject, "typ": kind, "exp": time.time() + ttl,
-                                                    "n": secrets.token_hex(4)}).encode())
-        return f"{body.decode()}.{self._sign(body)}"
+        now = time.time()
+        claims = {"sub": subject, "typ": kind, "iat": int(now),
+                  "exp": now + (self.ttl if kind == "access" else self.refresh_ttl), "jti": secrets.token_hex(4)}
+        signing_input = HEADER + b"." + _b64(json.dumps(claims).encode())
+        return (signing_input + b"." + self._sign(signing_input)).decode()
 
     def verify(self, token: str, kind: str = "access") -> str | None:
         """The subject of a valid, unexpired token of `kind`, else None."""
-        body, _, sig = token.partition(".")
-        if not sig or not hmac.compare_digest(sig, self._sign(body.encode())):
+        signing_input, _, sig = token.rpartition(".")
+        if not signing_input or not hmac.compare_digest(sig.encode(), self._sign(signing_input.encode())):
             return None
         try:
-            claims = json.loads(base64.urlsafe_b64decode(body.encode()))
+            claims = json.loads(_unb64(signing_input.partition(".")[2]))
         except (ValueError, json.JSONDecodeError):
             return None
         if claims.get("typ") != kind or float(claims.get("exp", 0)) < time.time():

@@ -156,3 +156,81 @@ def test_a_service_without_versions_is_still_checked_for_deletes() -> None:
             o["value"]["version"] = None
     ops[4] = op("GetVacancy", 8, 9, vid="a", version=None)
     assert types(check_vacancies(ops)) == ["read_after_delete"]
+
+
+# -- seed 004's API: no version field; contents (and updated_at) say which write a read saw ----------------
+def seed_op(f: str, t0: float, t1: float, vid: str, digest: str | None = None, updated: int | None = None,
+            type_: str = "ok") -> dict[str, Any]:
+    o = op(f, t0, t1, type_, vid=vid)
+    if type_ == "ok" and f != "DeleteVacancy":
+        o["value"] = {"id": vid, "digest": digest, **({"updated_at": updated} if updated is not None else {})}
+    return o
+
+
+def seed_flow(read_digest: str, read_updated: int | None = None, updated: bool = True) -> list[dict[str, Any]]:
+    u = (lambda n: n) if updated else (lambda n: None)
+    return [seed_op("CreateVacancy", 0, 1, "a", "A", u(10)), seed_op("UpdateVacancy", 2, 3, "a", "B", u(20)),
+            seed_op("GetVacancy", 4, 5, "a", read_digest, read_updated)]
+
+
+def test_without_versions_a_read_of_superseded_contents_is_stale() -> None:
+    section = check_vacancies(seed_flow("A", 10))
+    [a] = section["anomalies"]
+    assert a["type"] == "stale_read" and a["by"] == "contents and updated_at"
+    assert "CreateVacancy" in a["message"] and "UpdateVacancy" in a["message"]
+    assert section["checks"]["stale_read"] == "by contents and updated_at (the API has no version field)"
+    assert check_vacancies(seed_flow("B", 20))["valid"]
+
+
+def test_without_updated_at_the_contents_alone_decide() -> None:
+    section = check_vacancies(seed_flow("A", updated=False))
+    assert types(section) == ["stale_read"] and section["anomalies"][0]["by"] == "contents"
+    assert section["checks"]["stale_read"] == "by contents (the API has neither a version nor updated_at)"
+
+
+def test_updated_at_tells_apart_writes_with_equal_contents() -> None:
+    """A Views-only update keeps the contents' digest; its updated_at still tells the reads apart."""
+    ops = [seed_op("CreateVacancy", 0, 1, "a", "A", 10), seed_op("UpdateVacancy", 2, 3, "a", "A", 20),
+           seed_op("GetVacancy", 4, 5, "a", "A", 10)]
+    assert types(check_vacancies(ops)) == ["stale_read"]
+    ops[2] = seed_op("GetVacancy", 4, 5, "a", "A", 20)
+    assert check_vacancies(ops)["valid"]
+
+
+def test_a_read_during_the_update_may_see_either_contents() -> None:
+    ops = [seed_op("CreateVacancy", 0, 1, "a", "A", 10), seed_op("UpdateVacancy", 2, 5, "a", "B", 20),
+           seed_op("GetVacancy", 3, 4, "a", "A", 10)]
+    assert check_vacancies(ops)["valid"]
+
+
+def test_a_read_matching_no_acknowledged_write_is_counted_not_judged() -> None:
+    ops = seed_flow("A", 10)[:1] + [seed_op("UpdateVacancy", 2, 3, "a", type_="info"),
+                                    seed_op("GetVacancy", 4, 5, "a", "C", 30)]
+    section = check_vacancies(ops)
+    assert section["valid"] and section["counts"]["reads_not_matched"] == 1
+
+
+def test_a_listed_entry_of_superseded_contents_is_stale() -> None:
+    ops = seed_flow("B", 20)[:2] + [op("GetVacancies", 4, 5, listed={"a": {"digest": "A", "updated_at": 10}})]
+    section = check_vacancies(ops)
+    assert types(section) == ["stale_read"] and "GetVacancies" in section["anomalies"][0]["message"]
+
+
+def test_the_checks_the_answers_allow() -> None:
+    assert check_vacancies(flow("a"))["checks"]["stale_read"] == "by version"
+    bare = flow("a")
+    for o in bare:
+        if o.get("value"):
+            o["value"] = {"id": "a"}
+    assert check_vacancies(bare)["checks"]["stale_read"].startswith("not run")
+
+
+def test_auth_public_rpcs_are_discovered_not_flagged() -> None:
+    public = probe("SignUpUser", "none", 3)
+    public["args"]["expected"] = "public"
+    section = check_auth([public, probe("GetVacancies", "none", 16), probe("GetMe", "none", 0, "ok")])
+    assert [(a["rpc"], a["case"]) for a in section["anomalies"]] == [("GetMe", "none")]
+    assert section["needs_token"] == ["GetVacancies"]
+    assert section["answers_without_token"] == ["GetMe", "SignUpUser"] and section["expected_public"] == ["SignUpUser"]
+    public_only = check_auth([public])
+    assert public_only["valid"] and "--public" in public_only["unknown_reasons"][0]

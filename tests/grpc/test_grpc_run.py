@@ -12,7 +12,8 @@ from grpc_helpers import KILL_CONFIG, ops_of, run_shopbench, verdict_of
 
 pytestmark = pytest.mark.slow
 LOAD = ["--headless", "-u", "3", "-r", "3", "-t", "4s", "--every", "crud=1s,list=1.5s"]
-TOKEN_MARK = base64.urlsafe_b64encode(b'{"sub": ').decode()[:8]  # how every refgrpc token begins
+# how every refgrpc token (a JWT) begins
+TOKEN_MARK = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').decode().rstrip("=")
 
 
 def write_env(path: Path, n: int = 3) -> list[str]:
@@ -81,7 +82,7 @@ def test_flaws_are_caught(tmp_path: Path, flaw: str, expected: set[str]) -> None
     assert again.returncode == 1 and json.loads(again.stdout)["anomaly_types"] == verdict["anomaly_types"]
     if flaw == "no-auth":
         rpcs = {a["rpc"] for a in verdict["anomalies"]}
-        assert rpcs == {"CreateVacancy", "UpdateVacancy", "GetVacancy", "DeleteVacancy", "GetVacancies"}
+        assert rpcs == {"CreateVacancy", "UpdateVacancy", "GetVacancy", "DeleteVacancy", "GetVacancies", "GetMe"}
 
 
 def test_killed_service_still_passes(tmp_path: Path) -> None:
@@ -120,7 +121,8 @@ def test_stubs_from_server_reflection_and_local_processes(tmp_path: Path, make_s
     assert proc.returncode == 0, proc.stderr[-3000:]
     verdict = verdict_of(tmp_path / "run")
     assert verdict["result"] == "valid" and set(verdict["auth"]["probed"]) == {
-        "CreateVacancy", "UpdateVacancy", "GetVacancy", "DeleteVacancy", "GetVacancies"}
+        "CreateVacancy", "UpdateVacancy", "GetVacancy", "DeleteVacancy", "GetVacancies", "GetMe", "SignUpUser",
+        "VerifyEmail"}
     ops = ops_of(tmp_path / "run")
     first: dict[str, int] = {}
     for o in sorted(ops, key=lambda o: o["t0"]):

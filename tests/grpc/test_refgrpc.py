@@ -1,5 +1,6 @@
-"""The reference gRPC service, over real gRPC: auth, CRUD with versions, list pages, health,
-reflection, durability across SIGKILL, and each flaw doing what it says."""
+"""The reference gRPC service, over real gRPC: seed 004's API (package pb), auth, CRUD with optional
+fields, a streamed list, health, reflection, durability across SIGKILL, and each flaw doing what
+it says."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import time
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from shopbench.grpc.client import GrpcClient
-from shopbench.grpc.protos import compile_dir
+from shopbench.grpc.protos import compile_dir, from_reflection
 from shopbench.grpc.service import NAME, reference_protos
 from shopbench.history import MemoryHistory
-from shopbench.workload.seed004 import Login
+from shopbench.workload.seed004 import Login, jwt_exp
 
 CATALOG = compile_dir(reference_protos())
 
@@ -28,38 +28,50 @@ def signed_in(service) -> GrpcClient:
     return c
 
 
+def listing(c: GrpcClient, **request) -> list:
+    r = c.call("GetVacancies", request)
+    assert r.ok, r.error
+    return r.response
+
+
 def test_sign_in_and_tokens(make_service) -> None:
     service = make_service(token_ttl=1.5)
     c = client_for(service)
     bad = c.call("SignInUser", {"email": service.creds[0].email, "password": "wrong"}, token=None)
     assert bad.code == "UNAUTHENTICATED"
     ok = c.call("SignInUser", {"email": service.creds[1].email, "password": service.creds[1].password}, token=None)
-    assert ok.ok and ok.response.access_token and ok.response.refresh_token and ok.response.expires_in == 1
+    assert ok.ok and ok.response.status == "success" and ok.response.expires_in == 1
+    assert jwt_exp(ok.response.access_token) is not None  # a JWT: its exp is readable without a key
     c.token = ok.response.access_token
-    assert c.call("GetVacancies", {"page": 1, "limit": 10}).ok
-    assert c.call("GetVacancies", {"page": 1, "limit": 10}, token=None).code == "UNAUTHENTICATED"
-    assert c.call("GetVacancies", {"page": 1, "limit": 10}, token="garbage").code == "UNAUTHENTICATED"
-    assert c.call("GetVacancies", {"page": 1, "limit": 10}, token=ok.response.refresh_token).code == "UNAUTHENTICATED"
+    assert c.call("GetVacancies", {}).ok
+    for token in (None, "garbage", ok.response.refresh_token):
+        assert c.call("GetVacancies", {}, token=token).code == "UNAUTHENTICATED"
     time.sleep(1.7)
-    assert c.call("GetVacancies", {"page": 1, "limit": 10}).code == "UNAUTHENTICATED"  # expired
-    fresh = c.call("RefreshAccessToken", {"refresh_token": ok.response.refresh_token}, token=None)
-    assert fresh.ok
-    assert c.call("GetVacancies", {"page": 1, "limit": 10}, token=fresh.response.access_token).ok
+    assert c.call("GetVacancies", {}).code == "UNAUTHENTICATED"  # expired
+    assert c.call("SignUpUser", {"email": "new@x", "password": "p", "passwordConfirm": "p"}, token=None).ok
+    assert Login(type(service.creds[0])(9, "new@x", "p")).sign_in(c)
+    me = c.call("GetMe", {})
+    assert me.ok and me.response.user.email == "new@x"
+    assert c.call("GetMe", {}, token=None).code == "UNAUTHENTICATED"
     c.close()
 
 
-def test_crud_versions_and_pages(make_service) -> None:
+def test_crud_optional_fields_timestamps_and_streamed_pages(make_service) -> None:
     c = signed_in(make_service())
-    made = [c.call("CreateVacancy", {"Title": f"t{i}", "Country": "LT", "Division": 1}).response.vacancy
+    made = [c.call("CreateVacancy", {"Title": f"t{i}", "Country": "LT", "Division": 2}).response.vacancy
             for i in range(5)]
-    assert [v.Version for v in made] == [1] * 5
+    assert [v.version for v in made] == [1] * 5 and made[0].created_at == made[0].updated_at
     vid = made[0].Id
-    assert c.call("UpdateVacancy", {"Id": vid, "Title": "u", "Views": 7}).response.vacancy.Version == 2
-    assert c.call("UpdateVacancy", {"Id": vid, "Title": "v"}).response.vacancy.Version == 3
+    views = c.call("UpdateVacancy", {"Id": vid, "Views": 7}).response.vacancy
+    assert (views.Title, views.Views, views.Country, views.version) == ("t0", 7, "LT", 2)  # only Views changed
+    assert views.updated_at.ToNanoseconds() > made[0].updated_at.ToNanoseconds()
+    title = c.call("UpdateVacancy", {"Id": vid, "Title": "v", "Division": 3}).response.vacancy
+    assert (title.Title, title.Views, title.Division, title.version) == ("v", 7, 3, 3)
     got = c.call("GetVacancy", {"Id": vid}).response.vacancy
-    assert (got.Title, got.Version) == ("v", 3)
-    page2 = c.call("GetVacancies", {"page": 2, "limit": 2}).response
-    assert [v.Id for v in page2.vacancies] == [made[2].Id, made[3].Id] and page2.total == 5
+    assert (got.Title, got.version) == ("v", 3)
+    page2 = listing(c, page=2, limit=2)
+    assert [v.Id for v in page2] == [made[2].Id, made[3].Id]
+    assert len(listing(c)) == 5  # page 1, limit 10 when not given
     assert c.call("GetVacancies", {"page": 0, "limit": 2}).code == "INVALID_ARGUMENT"
     assert c.call("CreateVacancy", {}).code == "INVALID_ARGUMENT"
     assert c.call("DeleteVacancy", {"Id": vid}).ok
@@ -69,17 +81,15 @@ def test_crud_versions_and_pages(make_service) -> None:
     c.close()
 
 
-def test_health_and_reflection(make_service) -> None:
+def test_health_and_reflection_describe_the_seed_api(make_service) -> None:
     service = make_service()
     with grpc.insecure_channel(service.target) as channel:
         status = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service="vacancy.VacancyService"), timeout=5)
+            health_pb2.HealthCheckRequest(service="pb.VacancyService"), timeout=5)
         assert status.status == health_pb2.HealthCheckResponse.SERVING
-        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-        answers = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
-                                                 timeout=5))
-        names = {s.name for s in answers[0].list_services_response.service}
-    assert {"auth.AuthService", "vacancy.VacancyService"} <= names
+    catalog = from_reflection(service.target)
+    assert {m.service for m in catalog.methods.values()} == {"pb.AuthService", "pb.UserService", "pb.VacancyService"}
+    assert catalog.method("GetVacancies").server_streaming and not catalog.method("GetVacancy").streaming
 
 
 def test_acknowledged_writes_survive_sigkill(make_service) -> None:
@@ -95,7 +105,7 @@ def test_acknowledged_writes_survive_sigkill(make_service) -> None:
         if got.ok or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert got.ok and got.response.vacancy.Version == 2
+    assert got.ok and got.response.vacancy.version == 2 and got.response.vacancy.Title == "again"
     c.close()
 
 
@@ -107,8 +117,9 @@ def test_flaw_no_auth(make_service) -> None:
 def test_flaw_stale_read(make_service) -> None:
     c = signed_in(make_service(["stale-read"]))
     vid = c.call("CreateVacancy", {"Title": "a"}).response.vacancy.Id
-    assert c.call("UpdateVacancy", {"Id": vid, "Title": "b"}).response.vacancy.Version == 2
-    assert c.call("GetVacancy", {"Id": vid}).response.vacancy.Version == 1
+    assert c.call("UpdateVacancy", {"Id": vid, "Title": "b"}).response.vacancy.version == 2
+    got = c.call("GetVacancy", {"Id": vid}).response.vacancy
+    assert (got.Title, got.version) == ("a", 1)
 
 
 def test_flaw_lost_delete(make_service) -> None:

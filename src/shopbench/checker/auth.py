@@ -1,9 +1,12 @@
-"""The auth check: every protected RPC, called without a token, with a malformed one and with an
-expired one, must be refused with UNAUTHENTICATED. Seed 004 found a service that was not.
+"""The auth check: every RPC expected to need a token, called without one, with a malformed one and
+with an expired one, must be refused with UNAUTHENTICATED. Seed 004 found a service that was not.
 
 A pure function over the history: the probe's calls are ops with scenario `auth:<case>`
-(none / malformed / expired), `f` the RPC. Each call that answered anything else is an anomaly
-naming the RPC; a call that got no answer (info) cannot be judged and makes the section UNKNOWN.
+(none / malformed / expired), `f` the RPC, `args.expected` "protected" or "public" (older
+histories have no `expected`: protected). Each protected call that answered anything else is an
+anomaly naming the RPC; a call that got no answer (info) cannot be judged and makes the section
+UNKNOWN. What the service does is reported as discovered: `needs_token` (refused without a token)
+and `answers_without_token`, whatever was expected.
 """
 
 from __future__ import annotations
@@ -29,23 +32,34 @@ def check_auth(ops: Iterable[dict[str, Any]], not_probed: Iterable[str] = ()) ->
     anomalies: list[dict[str, Any]] = []
     unknown = list(not_probed)
     probed: dict[str, dict[str, str]] = {}
+    needs_token, answers_without, public = set(), set(), set()
     for op in ops:
         scenario = op.get("scenario") or ""
         if not scenario.startswith(PREFIX):
             continue
         case, rpc = scenario[len(PREFIX):], op["f"]
+        expected = (op.get("args") or {}).get("expected", "protected")
         got = code_name(op.get("status"))
         probed.setdefault(rpc, {})[case] = got
+        if expected == "public":
+            public.add(rpc)
         if op["type"] == "info":
             unknown.append(f"the auth probe of {rpc} {CASE_TEXT.get(case, case)} got no answer ({op.get('error')}); "
                            f"run again when the service is reachable")
-        elif op.get("status") != UNAUTHENTICATED:
+            continue
+        if case == "none":
+            (needs_token if op.get("status") == UNAUTHENTICATED else answers_without).add(rpc)
+        if expected != "public" and op.get("status") != UNAUTHENTICATED:
             anomalies.append({"type": "auth_not_enforced", "rpc": rpc, "case": case, "got": got,
                               "message": f"{rpc} called {CASE_TEXT.get(case, case)} answered {got}, "
                                          f"not UNAUTHENTICATED: the service does not check tokens on it"})
     if not probed:
-        unknown.append("the auth probe made no calls: no protected RPC was found in the .proto files")
-    section: dict[str, Any] = {"valid": not anomalies, "probed": probed, "anomalies": anomalies}
+        unknown.append("the auth probe made no calls: the service declares no RPC besides the sign-in")
+    elif not set(probed) - public:
+        unknown.append("the auth probe had no RPC expected to need a token: every RPC was named --public")
+    section: dict[str, Any] = {"valid": not anomalies, "probed": probed, "anomalies": anomalies,
+                               "needs_token": sorted(needs_token), "answers_without_token": sorted(answers_without),
+                               "expected_public": sorted(public)}
     if unknown:
         section["unknown_reasons"] = unknown
     return section

@@ -24,9 +24,14 @@ def grpc_command(
     ctx: typer.Context,
     target: str | None = typer.Option(None, "--target", help="HOST:PORT of the gRPC service; without it the "
                                       "reference service (refgrpc) is started for the run."),
-    proto: Path | None = typer.Option(None, "--proto", help="Directory of the service's .proto files "
-                                      "(compiled at run time); default: refgrpc's, or with --target the "
+    proto: Path | None = typer.Option(None, "--proto", help="Folder of the service's .proto files, searched "
+                                      "recursively and used as the include root as protoc -I would (a buf.yaml or "
+                                      "buf.work.yaml in it is honoured); default: refgrpc's, or with --target the "
                                       "service's own server reflection."),
+    proto_include: list[Path] = typer.Option([], "--proto-include", help="Another include root for the protos' "
+                                             "imports (repeatable)."),
+    public: list[str] = typer.Option([], "--public", help="RPCs that should need no token (repeatable or "
+                                      "comma-separated); default: the other RPCs of the service that signs in."),
     credentials: Path | None = typer.Option(None, "--credentials", help=".env-style file of USER_n_EMAIL / "
                                             "USER_n_PASSWORD (default: ./.env if present; generated users for "
                                             "the reference service)."),
@@ -40,7 +45,9 @@ def grpc_command(
     processes: int | None = typer.Option(None, "--processes", help="Fork N local Locust worker processes."),
     flaw: list[str] = typer.Option([], "--flaw", help="Reference service only, repeatable: no-auth, stale-read, "
                                    "lost-delete."),
-    token_ttl: float = typer.Option(10.0, "--token-ttl", help="Reference service only: access token lifetime (s)."),
+    token_ttl: float | None = typer.Option(None, "--token-ttl", help="Access token lifetime (s): the reference "
+                                           "service's (default 10); with --target, the service's when neither the "
+                                           "sign-in answer (expires_in) nor the token (a JWT's exp) says."),
     expiry_wait: float = typer.Option(30.0, "--expiry-wait", help="Longest wait after the load for the probe's "
                                       "token to expire (s)."),
     out: Path | None = typer.Option(None, "--out", help="Run directory (default results/grpc-…)."),
@@ -57,6 +64,8 @@ def grpc_command(
 
     if mix != "seed004":
         raise UsageError(f"--mix {mix!r}: gRPC runs have one mix, seed004.")
+    if token_ttl is not None and not token_ttl > 0:
+        raise UsageError(f"--token-ttl {token_ttl}: give a positive number of seconds.")
     if not deadline > 0:
         raise UsageError(f"--deadline {deadline}: give a positive number of seconds.")
     schedules = parse_every(every)
@@ -71,4 +80,5 @@ def grpc_command(
     args += list(ctx.args)
     return run_grpc(target=target, proto=proto, credentials=credentials, every=schedules, deadline=deadline,
                     flaws=flaw, token_ttl=token_ttl, expiry_wait=expiry_wait, locust_args=args, out=out,
+                    proto_includes=proto_include, public=[n.strip() for v in public for n in v.split(",") if n.strip()],
                     companions=standard(hook))

@@ -16,7 +16,7 @@ NAME = "vacancy"  # the service name fault plans use
 
 
 def reference_protos() -> Path:
-    """refgrpc's own .proto files, found without importing it."""
+    """The folder of refgrpc's own .proto files (`pb/*.proto`), found without importing it."""
     spec = importlib.util.find_spec("refgrpc")
     if spec is None or not spec.submodule_search_locations:
         raise UsageError("the reference gRPC service (package refgrpc) is not installed; pass --target and --proto.")
@@ -25,7 +25,8 @@ def reference_protos() -> Path:
 
 class RefGrpc:
     def __init__(self, data_dir: str | Path, users_file: Path, flaws: list[str] | None = None,
-                 token_ttl: float = 10.0):
+                 token_ttl: float = 10.0, protos: str | Path | None = None):
+        """`protos`: serve another folder of seed 004's protos (`pb/*.proto`) than refgrpc's own."""
         for flaw in flaws or ():
             if flaw not in FLAWS:
                 raise UsageError(f"--flaw {flaw!r} is not a reference gRPC service flaw; choose from "
@@ -34,6 +35,7 @@ class RefGrpc:
         self.users_file = users_file
         self.flaws = list(flaws or ())
         self.token_ttl = token_ttl
+        self.protos = Path(protos).resolve() if protos else None
         self.supervisor = Supervisor(self.data_dir / "services")
         self.port, self.health_port = free_ports(2, HOST)
 
@@ -47,6 +49,8 @@ class RefGrpc:
                "--token-ttl", str(self.token_ttl), "--health-port", str(self.health_port)]
         for flaw in self.flaws:
             cmd += ["--flaw", flaw]
+        if self.protos:
+            cmd += ["--protos", str(self.protos)]
         return ServiceSpec(name=NAME, command=cmd, env={"PYTHONUNBUFFERED": "1"},
                            health_url=f"http://{HOST}:{self.health_port}/health")
 

@@ -20,12 +20,14 @@ class GrpcSession:
     every: dict[str, float]
     deadline: float = 5.0
     catalog: Any = None  # compiled once per process, lazily
+    proto_includes: list[Any] = field(default_factory=list)
+    token_ttl: float = 0.0  # --token-ttl: a token's lifetime when neither the answer nor the token says
 
     def get_catalog(self) -> Any:
         if self.catalog is None:
             from shopbench.grpc.protos import compile_dir
 
-            self.catalog = compile_dir(self.proto_dir)
+            self.catalog = compile_dir(self.proto_dir, self.proto_includes)
         return self.catalog
 
 

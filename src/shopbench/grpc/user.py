@@ -66,7 +66,7 @@ class Seed004User(GrpcUser):
             processes = int(getattr(opts, "processes", 0) or 0) if opts is not None else 0
             Seed004User._robin = RoundRobin(sess.credentials, start=index, step=max(processes, 1))
         self.every = sess.every
-        self.login = Login(Seed004User._robin.next())
+        self.login = Login(Seed004User._robin.next(), sess.token_ttl)
         self.rng = random.Random()
         self.login.sign_in(self.client)
         start = time.time()

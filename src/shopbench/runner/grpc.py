@@ -27,6 +27,7 @@ from shopbench.runner.companion import Companion
 from shopbench.runner.skeleton import FINISHED, RunContext, companions_of, execute
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "grpc" / "locustfile.py"
+REFERENCE_TOKEN_TTL = 10.0  # s: short, so the probe's expired token comes soon after the load
 STOP_TIMEOUT_DEADLINES = 6  # Locust's --stop-timeout default: a flow in flight gets to finish its calls
 console = Console(stderr=True, highlight=False)
 
@@ -41,13 +42,16 @@ class OwnService:
 
 class GrpcSteps:
     def __init__(self, *, proto: str | Path | None, creds: list[Any], users_file: Path | None,
-                 every: dict[str, float], deadline: float, flaws: Sequence[str], token_ttl: float,
-                 expiry_wait: float, args: list[str]):
+                 every: dict[str, float], deadline: float, flaws: Sequence[str], token_ttl: float | None,
+                 expiry_wait: float, args: list[str], proto_includes: Sequence[str | Path] = (),
+                 public: Sequence[str] = ()):
         self.proto, self.creds, self.users_file = proto, creds, users_file
         self.every, self.deadline, self.flaws, self.token_ttl = every, deadline, list(flaws), token_ttl
         self.expiry_wait, self.args = expiry_wait, args
+        self.proto_includes, self.public = list(proto_includes), list(public)
         self.catalog: Any = None
         self.expired: Any = None
+        self.public_from = ""
         self.session: Any = None  # the Locust plugin's session
 
     @contextmanager
@@ -65,13 +69,14 @@ class GrpcSteps:
             if users_file is None:
                 users_file = write_env(self.creds)
                 stack.callback(users_file.unlink, missing_ok=True)
-            service = stack.enter_context(RefGrpc(run.file("service"), users_file, self.flaws, self.token_ttl))
+            service = stack.enter_context(RefGrpc(run.file("service"), users_file, self.flaws,
+                                                  self.token_ttl or REFERENCE_TOKEN_TTL))
             yield OwnService(GrpcTarget(service.target), service.supervisor)
 
     def populate(self, ctx: RunContext) -> None:
         from shopbench.grpc import session as grpc_sessions
         from shopbench.grpc.client import GrpcClient
-        from shopbench.grpc.probe import ExpiredToken
+        from shopbench.grpc.probe import ExpiredToken, probe_plan
         from shopbench.grpc.protos import compile_dir, from_reflection
         from shopbench.grpc.service import reference_protos
         from shopbench.locust_plugin import session as sessions
@@ -80,18 +85,19 @@ class GrpcSteps:
         run, address, writer = ctx.run, str(ctx.target), ctx.writer
         own = ctx.shop is not None
         if self.proto is None and not own:
-            self.catalog = from_reflection(address)  # the service's own description of itself
+            self.catalog = from_reflection(address)  # the service's own description of itself, asked without a token
             run.manifest["config"]["proto"] = "server reflection"
         else:
-            self.catalog = compile_dir(self.proto or reference_protos())
+            self.catalog = compile_dir(self.proto or reference_protos(), self.proto_includes)
+        probe_plan(self.catalog, self.public)  # a --public name the service does not declare: said now
         setup = GrpcClient(address, self.catalog, writer, "state", deadline=self.deadline)
         try:
             with run.phase("baseline"):
-                self.expired = ExpiredToken.obtain(setup, Login(self.creds[0]))
-                if self.expired.why_not and "failed" in self.expired.why_not:
+                # Signed in before anything else: whether the list needs a token is the probe's to find out.
+                if not Login(self.creds[0], self.token_ttl or 0.0).sign_in(setup):
                     raise TargetError(f"cannot sign in at {address} with the first credential: "
                                       f"{_last_error(writer, run)}.")
-                setup.token = self.expired.token
+                self.expired = ExpiredToken.obtain(setup, Login(self.creds[0], self.token_ttl or 0.0))
                 if not list_all(setup, "baseline"):
                     raise TargetError(f"cannot list the vacancies at {address}: {_last_error(writer, run)}.")
         finally:
@@ -101,7 +107,7 @@ class GrpcSteps:
         sessions.install(self.session)
         proto_dir = Path(self.proto) if self.proto else (reference_protos() if own else None)
         grpc_sessions.install(grpc_sessions.GrpcSession(address, proto_dir, self.creds, self.every, self.deadline,
-                                                        self.catalog))
+                                                        self.catalog, self.proto_includes, self.token_ttl or 0.0))
 
     def load(self, ctx: RunContext) -> None:
         from shopbench.runner.stress import load_on_locust, locust_argv, session_totals
@@ -124,13 +130,14 @@ class GrpcSteps:
         with run.phase("probe"):
             checker = GrpcClient(str(ctx.target), self.catalog, ctx.writer, "state", deadline=self.deadline)
             try:
-                Login(self.creds[0]).sign_in(checker)
-                not_probed = run_auth_probe(checker, self.catalog, self.expired, self.expiry_wait)
-                final_ok = list_all(checker, "final")
+                signed_in = Login(self.creds[0], self.token_ttl or 0.0).sign_in(checker)
+                not_probed, public_from = run_auth_probe(checker, self.catalog, self.expired, self.expiry_wait,
+                                                         self.public)
+                final_ok = signed_in and list_all(checker, "final")
             finally:
                 checker.close()
         with run.phase("check"):
-            return judge(run, ctx.sections(), not_probed, self.every, final_ok)
+            return judge(run, ctx.sections(), not_probed, self.every, final_ok, public_from)
 
 
 def run_grpc(
@@ -141,7 +148,9 @@ def run_grpc(
     every: dict[str, float],
     deadline: float = 5.0,
     flaws: Sequence[str] = (),
-    token_ttl: float = 10.0,
+    token_ttl: float | None = None,
+    proto_includes: Sequence[str | Path] = (),
+    public: Sequence[str] = (),
     expiry_wait: float = 30.0,
     locust_args: Sequence[str] = (),
     out: str | Path | None = None,
@@ -173,8 +182,9 @@ def run_grpc(
 
     args = list(locust_args)
     config = {"protocol": "grpc", "mix": "seed004", "target": target or "embedded refgrpc",
-              "proto": str(proto) if proto else "refgrpc's own", "every": every, "deadline": deadline,
-              "flaws": list(flaws), "token_ttl": token_ttl if target is None else None,
+              "proto": str(proto) if proto else "refgrpc's own", "proto_include": [str(p) for p in proto_includes],
+              "public": list(public), "every": every, "deadline": deadline,
+              "flaws": list(flaws), "token_ttl": token_ttl or (REFERENCE_TOKEN_TTL if target is None else None),
               "credentials": {"source": str(credentials) if credentials else "generated", "count": len(creds)},
               "locust_args": args}
 
@@ -187,7 +197,8 @@ def run_grpc(
             print_summary(run.read_json(VERDICT), run)
 
     steps = GrpcSteps(proto=proto, creds=creds, users_file=users_file, every=every, deadline=deadline, flaws=flaws,
-                      token_ttl=token_ttl, expiry_wait=expiry_wait, args=args)
+                      token_ttl=token_ttl, expiry_wait=expiry_wait, args=args, proto_includes=proto_includes,
+                      public=public)
     result = execute("grpc", out, config, steps, target=GrpcTarget(target) if target is not None else None,
                      flaw=None, companions=companions_of(companions, nemesis), on_end=on_end)
     return result.exit_code
@@ -209,24 +220,26 @@ def _last_error(writer: HistoryWriter, run: RunDir) -> str:
 
 
 def judge(run: RunDir, sections: dict[str, Any], not_probed: list[str], every: dict[str, float],
-          final_ok: bool) -> dict[str, Any]:
+          final_ok: bool, public_from: str = "") -> dict[str, Any]:
     """verdict.json from the history: the vacancy and auth checks, the schedules' lateness, the
     companions' sections (the faults' recovery figures, resources); one rule for the result
     (`add_sections`)."""
     ops = list(iter_history(run.file(OPS)))
-    verdict = grpc_verdict(ops, run.manifest, not_probed, every, final_ok, sections)
+    verdict = grpc_verdict(ops, run.manifest, not_probed, every, final_ok, sections, public_from)
     run.write_json(VERDICT, verdict)
     return verdict
 
 
 def grpc_verdict(ops: list[dict[str, Any]], manifest: dict[str, Any], not_probed: list[str],
-                 every: dict[str, float], final_ok: bool, companion_sections: dict[str, Any]) -> dict[str, Any]:
+                 every: dict[str, float], final_ok: bool, companion_sections: dict[str, Any],
+                 public_from: str = "") -> dict[str, Any]:
     from shopbench.checker.auth import check_auth
     from shopbench.checker.vacancy import check_vacancies
     from shopbench.workload.seed004 import lateness
 
     vacancy, auth = check_vacancies(ops), check_auth(ops, not_probed)
     auth["not_probed"] = list(not_probed)
+    auth["expected_public_from"] = public_from
     vacancy["final_list_ok"] = final_ok
     anomalies = vacancy.pop("anomalies") + auth.pop("anomalies")
     types: dict[str, int] = {}
@@ -261,7 +274,8 @@ def recheck_grpc(run: RunDir) -> dict[str, Any]:
     return grpc_verdict(list(iter_history(run.file(OPS))), run.manifest,
                         (previous.get("auth") or {}).get("not_probed", []),
                         run.manifest.get("config", {}).get("every") or {},
-                        (previous.get("vacancy") or {}).get("final_list_ok", True), faults)
+                        (previous.get("vacancy") or {}).get("final_list_ok", True), faults,
+                        (previous.get("auth") or {}).get("expected_public_from", ""))
 
 
 def print_summary(verdict: dict[str, Any], run: RunDir, max_rows: int = 20) -> None:

@@ -1,6 +1,13 @@
 """Seed 004's workload on a gRPC vacancy service: log in round robin, then on two schedules of
 their own the CRUD flow (create -> update -> get -> delete, default every 30 s) and the list
-(GetVacancies with a random page and limit, default every 45 s).
+(GetVacancies with a random page and limit, default every 45 s; a server stream in the seed's API).
+
+Requests are made from the service's own message descriptors: enum values (the seed's
+`Vacancy.DIVISION`) from the enum, and an update sets a random non-empty subset of its `optional`
+fields, each to a value other than the current one. What a call saw is recorded as the checker
+compares it: a digest of the vacancy's contents, and its version and `updated_at` where the API has
+them. Token lifetimes come from the answer's `expires_in`, else the token's own `exp` (a JWT), else
+`--token-ttl`.
 
 Every call of one scheduled start carries that start's `intended` wall time, so the history shows
 how late each start was (`lateness`) and latency can count from the schedule. The flow ends with
@@ -10,6 +17,9 @@ Nothing here knows Locust: a flow takes a `GrpcClient` and a `Login`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import random
 import re
 import string
@@ -27,7 +37,6 @@ from shopbench.latency import percentile
 
 CRUD, LIST = "crud", "list"
 DEFAULT_EVERY = {CRUD: 30.0, LIST: 45.0}
-DIVISIONS = (1, 2, 3, 4)
 COUNTRIES = ("LT", "DE", "FR", "ES", "PL", "NL", "SE", "FI", "US", "CA")
 SIGN_IN, REFRESH = "SignInUser", "RefreshAccessToken"
 RENEW_AT = 0.8  # renew a token when this share of its lifetime has passed
@@ -52,23 +61,76 @@ def _text(rng: random.Random, n: int = 12) -> str:
     return "".join(rng.choices(string.ascii_letters, k=n))
 
 
-# A user's service may lack the reference's extras (Version, total, expires_in): read them if present.
+# -- what a vacancy message says, as the checker compares it ----------------------------------------------
+CONTENTS = ("Title", "Description", "Division", "Country")  # Views left out: a service may count reads in it
+VERSION_NAMES = ("version", "Version")
+
+
+def vacancy_value(v: Any) -> dict[str, Any]:
+    """`id`, a `digest` of its contents, and the `version` and `updated_at` (ns) where the API has them."""
+    fields = v.DESCRIPTOR.fields_by_name
+    out: dict[str, Any] = {"id": v.Id, "digest": hashlib.blake2b(
+        repr([getattr(v, f, None) for f in CONTENTS]).encode(), digest_size=6).hexdigest()}
+    for name in VERSION_NAMES:
+        if name in fields and (not _has_presence(fields[name]) or v.HasField(name)):
+            out["version"] = getattr(v, name)
+            break
+    if "updated_at" in fields and v.HasField("updated_at"):
+        out["updated_at"] = v.updated_at.seconds * 1_000_000_000 + v.updated_at.nanos
+    return out
+
+
+def _has_presence(field: Any) -> bool:
+    """Whether unset differs from the default (proto3 `optional`: a synthetic oneof where the
+    descriptor predates `has_presence`)."""
+    return bool(getattr(field, "has_presence", field.containing_oneof is not None))
+
+
 def _vacancy(resp: Any) -> dict[str, Any]:
-    return {"id": resp.vacancy.Id, "version": getattr(resp.vacancy, "Version", None)}
+    return vacancy_value(resp.vacancy)
 
 
 def _listing(resp: Any) -> dict[str, Any]:
-    return {"vacancies": {v.Id: getattr(v, "Version", None) for v in resp.vacancies},
-            "total": getattr(resp, "total", None)}
+    """A list's vacancies by id: a stream's messages, or a unary answer's repeated `vacancies`."""
+    items = resp if isinstance(resp, list) else list(getattr(resp, "vacancies", ()))
+    return {"vacancies": {v.Id: {k: x for k, x in vacancy_value(v).items() if k != "id"} for v in items}}
+
+
+# -- tokens -------------------------------------------------------------------------------------------------
+def token_lifetime(response: Any, token: str | None) -> tuple[float, str]:
+    """(seconds the access token lives, where that was read): the answer's `expires_in` where the
+    API has one, else the token's own `exp` claim when it is a JWT; (0, "") when neither says."""
+    value = getattr(response, "expires_in", 0) or 0
+    if value > 0:
+        return float(value), "expires_in"
+    exp = jwt_exp(token or "")
+    if exp is not None:
+        return max(0.0, exp - time.time()), "the token's exp claim"
+    return 0.0, ""
+
+
+def jwt_exp(token: str) -> float | None:
+    """The `exp` claim of a JWT (read, not verified: only to know when it expires)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return float(claims["exp"]) if isinstance(claims, dict) and "exp" in claims else None
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 @dataclass
 class Login:
-    """One user's credential and current access token (kept in memory only)."""
+    """One user's credential and current access token (kept in memory only). `default_ttl`: the
+    token lifetime to assume when neither the answer nor the token says (--token-ttl)."""
 
     cred: Credential
+    default_ttl: float = 0.0
     obtained: float = 0.0
     expires_in: float = 0.0
+    source: str = ""
 
     def ensure(self, client: GrpcClient, scenario: str | None = None, intended: float | None = None) -> bool:
         """Sign in when there is no token or it is near its end; False if signing in failed."""
@@ -82,8 +144,50 @@ class Login:
                         value=lambda resp: {"expires_in": getattr(resp, "expires_in", None)})
         if r.ok:
             client.token = r.response.access_token
-            self.obtained, self.expires_in = time.monotonic(), float(getattr(r.response, "expires_in", 0) or 0)
+            self.obtained = time.monotonic()
+            self.expires_in, self.source = token_lifetime(r.response, client.token)
+            if not self.expires_in and self.default_ttl:
+                self.expires_in, self.source = self.default_ttl, "--token-ttl"
         return r.ok
+
+
+# -- the flow -----------------------------------------------------------------------------------------------
+def _random_value(field: Any, rng: random.Random, current: Any = None) -> Any:
+    """A value for a field of the request, different from `current`: enums from the enum's own values."""
+    for _ in range(8):
+        if field.enum_type is not None:
+            v = rng.choice([x.number for x in field.enum_type.values])
+        elif field.type == field.TYPE_STRING:
+            v = rng.choice(COUNTRIES) if field.name.lower() == "country" else _text(rng, 40 if "desc" in
+                                                                                     field.name.lower() else 12)
+        elif field.cpp_type in (field.CPPTYPE_INT32, field.CPPTYPE_INT64, field.CPPTYPE_UINT32, field.CPPTYPE_UINT64):
+            v = rng.randint(1, 1000)
+        elif field.cpp_type == field.CPPTYPE_BOOL:
+            v = rng.random() < 0.5
+        else:
+            return None
+        if v != current:
+            return v
+    return v
+
+
+def create_request(client: GrpcClient, rng: random.Random) -> dict[str, Any]:
+    fields = client.catalog.method("CreateVacancy").request.DESCRIPTOR.fields
+    return {f.name: v for f in fields if (v := _random_value(f, rng)) is not None}
+
+
+def update_request(client: GrpcClient, rng: random.Random, vid: str, current: Any) -> dict[str, Any]:
+    """Id and a random non-empty subset of the other fields when they are all `optional` ("update one
+    or more fields"), else all of them (without presence an unset field would be blanked)."""
+    fields = [f for f in client.catalog.method("UpdateVacancy").request.DESCRIPTOR.fields if f.name != "Id"]
+    if fields and all(_has_presence(f) for f in fields):
+        fields = rng.sample(fields, rng.randint(1, len(fields)))
+    out: dict[str, Any] = {"Id": vid}
+    for f in fields:
+        v = _random_value(f, rng, getattr(current, f.name, None))
+        if v is not None:
+            out[f.name] = v
+    return out
 
 
 def crud_flow(client: GrpcClient, login: Login, rng: random.Random, intended: float | None = None) -> None:
@@ -92,18 +196,15 @@ def crud_flow(client: GrpcClient, login: Login, rng: random.Random, intended: fl
     s = CRUD
     if not login.ensure(client, s, intended):
         return
-    created = client.call("CreateVacancy", {"Title": _text(rng), "Description": _text(rng, 40),
-                                            "Division": rng.choice(DIVISIONS), "Country": rng.choice(COUNTRIES)},
-                          args={}, scenario=s, intended=intended, value=_vacancy)
+    created = client.call("CreateVacancy", create_request(client, rng), args={}, scenario=s, intended=intended,
+                          value=_vacancy)
     if not created.ok:
         _unauthenticated(client, created)
         return
     vid = created.response.vacancy.Id
-    views = rng.randint(1, 1000)
+    update = update_request(client, rng, vid, created.response.vacancy)
     steps = (
-        ("UpdateVacancy", {"Id": vid, "Title": _text(rng), "Description": _text(rng, 40), "Views": views,
-                           "Division": rng.choice(DIVISIONS), "Country": rng.choice(COUNTRIES)},
-         {"id": vid, "views": views}, None),
+        ("UpdateVacancy", update, {"id": vid, "fields": sorted(k for k in update if k != "Id")}, None),
         ("GetVacancy", {"Id": vid}, {"id": vid}, None),
         ("DeleteVacancy", {"Id": vid}, {"id": vid}, None),
         ("GetVacancy", {"Id": vid}, {"id": vid}, FAIL),
@@ -131,14 +232,23 @@ def _unauthenticated(client: GrpcClient, r: Result) -> None:
 
 
 def list_all(client: GrpcClient, scenario: str, limit: int = 100, max_pages: int = 10_000) -> bool:
-    """Every vacancy, page by page (the runner's baseline and final reads); False if a page failed."""
-    for page in range(1, max_pages + 1):
+    """Every vacancy, page by page (the runner's baseline and final reads); False if a page failed.
+
+    A short first page is either everything or the service's own cap on `limit`: the next pages are
+    asked with the size it gave (so page 2 starts right after it), until a page comes back short.
+    Stopping at the first short page would miss every vacancy past a cap, and a baseline that misses
+    pre-existing vacancies makes them look like phantoms later."""
+    page = 1
+    while page <= max_pages:
         r = client.call("GetVacancies", {"page": page, "limit": limit}, args={"page": page, "limit": limit},
                         scenario=scenario, value=_listing)
         if not r.ok:
             return False
-        if len(r.response.vacancies) < limit:
+        n = len(r.response if isinstance(r.response, list) else r.response.vacancies)
+        if n == 0 or (n < limit and page > 1):
             return True
+        limit = min(limit, n)
+        page += 1
     return True
 
 
