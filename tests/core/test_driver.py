@@ -281,3 +281,25 @@ def test_making_a_transport_never_yields_to_the_hub_in_a_patched_process():
         "print('yielded' if ran else 'never yielded')\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "never yielded", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("error", "kind"), [("NotSent", "fail"), ("MaybeSent", "info"), ("TransportError", "info")])
+def test_not_sent_and_maybe_sent_are_siblings_with_their_own_outcome(error, kind):
+    """As httpx separates ConnectError from ReadTimeout: never-sent is definite, maybe-sent is not,
+    and a custom transport's plain TransportError is taken as maybe-sent (the safe side)."""
+    from shopbench.driver import MaybeSent, NotSent, RestDriver, TransportError
+
+    assert not issubclass(NotSent, MaybeSent) and not issubclass(MaybeSent, NotSent)
+    assert issubclass(NotSent, TransportError) and issubclass(MaybeSent, TransportError)
+    exc = {"NotSent": NotSent, "MaybeSent": MaybeSent, "TransportError": TransportError}[error]
+
+    class Failing:
+        def request(self, service, method, path, **kw):
+            raise exc("boom")
+
+        def close(self):
+            pass
+
+    history = MemoryHistory()
+    outcome = RestDriver(Failing(), history).pay("u1", 1)
+    assert outcome.kind == kind and outcome.error == "boom" and history.ops[0].type == kind

@@ -94,7 +94,7 @@ class RestDriver:
             kind, value, error = classify(f, resp, f"{method} {path}")
         except NotSent as exc:
             kind, error = FAIL, str(exc)  # never reached the shop: definitely no effect
-        except TransportError as exc:
+        except TransportError as exc:  # MaybeSent, or a custom transport's own: it may have been processed
             kind, error = INFO, str(exc)
         except BaseException as exc:  # killed mid-request (GreenletExit, Timeout, KeyboardInterrupt)
             IN_FLIGHT.done(pending)
