@@ -28,7 +28,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 - http.server's naming
         self.server.paths.append(("POST", self.path))
-        if self.path.startswith("/stock/item/create/"):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/echo"):
+            self._answer(200, {"data": {"balance": "7"}, "path": self.path, "body": json.loads(body),
+                               "type": self.headers["Content-Type"], "auth": self.headers["Authorization"]})
+        elif self.path.startswith("/status/"):
+            self._answer(int(self.path.split("/")[2]), {"id": 5})
+        elif self.path.startswith("/stock/item/create/"):
             self._answer(200, {"item_id": "i1"})
         elif self.path.startswith("/payment/create_user"):
             self._answer(200, b"<html>not json</html>")
@@ -303,3 +309,60 @@ def test_not_sent_and_maybe_sent_are_siblings_with_their_own_outcome(error, kind
     history = MemoryHistory()
     outcome = RestDriver(Failing(), history).pay("u1", 1)
     assert outcome.kind == kind and outcome.error == "boom" and history.ops[0].type == kind
+
+
+def test_call_sends_query_json_and_headers_and_maps_the_answer(server):
+    url = f"http://127.0.0.1:{server.server_port}"
+    history = MemoryHistory()
+    driver = connect(Target(url, url, url), history, timeout=2)
+    out = driver.call("find_user", "payment", "POST", "/echo", {"user_id": "u1"}, query={"q": "a b"},
+                      json={"customer": "u1", "n": 2}, headers={"Authorization": "Bearer t"},
+                      fields={"credit": "data.balance"})
+    assert out.kind == "ok" and out.data["credit"] == 7  # mapped from data.balance, "7" read as 7
+    assert out.data["path"] == "/echo?q=a+b" and out.data["body"] == {"customer": "u1", "n": 2}
+    assert out.data["type"] == "application/json" and out.data["auth"] == "Bearer t"
+    assert history.ops[0].f == "find_user" and history.ops[0].args == {"user_id": "u1"}
+    assert driver.sent == "POST"
+
+
+@pytest.mark.parametrize(("first", "effect", "second", "kind"), [
+    (200, True, 200, "ok"),
+    (409, True, None, "fail"),   # the first step said no: nothing happened
+    (200, False, 409, "fail"),   # placing an order changes nothing counted; its payment said no
+    (200, True, 409, "info"),    # a definite no after a step with an effect: half done
+    (200, False, 503, "info"),   # no definite answer
+])
+def test_a_composite_operation_is_one_recorded_operation_with_the_right_type(server, first, effect, second, kind):
+    url = f"http://127.0.0.1:{server.server_port}"
+    history = MemoryHistory()
+    driver = connect(Target(url, url, url), history, timeout=2)
+    with driver.operation("checkout", {"order_id": "o1"}, "ok") as op:
+        placed = op.send("order", "POST", f"/status/{first}", json={"lines": [["i1", 1]]}, effect=effect)
+        if placed.ok:
+            assert placed.data == {"id": 5}  # a step's own answer, as sent
+            op.send("order", "POST", f"/status/{second}", answer=True)
+    assert op.outcome.kind == kind
+    assert [(o.f, o.type) for o in history.ops] == [("checkout", kind)]  # one operation, not two
+    assert driver.sent == ("POST" if second is None else "POST+POST")
+    if kind != "ok" and second is not None:
+        assert history.ops[0].error.startswith("step 2 (POST /status/")
+
+
+def test_an_operation_known_without_a_request_is_recorded_in_the_canonical_shape(server):
+    url = f"http://127.0.0.1:{server.server_port}"
+    history = MemoryHistory()
+    driver = connect(Target(url, url, url), history, timeout=2)
+    with driver.operation("create_order", {"user_id": "u1"}) as op:
+        op.result({"order_id": 12})
+    assert op.outcome.kind == "ok" and op.outcome.data == {"order_id": "12"}
+    assert history.ops[0].value == {"order_id": "12"} and driver.sent == ""
+
+
+def test_an_effect_is_remembered_across_later_steps_without_one(server):
+    url = f"http://127.0.0.1:{server.server_port}"
+    driver = connect(Target(url, url, url), MemoryHistory(), timeout=2)
+    with driver.operation("checkout", {"order_id": "o1"}) as op:
+        op.send("order", "POST", "/status/200")                 # took effect
+        op.send("order", "POST", "/status/200", effect=False)   # a read-like step
+        op.send("order", "POST", "/status/409", answer=True)
+    assert op.outcome.kind == "info" and "after earlier steps had taken effect" in op.outcome.error

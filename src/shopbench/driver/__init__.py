@@ -25,9 +25,10 @@ from shopbench.history import OpListener
 from shopbench.target import Target
 
 DRIVER_ENV = "SHOPBENCH_DRIVER"
+MAPPING_ENV = "SHOPBENCH_MAPPING"
 
-__all__ = ["DRIVER_ENV", "Driver", "GeventTransport", "MaybeSent", "NotSent", "Outcome", "Response", "RestDriver",
-           "Transport", "TransportError", "connect", "driver_class", "new_driver", "use_driver"]
+__all__ = ["DRIVER_ENV", "MAPPING_ENV", "Driver", "GeventTransport", "MaybeSent", "NotSent", "Outcome", "Response",
+           "RestDriver", "Transport", "TransportError", "connect", "driver_class", "new_driver", "use_driver"]
 
 
 class Driver(Protocol):
@@ -50,17 +51,44 @@ class Driver(Protocol):
                           expect: str | None = None) -> Outcome: ...
 
 
-def use_driver(spec: str | None) -> None:
-    """Make `spec` ("module:Class" or "file.py:Class", a RestDriver subclass) the driver of this
-    process and of every process it starts; None keeps the current choice."""
+def use_driver(spec: str | None, *, mapping: str | Path | None = None, processes: int | None = None,
+               worker: bool = False) -> None:
+    """Make `spec` ("module:Class" or "file.py:Class", a RestDriver subclass) or the mapping file
+    `mapping` the driver of this process and of every process it starts; neither keeps the current
+    choice. A driver whose state lives in one process (`state_in_process`) refuses `--processes N`
+    (N > 1) and `--worker` here, before anything starts."""
+    if spec and mapping:
+        raise UsageError("give --driver or --mapping, not both: a mapping file is a driver of its own.")
     if spec:
         _load(spec)  # fail now, with a clear sentence, not in a child process
         os.environ[DRIVER_ENV] = spec
+        os.environ.pop(MAPPING_ENV, None)
+    if mapping:
+        path = str(Path(mapping).resolve())
+        _mapping(path)  # validated now: one sentence for a wrong field
+        os.environ[MAPPING_ENV] = path
+        os.environ.pop(DRIVER_ENV, None)
+    cls = driver_class()
+    if cls.state_in_process and ((processes or 1) > 1 or worker):
+        flag = "--worker" if worker else f"--processes {processes}"
+        raise UsageError(f"{cls.__module__}.{cls.__name__} keeps state in one process (state_in_process = True), "
+                         f"which {flag} would split: run without it, or keep that state in the shop "
+                         "(docs/shop-api.md, where driver state lives).")
 
 
 def driver_class() -> type[RestDriver]:
+    mapping = os.environ.get(MAPPING_ENV)
+    if mapping:
+        return _mapping(mapping)
     spec = os.environ.get(DRIVER_ENV)
     return _load(spec) if spec else RestDriver
+
+
+@functools.lru_cache(maxsize=8)
+def _mapping(path: str) -> type[RestDriver]:
+    from shopbench.driver.mapping import mapping_driver
+
+    return mapping_driver(path)
 
 
 @functools.lru_cache(maxsize=8)

@@ -35,7 +35,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 ID_FIELDS = frozenset({"item_id", "user_id", "order_id"})
 BOOL_FIELDS = frozenset({"paid"})
-LINE_ID_KEYS = ("item_id", "id")  # an order line given as an object: its item ...
+LINE_ID_KEYS = ("item_id", "product_id", "id")  # an order line given as an object: its item ...
 LINE_QTY_KEYS = ("quantity", "qty")  # ... and its quantity
 _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 _SHOWN = 80  # characters of a value quoted in a sentence
@@ -180,21 +180,21 @@ def read_answer(f: str, body: bytes, fields: dict[str, str] | None = None) -> An
     return canonical(f, value)
 
 
-_ABSENT = object()
+ABSENT = object()  # what at_path gives for a path the answer does not have
 
 
 def rename(value: Any, fields: dict[str, str]) -> Any:
     """`value` with each of our fields taken from its path in the answer (`"data.balance"`); the
     path's own key is left in place. A path that is absent leaves our field absent."""
     found = {ours: at_path(value, path) for ours, path in fields.items()}
-    found = {ours: v for ours, v in found.items() if v is not _ABSENT}
+    found = {ours: v for ours, v in found.items() if v is not ABSENT}
     if not found:
         return value
     return {**(value if isinstance(value, dict) else {}), **found}
 
 
 def at_path(value: Any, path: str) -> Any:
-    """The value at a dotted path (`data.items`, `lines.0.id`), or _ABSENT."""
+    """The value at a dotted path (`data.items`, `lines.0.id`), or ABSENT."""
     cur = value
     for part in path.split(".") if path else ():
         if isinstance(cur, dict) and part in cur:
@@ -202,5 +202,5 @@ def at_path(value: Any, path: str) -> Any:
         elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
             cur = cur[int(part)]
         else:
-            return _ABSENT
+            return ABSENT
     return cur

@@ -8,38 +8,20 @@ probes send negative, non-numeric or unknown values through the very same mappin
 from __future__ import annotations
 
 import itertools
-import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
-from gevent import GreenletExit
-
-from shopbench.driver.answers import AnswerProblem, read_answer
-from shopbench.driver.inflight import IN_FLIGHT
+from shopbench.driver.operation import NO_BODY, Operation
 from shopbench.driver.outcome import Outcome
-from shopbench.driver.transport import NotSent, Response, Transport, TransportError
-from shopbench.history import FAIL, INFO, OK, Op, OpListener
-
-log = logging.getLogger("shopbench.driver")
-
-def classify(f: str, resp: Response, sent: str = "", fields: dict[str, str] | None = None
-             ) -> tuple[str, Any, str | None]:
-    """(type, value, error) of an HTTP answer: 2xx ok with its body read into the canonical shape
-    (answers.py; info with one sentence if that shape is not clear: the shop may have done it),
-    4xx a definite fail, anything else (5xx) info. `sent` names the request in that sentence."""
-    status = resp.status
-    if 200 <= status < 300:
-        try:
-            return OK, read_answer(f, resp.body, fields), None
-        except AnswerProblem as exc:
-            return INFO, None, f"{f} ({sent or 'its request'}) answered {status}, but {exc}."
-    if 400 <= status < 500:
-        return FAIL, None, resp.body[:200].decode("utf-8", "replace")
-    return INFO, None, f"HTTP {status}: " + resp.body[:200].decode("utf-8", "replace")
+from shopbench.driver.transport import Transport
+from shopbench.history import OpListener
 
 
 class RestDriver:
+    # True for a driver whose per-client state another process would need (a map from its own order
+    # ids to the shop's, kept in memory): it then refuses --processes and remote workers, loudly.
+    state_in_process = False
+
     def __init__(
         self,
         transport: Transport,
@@ -57,56 +39,28 @@ class RestDriver:
         # Set while whoever runs this driver is being killed: a request not yet sent is not sent.
         self.halted = False
         self.cut_off: str | None = None  # why a request killed from now on was cut off (default: who ended the load)
+        self.sent = ""  # the methods of the last recorded operation's requests ("POST", "POST+POST")
 
-    def call(self, f: str, service: str, method: str, path: str, args: dict[str, Any],
-             expect: str | None) -> Outcome:
+    def operation(self, f: str, args: dict[str, Any], expect: str | None = None) -> Operation:
+        """One operation `f` made of the requests sent inside `with driver.operation(...) as op:`
+        (`op.send`), recorded once with the type its steps decide (operation.py); `op.outcome` after."""
+        return Operation(self, f, args, expect)
+
+    def call(self, f: str, service: str, method: str, path: str, args: dict[str, Any] | None = None,
+             expect: str | None = None, *, query: dict[str, Any] | None = None, json: Any = NO_BODY,
+             headers: dict[str, str] | None = None, fields: dict[str, str] | None = None) -> Outcome:
         """One HTTP request to `service` ("order", "stock" or "payment"), classified and recorded as
-        operation `f`. A driver for another API overrides the operation methods and calls this.
+        operation `f`; `args` is what the history records. A driver for another API overrides the
+        operation methods and calls this: `query` (URL parameters), `json` (the body), `headers`,
+        `fields` (our field -> its dotted path in the answer, e.g. {"credit": "balance"}).
 
         Every call is in the history whatever ends it: registered in flight before it is sent, it
         is written as `info` with the reason if its greenlet is killed (a user stopped by Locust,
         a cancelled open-model request, Ctrl-C) or if the process sweeps what is still in flight."""
-        if self.halted:
-            raise GreenletExit("halted before sending: the user was stopped")
-        wall = time.time()
-        t0 = time.monotonic()
-        intended, scenario = self.intended, self.scenario
-
-        def record(kind: str, status: int | None, value: Any, error: str | None) -> None:
-            op = Op(self._next_id(), self.process, f, args, expect, kind, status, value, error, wall, t0,
-                    time.monotonic(), intended, scenario)
-            if self.listener is not None:
-                self.listener(op)
-
-        def cut_off(reason: str) -> None:
-            try:
-                record(INFO, None, None, reason)
-            except Exception:  # the history is closing under us: nothing more we can do here
-                log.exception("could not record an operation cut off (%s %s)", f, args)
-
-        pending = IN_FLIGHT.add(cut_off)
-        status: int | None = None
-        value: Any = None
-        error: str | None = None
-        try:
-            resp = self.transport.request(service, method, path)
-            status = resp.status
-            kind, value, error = classify(f, resp, f"{method} {path}")
-        except NotSent as exc:
-            kind, error = FAIL, str(exc)  # never reached the shop: definitely no effect
-        except TransportError as exc:  # MaybeSent, or a custom transport's own: it may have been processed
-            kind, error = INFO, str(exc)
-        except BaseException as exc:  # killed mid-request (GreenletExit, Timeout, KeyboardInterrupt)
-            IN_FLIGHT.done(pending)
-            if pending.claim():
-                cut_off(self.cut_off or IN_FLIGHT.reason(exc))
-            raise
-        IN_FLIGHT.done(pending)
-        t1 = time.monotonic()
-        if pending.claim():
-            record(kind, status, value, error)
-        # else: swept while in flight and already written as info; its answer is the workload's only
-        return Outcome(kind, status, value, error, t1 - t0)
+        with self.operation(f, args if args is not None else {}, expect) as op:
+            op.send(service, method, path, query=query, json=json, headers=headers, fields=fields, answer=True)
+        assert op.outcome is not None
+        return op.outcome
 
     # -- stock ------------------------------------------------------------------------------
     def create_item(self, price: Any, expect: str | None = None) -> Outcome:

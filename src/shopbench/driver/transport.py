@@ -146,7 +146,8 @@ class Response:
 
 
 class Transport(Protocol):
-    def request(self, service: str, method: str, path: str) -> Response: ...
+    def request(self, service: str, method: str, path: str, *, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> Response: ...
 
     def close(self) -> None: ...
 
@@ -174,10 +175,11 @@ class GeventTransport:
                 by_base[base] = client
             self._clients[service] = (client, parts.path.rstrip("/"))
 
-    def request(self, service: str, method: str, path: str) -> Response:
+    def request(self, service: str, method: str, path: str, *, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> Response:
         client, prefix = self._clients[service]
         try:
-            resp = client.request(method, prefix + path)
+            resp = client.request(method, prefix + path, body=body, headers=headers)
             body = resp.read()
             return Response(resp.status_code, body)
         except NotSent:

@@ -1,0 +1,70 @@
+"""Mapping files (driver/mapping.py): validated through configfile's one path, templates filled."""
+
+import pytest
+
+from shopbench.driver import DRIVER_ENV, MAPPING_ENV, RestDriver, driver_class, use_driver
+from shopbench.driver.mapping import MappingDriver, fill, load_mapping
+from shopbench.errors import UsageError
+
+
+@pytest.fixture(autouse=True)
+def _no_driver_leaks(monkeypatch):
+    monkeypatch.delenv(DRIVER_ENV, raising=False)
+    monkeypatch.delenv(MAPPING_ENV, raising=False)
+
+
+def problem(tmp_path, text):
+    path = tmp_path / "m.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError) as err:
+        load_mapping(path)
+    return str(err.value).replace(str(path), "m.toml")
+
+
+@pytest.mark.parametrize(("text", "sentence"), [
+    ('[find_usr]\nmethod = "GET"\npath = "/x"', "m.toml: find_usr is not a known field; allowed: shop, create_item"),
+    ('[find_user]\nmethod = "GET"', "m.toml: find_user is {'method': 'GET'}: method and path are needed"),
+    ('[find_user]\nmethod = "GET"\npath = "/c/{usr}"', "m.toml: find_user uses {usr}, which find_user does not have; "
+                                                        "it has {user_id}"),
+    ('[find_user]\nmethod = "GOT"\npath = "/x"', "m.toml: find_user.method is 'GOT'; it must be an HTTP method"),
+    ('[find_user]\nmethod = "GET"\npath = "x"', "m.toml: find_user.path is 'x'; it must be a path starting with"),
+    ('[shop]\ncart = { line = { p = "{item_id}" } }\n[create_order]\nmethod = "POST"\npath = "/o"',
+     "m.toml: create_order is the client-side cart's when [shop] cart is given"),
+    ('[checkout]\nsteps = [{ method = "POST", path = "/o" }, { method = "POST", path = "/p/{lines}" }]',
+     "m.toml: checkout.steps[1] uses {lines}, which checkout does not have"),
+    ('[find_user]\nmethod = "GET"\npath = "/x"\nsteps = []',
+     "m.toml: find_user is {'method': 'GET', 'path': '/x', 'steps': []}: steps replaces"),
+    ("[find_user\n", "m.toml: not valid TOML"),
+])
+def test_a_wrong_mapping_is_one_sentence_naming_the_field(tmp_path, text, sentence):
+    assert problem(tmp_path, text).startswith(sentence)
+
+
+def test_templates_keep_json_types_and_quote_paths():
+    values = {"price": 5, "lines": [{"p": 1}], "item_id": "a b/c", "prev": {"id": 7}}
+    assert fill({"price": "{price}", "lines": "{lines}", "note": "n{price}"}, values) == \
+        {"price": 5, "lines": [{"p": 1}], "note": "n5"}
+    assert fill("/products/{item_id}/x", values, url=True) == "/products/a%20b%2Fc/x"
+    assert fill("/orders/{prev.id}/pay", values, url=True) == "/orders/7/pay"
+
+
+def test_the_example_mapping_is_valid_and_becomes_the_driver(tmp_path):
+    use_driver(None, mapping="examples/orders_inventory.toml")
+    cls = driver_class()
+    assert issubclass(cls, MappingDriver) and cls.mapping.find_user.fields == {"credit": "balance"}
+    with pytest.raises(UsageError, match="give --driver or --mapping, not both"):
+        use_driver("examples/wdm2023_driver.py:Wdm2023Driver", mapping="examples/orders_inventory.toml")
+
+
+class OneProcessDriver(RestDriver):
+    state_in_process = True
+
+
+def test_a_driver_with_state_in_one_process_refuses_processes_and_workers():
+    spec = f"{__file__}:OneProcessDriver"
+    use_driver(spec)  # one process: fine
+    with pytest.raises(UsageError, match="keeps state in one process .* --processes 2 would split"):
+        use_driver(spec, processes=2)
+    with pytest.raises(UsageError, match="--worker would split"):
+        use_driver(spec, worker=True)
+    use_driver("examples/wdm2023_driver.py:Wdm2023Driver", processes=2)  # the default: process-safe
