@@ -1,6 +1,6 @@
 """A second shop API for the test suite: "Orders & Inventory" (FastAPI on uvicorn, SQLite).
 
-Nothing like SHOP-API.md: one service, JSON bodies, integer ids, a customer's balance as a string,
+Nothing like docs/shop-api.md: one service, JSON bodies, integer ids, a customer's balance as a string,
 an order created with its lines in one `POST /orders` and paid with `POST /orders/{id}/pay` (in one
 transaction), `paid` as 0/1 and lines as objects. shopbench reaches it through
 examples/orders_inventory.toml (a mapping file) or examples/orders_inventory_driver.py.

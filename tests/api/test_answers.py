@@ -6,7 +6,7 @@ from shopbench.driver.answers import AnswerProblem, canonical, order_lines, read
 
 
 @pytest.mark.parametrize(("items", "lines"), [
-    ([["16", 2], ["3", 1]], [["16", 2], ["3", 1]]),                 # pairs (SHOP-API.md)
+    ([["16", 2], ["3", 1]], [["16", 2], ["3", 1]]),                 # pairs (docs/shop-api.md)
     (["16"], [["16", 1]]),                                           # one id per unit, not the pair ("1", 6)
     (["16", "3", "16"], [["16", 2], ["3", 1]]),
     ([16, 16], [["16", 2]]),                                         # integer ids
@@ -26,7 +26,7 @@ def test_every_clear_shape_of_order_lines_is_read(items, lines):
     ([["16", 1, 2]], "items[0] is [\"16\",1,2]"),
     (["16", ["3", 1]], "mixes shapes"),
     ("16,3", "items is \"16,3\""),
-    ([{"sku": "1", "quantity": 1}], "needs item_id or id"),
+    ([{"sku": "1", "quantity": 1}], "needs item_id or product_id or id"),
     ({"16": "two"}, "items[\"16\"] (a quantity) is \"two\""),
     ([None], "(an item id) is null"),
     ([True], "(an item id) is true"),
@@ -83,3 +83,14 @@ def test_read_answer_renames_fields_by_path_before_reading():
     with pytest.raises(AnswerProblem, match="not JSON"):
         read_answer("find_item", b"<html>")
     assert read_answer("add_stock", b"<html>") is None  # nothing needed from it
+
+
+def test_no_doc_points_outside_the_repository():
+    """The contract is docs/shop-api.md; a clone has no SHOP-API.md to send a user to."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "README.md", *(root / "docs").glob("*.md"), *(root / "src" / "shopbench").rglob("*.py"),
+             *(root / "examples").iterdir()]
+    assert (root / "docs" / "shop-api.md").is_file()
+    assert [str(f.relative_to(root)) for f in files if "SHOP-API" in f.read_text()] == []

@@ -1,6 +1,6 @@
 """Drivers: how one abstract shop operation is performed against a target's API.
 
-`RestDriver` speaks the WDM REST layout of SHOP-API.md. A shop with other paths or methods gets a
+`RestDriver` speaks the WDM REST layout of docs/shop-api.md. A shop with other paths or methods gets a
 subclass that overrides the operations it does differently, each through `RestDriver.call`, and
 names it with `--driver module:Class` (or `path/to/file.py:Class`): every workload, checker and
 report then works unchanged on it, in this process and in every process shopbench starts (the

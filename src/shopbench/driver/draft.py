@@ -146,7 +146,7 @@ def draft_mapping(doc: dict[str, Any]) -> str:
         if cart and f in ("create_order", "add_item", "remove_item"):
             continue
         if f not in chosen:
-            out += [f"# [{f}]  TODO: no route looked like it; without a table it keeps the SHOP-API.md route", ""]
+            out += [f"# [{f}]  TODO: no route looked like it; without a table it keeps the docs/shop-api.md route", ""]
             continue
         method, path, op = chosen[f]
         if cart and f == "checkout":

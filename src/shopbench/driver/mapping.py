@@ -1,6 +1,6 @@
 """A mapping file: a shop's own REST API described in TOML, no Python (`--mapping FILE`).
 
-One table per operation it maps (operations it leaves out keep the SHOP-API.md route):
+One table per operation it maps (operations it leaves out keep the docs/shop-api.md route):
 
     [shop]
     headers = { Authorization = "Bearer test" }            # sent with every request (optional)
@@ -217,7 +217,7 @@ def load_mapping(path: str | Path) -> MappingFile:
 
 class MappingDriver(RestDriver):
     """RestDriver with the operations of a mapping file (`mapping`, set on a subclass by
-    `mapping_driver`); every other operation keeps the SHOP-API.md route."""
+    `mapping_driver`); every other operation keeps the docs/shop-api.md route."""
 
     mapping: MappingFile = MappingFile()
     source = ""

@@ -1,4 +1,4 @@
-"""The driver for the WDM REST layout of SHOP-API.md: one shop operation, one HTTP call.
+"""The driver for the WDM REST layout of docs/shop-api.md: one shop operation, one HTTP call.
 
 Every method returns an `Outcome` and reports an `Op` to the driver's listener (the history, and
 inside Locust also Locust's request event). Arguments are passed through as given, so error
