@@ -9,8 +9,9 @@ from shopbench.errors import UsageError
 
 @pytest.fixture(autouse=True)
 def _no_driver_leaks(monkeypatch):
-    monkeypatch.delenv(DRIVER_ENV, raising=False)
-    monkeypatch.delenv(MAPPING_ENV, raising=False)
+    for name in (DRIVER_ENV, MAPPING_ENV):  # use_driver sets them: set first, so teardown removes them
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
 
 
 def problem(tmp_path, text):

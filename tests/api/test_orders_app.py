@@ -29,8 +29,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(autouse=True)
 def _no_driver_leaks(monkeypatch):
-    monkeypatch.delenv(DRIVER_ENV, raising=False)
-    monkeypatch.delenv(MAPPING_ENV, raising=False)
+    for name in (DRIVER_ENV, MAPPING_ENV):  # use_driver sets them: set first, so teardown removes them
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
 
 
 def start_app(where: Path, buggy: bool):

@@ -18,7 +18,8 @@ SPEC = f"{ROOT / 'examples' / 'wdm2023_driver.py'}:Wdm2023Driver"
 
 @pytest.fixture(autouse=True)
 def _no_driver_leaks(monkeypatch):
-    monkeypatch.delenv(DRIVER_ENV, raising=False)  # use_driver sets it; monkeypatch restores it
+    monkeypatch.setenv(DRIVER_ENV, "")  # use_driver sets it: set first, so that teardown removes it
+    monkeypatch.delenv(DRIVER_ENV)
 
 
 def add_items(run: Path) -> list[dict]:
