@@ -88,7 +88,7 @@ def consistency(urls: Path, out: Path, how: list[str]) -> int:
 def stress(urls: Path, out: Path, how: list[str], *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([EXE, "stress", "--urls", str(urls), *how, "--headless", "-u", "6", "-r", "6", "-t", "3s",
                            "--wait", "0-0.05", "--out", str(out), *extra],
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=120)
 
 
 def verdict(out: Path) -> dict:
@@ -106,18 +106,34 @@ def test_consistency_is_valid_on_the_correct_shop_and_invalid_on_the_buggy_one(c
     assert len(checkouts) == 16 and {o["type"] for o in checkouts} == {"ok", "fail"}  # 6 sold, 10 refused
     assert sum(o["type"] == "ok" for o in checkouts) == 6
     # what the shop answered in its own shapes is recorded in ours: balance "10" -> credit 10, lines -> items
+    manifest = json.loads((tmp_path / "ok" / "run.json").read_text())
+    chosen = how[1] if how[0] == "--driver" else str(Path(how[1]).resolve())
+    assert manifest["driver"] == {"driver": None, "mapping": None, how[0][2:]: chosen}  # run.json says how
+    from shopbench.report.compare import rows, summarize_all
+
+    cells = dict(rows(summarize_all([tmp_path / "ok", tmp_path / "bad"])))["driver"]
+    assert cells == [f"{how[0][2:]} {chosen}"] * 2
     reads = [o for o in ops if o["f"] == "find_order" and o["type"] == "ok"]
     assert reads and all(isinstance(o["value"]["items"][0][1], int) and type(o["value"]["paid"]) is bool
                          for o in reads)
 
 
 def test_stress_through_the_mapping_with_two_processes_is_valid(correct, tmp_path):
-    done = stress(correct, tmp_path / "run", ["--mapping", MAPPING], "--processes", "2", "--mix", "seed000,hot")
+    # A port of its own for Locust's master and workers: another run's workers must not join this one
+    port = str(free_port())
+    done = stress(correct, tmp_path / "run", ["--mapping", MAPPING], "--processes", "2", "--mix", "seed000,hot",
+                  "--master-bind-port", port, "--master-port", port)
     assert done.returncode == 0, done.stderr[-3000:]
     ops = [json.loads(line) for line in (tmp_path / "run" / "ops.jsonl").read_text().splitlines()]
     load = [o for o in ops if o["process"].startswith("w")]
     assert {o["process"].split("-")[0] for o in load} == {"w0", "w1"}
     assert sum(o["f"] == "checkout" and o["type"] == "ok" for o in load) > 0
+    # Locust's labels are the requests sent: two POSTs for a checkout, none for a client-side cart's
+    import csv
+
+    with open(tmp_path / "run" / "locust_stats.csv") as f:
+        types = {row["Name"]: row["Type"] for row in csv.DictReader(f)}
+    assert types["checkout"] == "POST+POST" and types["add_item"] == "-" and types["create_item"] == "POST", types
 
 
 def test_stress_through_the_driver_on_the_buggy_shop_is_invalid(buggy, tmp_path):
