@@ -110,3 +110,23 @@ def test_the_reference_shop_keeps_the_contract(tmp_path):
     with RefShop(tmp_path / "shop") as shop:
         driver = connect(shop.target, None, timeout=5)
         assert probe(driver, operations_needed(["seed000", "order", "monitor", "probes"])) == []
+
+
+def test_an_unclear_final_read_makes_the_run_unknown_with_the_sentence_never_a_traceback(odd):
+    """Past the door (a shop that changes its answers mid-run): the entity is unreadable, its reason
+    the sentence, and the ledger says UNKNOWN with it."""
+    from shopbench import check_ledger, result_of
+    from shopbench.state import Touched, settle_and_read
+
+    srv, target = odd
+    srv.credit = 2.5
+    ops = [{"id": 0, "process": "l-u0", "f": "add_funds", "args": {"user_id": "9", "amount": 3}, "type": "ok",
+            "expect": "ok", "status": 200, "value": None, "error": None}]
+    state = settle_and_read(target, Touched(users={"9"}), settle_timeout=0)
+    assert state["unreadable"]["users"]["9"].startswith(
+        "find_user (GET /payment/find_user/9) answered 200, but credit is 2.5; it must be a whole number")
+    ledger = check_ledger(ops, state)
+    assert any("credit is 2.5" in reason for reason in ledger["unknown_reasons"])
+    from shopbench.checker.verdict import assemble
+
+    assert result_of(assemble(ledger, state)) == "unknown"
