@@ -29,7 +29,7 @@ class OddShop(http.server.BaseHTTPRequestHandler):
         if "/item/create/" in self.path:
             self._answer(200, {"item_id": "i1"})
         elif "/create_user" in self.path:
-            self._answer(200, {"user_id": 9})
+            self._answer(200, {"user_id": self.server.user_id})
         elif "/orders/create/" in self.path:
             self._answer(self.server.create_order_status, {"order_id": "o1"})
         elif "/orders/checkout/" in self.path:
@@ -54,7 +54,7 @@ class OddShop(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def odd():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OddShop)
-    srv.credit, srv.checkout_status, srv.create_order_status = 10, 200, 200
+    srv.credit, srv.checkout_status, srv.create_order_status, srv.user_id = 10, 200, 200, 9
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{srv.server_port}"
     yield srv, Target(url, url, url)
@@ -130,3 +130,39 @@ def test_an_unclear_final_read_makes_the_run_unknown_with_the_sentence_never_a_t
     from shopbench.checker.verdict import assemble
 
     assert result_of(assemble(ledger, state)) == "unknown"
+
+
+def _urls(tmp_path, target):
+    import json as _json
+
+    path = tmp_path / "urls.json"
+    path.write_text(_json.dumps(target.to_urls_json()))
+    return path
+
+
+def test_a_consistency_run_stops_at_the_door_before_any_load(odd, tmp_path, capsys):
+    from shopbench.cli.app import main
+
+    srv, target = odd
+    srv.user_id = 2.5  # only the door's create_user sees it (populate uses batch_init, reads see no new user)
+    code = main(["consistency", "--urls", str(_urls(tmp_path, target)), "--items", "2", "--users", "2", "--orders",
+                 "2", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 3 and "create_user (POST /payment/create_user) answered 200, but user_id is 2.5" in err
+    assert "Traceback" not in err
+    ops = (tmp_path / "run" / "ops.jsonl").read_text()
+    assert '"checkout"' not in ops and '"create_order"' not in ops  # nothing of the load was sent
+
+
+def test_a_stress_run_stops_at_the_door_before_locust_starts(odd, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    srv, target = odd
+    srv.credit = 1.5
+    exe = str(Path(sys.executable).parent / "shopbench")
+    done = subprocess.run([exe, "stress", "--urls", str(_urls(tmp_path, target)), "--headless", "-u", "1", "-t", "2s",
+                           "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3 and "credit is 1.5" in done.stderr, done.stderr[-2000:]
+    assert not (tmp_path / "run" / "locust_stats.csv").exists()
