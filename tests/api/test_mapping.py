@@ -102,3 +102,44 @@ def test_a_draft_from_the_openapi_of_the_orders_app_is_the_example_but_its_answe
 
 def drafted_requests(mapping, f):
     return [(s.method, s.path, s.json_body) for s in getattr(mapping, f).requests()]
+
+
+def test_a_cart_operation_on_no_open_cart_is_refused_without_a_request():
+    from shopbench.driver.mapping import mapping_driver
+    from shopbench.history import MemoryHistory
+
+    class NoTransport:
+        def request(self, *a, **k):
+            raise AssertionError("nothing may be sent")
+
+        def close(self):
+            pass
+
+    history = MemoryHistory()
+    driver = mapping_driver("examples/orders_inventory.toml")(NoTransport(), history)
+    order = driver.create_order("u1", expect="ok")
+    assert order.kind == "ok" and len(order.data["order_id"]) == 32  # a UUID: the same in every process
+    assert driver.add_item(order.data["order_id"], "i1", 2).kind == "ok"
+    assert driver.remove_item(order.data["order_id"], "i9").kind == "fail"  # no such line
+    assert driver.add_item("no-such-order", "i1", 1, "fail").kind == "fail"
+    assert [(o.f, o.type, o.expect) for o in history.ops] == [
+        ("create_order", "ok", "ok"), ("add_item", "ok", None), ("remove_item", "fail", None),
+        ("add_item", "fail", "fail")]
+    assert history.ops[2].error.startswith("not sent:")
+
+
+def test_a_checkout_whose_every_step_needs_the_cart_is_refused_when_there_is_none(tmp_path):
+    from shopbench.driver.mapping import mapping_driver
+    from shopbench.history import MemoryHistory
+
+    path = tmp_path / "m.toml"
+    path.write_text('[shop]\ncart = { line = { id = "{item_id}", n = "{quantity}" } }\n'
+                    '[checkout]\nmethod = "POST"\npath = "/buy"\njson = { user = "{user_id}", lines = "{lines}" }\n')
+
+    class NoTransport:
+        def request(self, *a, **k):
+            raise AssertionError("nothing may be sent")
+
+    history = MemoryHistory()
+    out = mapping_driver(path)(NoTransport(), history).checkout("gone", expect="fail")
+    assert out.kind == "fail" and "not an open cart" in out.error and history.ops[0].type == "fail"

@@ -1,10 +1,18 @@
-"""Drivers: how one abstract shop operation is performed against a target's API.
+"""Drivers: how one abstract shop operation is performed against a target's API (docs/shop-api.md).
 
-`RestDriver` speaks the WDM REST layout of docs/shop-api.md. A shop with other paths or methods gets a
-subclass that overrides the operations it does differently, each through `RestDriver.call`, and
-names it with `--driver module:Class` (or `path/to/file.py:Class`): every workload, checker and
-report then works unchanged on it, in this process and in every process shopbench starts (the
-choice travels in the SHOPBENCH_DRIVER environment variable).
+`RestDriver` speaks the REST layout of docs/shop-api.md. A shop with another API gets a mapping file
+(`--mapping FILE`, mapping.py) or a subclass that overrides the operations it does differently,
+each through `RestDriver.call` or `RestDriver.operation`, named with `--driver module:Class` (or
+`path/to/file.py:Class`): every workload, checker and report then works unchanged on it, in this
+process and in every process shopbench starts (the choice travels in the SHOPBENCH_DRIVER or
+SHOPBENCH_MAPPING environment variable).
+
+  answers.py    a shop's answer read into the contract's one shape, or one sentence
+  operation.py  one operation: its requests, its ok/fail/info, its record in the history
+  transport.py  the bytes: pooled HTTP, NotSent vs MaybeSent, never a re-sent effect
+  contract.py   the contract checked at the door: a probe of the operations a run needs
+  mapping.py    mapping files; draft.py drafts one from an OpenAPI document
+  cart.py       client-side carts for shops that take an order whole
 """
 
 from __future__ import annotations

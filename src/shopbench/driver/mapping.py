@@ -258,6 +258,9 @@ class MappingDriver(RestDriver):
                 prev = out.data
             if open_cart is not None:
                 CARTS.close(args["order_id"])  # sent (or maybe sent): the order is the shop's now
+            elif not op.steps:
+                op.refuse(f"not sent: order {args['order_id']} is not an open cart of this process, and every "
+                          "step of checkout needs one")
         assert op.outcome is not None
         return op.outcome
 
