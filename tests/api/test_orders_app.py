@@ -140,3 +140,11 @@ def test_stress_through_the_driver_on_the_buggy_shop_is_invalid(buggy, tmp_path)
     done = stress(buggy, tmp_path / "run", ["--driver", DRIVER], "--mix", "hot")
     assert done.returncode == 1, done.stderr[-3000:]
     assert verdict(tmp_path / "run")["oversold_items"], verdict(tmp_path / "run")
+
+
+def test_a_draft_mapping_from_the_live_openapi_url(correct, capsys):
+    url = json.loads(correct.read_text())["ORDER_URL"]
+    assert main(["mapping", "draft", "--openapi", url + "/openapi.json"]) == 0
+    drafted = capsys.readouterr().out
+    assert '[find_user]\nmethod = "GET"\npath = "/customers/{user_id}"' in drafted
+    assert 'cart = { line = { product_id = "{item_id}", quantity = "{quantity}" } }' in drafted
