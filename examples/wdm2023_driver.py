@@ -1,4 +1,4 @@
-"""A driver for a shop whose API differs from SHOP-API.md: here, an older course edition whose
+"""A driver for a shop whose API differs from docs/shop-api.md: here, an older course edition whose
 `addItem` takes no quantity (one unit per call).
 
     shopbench consistency --urls urls.json --driver examples/wdm2023_driver.py:Wdm2023Driver

@@ -15,10 +15,23 @@ _LAZY = {
     # Locust users to subclass in your own locustfile
     "ShopUser": "shopbench.locust_plugin.user",
     "GrpcUser": "shopbench.grpc.user",
-    # your shop's API: subclass RestDriver, pass --driver file.py:Class
+    # your shop's API (docs/shop-api.md): subclass RestDriver, pass --driver file.py:Class, or write a
+    # mapping file (--mapping FILE)
     "RestDriver": "shopbench.driver.rest",
     "Driver": "shopbench.driver",
     "Outcome": "shopbench.driver.outcome",
+    "Operation": "shopbench.driver.operation",
+    "Transport": "shopbench.driver.transport",
+    "Response": "shopbench.driver.transport",
+    "TransportError": "shopbench.driver.transport",
+    "NotSent": "shopbench.driver.transport",
+    "MaybeSent": "shopbench.driver.transport",
+    "AnswerProblem": "shopbench.driver.answers",
+    "CARTS": "shopbench.driver.cart",
+    "Carts": "shopbench.driver.cart",
+    "REQUIRED_FIELDS": "shopbench.driver.answers",
+    "check_answer": "shopbench.driver.contract",
+    "probe": "shopbench.driver.contract",
     # the history: one record per operation (ops.jsonl)
     "Op": "shopbench.history",
     "HistoryWriter": "shopbench.history",

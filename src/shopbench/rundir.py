@@ -79,6 +79,7 @@ class RunDir:
             "command": sys.argv,
             "cwd": os.getcwd(),
             "config": config or {},
+            "driver": {"driver": os.environ.get("SHOPBENCH_DRIVER"), "mapping": os.environ.get("SHOPBENCH_MAPPING")},
             "versions": versions(),
             "started": time.time(),
             "ended": None,

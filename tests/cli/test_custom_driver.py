@@ -18,7 +18,8 @@ SPEC = f"{ROOT / 'examples' / 'wdm2023_driver.py'}:Wdm2023Driver"
 
 @pytest.fixture(autouse=True)
 def _no_driver_leaks(monkeypatch):
-    monkeypatch.delenv(DRIVER_ENV, raising=False)  # use_driver sets it; monkeypatch restores it
+    monkeypatch.setenv(DRIVER_ENV, "")  # use_driver sets it: set first, so that teardown removes it
+    monkeypatch.delenv(DRIVER_ENV)
 
 
 def add_items(run: Path) -> list[dict]:
@@ -40,8 +41,12 @@ def test_consistency_runs_on_the_users_driver(tmp_path, capsys):
 def test_stress_workers_inherit_the_driver(tmp_path):
     out = tmp_path / "run"
     exe = str(Path(sys.executable).parent / "shopbench")
+    from shopbench.processes import free_port
+
+    port = str(free_port())  # Locust's master on a port of its own: another run's workers must not join it
     proc = subprocess.run([exe, "stress", "--headless", "-u", "3", "-r", "3", "-t", "3s", "--wait", "0-0.05",
-                           "--processes", "2", "--driver", SPEC, "--out", str(out)],
+                           "--processes", "2", "--driver", SPEC, "--out", str(out),
+                           "--master-bind-port", port, "--master-port", port],
                           capture_output=True, text=True, timeout=180, env={**os.environ})
     assert proc.returncode == 0, proc.stderr[-3000:]
     items = add_items(out)

@@ -28,7 +28,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802 - http.server's naming
         self.server.paths.append(("POST", self.path))
-        if self.path.startswith("/stock/item/create/"):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.startswith("/echo"):
+            self._answer(200, {"data": {"balance": "7"}, "path": self.path, "body": json.loads(body),
+                               "type": self.headers["Content-Type"], "auth": self.headers["Authorization"]})
+        elif self.path.startswith("/status/"):
+            self._answer(int(self.path.split("/")[2]), {"id": 5})
+        elif self.path.startswith("/stock/item/create/"):
             self._answer(200, {"item_id": "i1"})
         elif self.path.startswith("/payment/create_user"):
             self._answer(200, b"<html>not json</html>")
@@ -40,7 +46,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self.server.paths.append(("GET", self.path))
         self.server.peers.add(self.client_address)
-        self._answer(200, {"stock": 3, "price": 2})
+        if self.path.startswith("/orders/find/units"):  # a shop's own shapes: ids per unit, strings, 0/1
+            self._answer(200, {"paid": 0, "items": ["16", "16", "3"], "user_id": 7, "total_cost": "30"})
+        elif self.path.startswith("/orders/find/half"):
+            self._answer(200, {"paid": True, "items": [["16", 1.5]], "user_id": "7", "total_cost": 3})
+        else:
+            self._answer(200, {"stock": 3, "price": 2})
 
     def do_DELETE(self):  # noqa: N802
         self.server.paths.append(("DELETE", self.path))
@@ -79,6 +90,21 @@ def test_outcomes_are_classified_by_status_and_recorded(server):
     assert [op.id for op in ops] == list(range(6))
     assert ops[2].expect == "fail" and ops[2].status == 400 and ops[2].process == "w1"
     assert all(op.t1 >= op.t0 for op in ops)
+
+
+def test_answers_are_read_into_the_canonical_shape_or_one_sentence(server):
+    url = f"http://127.0.0.1:{server.server_port}"
+    history = MemoryHistory()
+    driver = connect(Target(url, url, url), history, timeout=2)
+    units = driver.find_order("units")
+    assert units.kind == "ok"
+    assert units.data == {"paid": False, "items": [["16", 2], ["3", 1]], "user_id": "7", "total_cost": 30}
+    assert history.ops[0].value == units.data  # the history holds the canonical shape too
+    half = driver.find_order("half")
+    assert half.kind == "info" and half.data is None  # not guessed: unreadable, the run UNKNOWN for it
+    assert half.error == ("find_order (GET /orders/find/half) answered 200, but items[0] (a quantity) is 1.5; it "
+                          "must be a whole number (amounts, prices and quantities are integers: 12, \"12\" and "
+                          "12.0 are read as 12).")
 
 
 def test_refused_connection_is_a_definite_fail_never_sent():
@@ -261,3 +287,82 @@ def test_making_a_transport_never_yields_to_the_hub_in_a_patched_process():
         "print('yielded' if ran else 'never yielded')\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "never yielded", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("error", "kind"), [("NotSent", "fail"), ("MaybeSent", "info"), ("TransportError", "info")])
+def test_not_sent_and_maybe_sent_are_siblings_with_their_own_outcome(error, kind):
+    """As httpx separates ConnectError from ReadTimeout: never-sent is definite, maybe-sent is not,
+    and a custom transport's plain TransportError is taken as maybe-sent (the safe side)."""
+    from shopbench.driver import MaybeSent, NotSent, RestDriver, TransportError
+
+    assert not issubclass(NotSent, MaybeSent) and not issubclass(MaybeSent, NotSent)
+    assert issubclass(NotSent, TransportError) and issubclass(MaybeSent, TransportError)
+    exc = {"NotSent": NotSent, "MaybeSent": MaybeSent, "TransportError": TransportError}[error]
+
+    class Failing:
+        def request(self, service, method, path, **kw):
+            raise exc("boom")
+
+        def close(self):
+            pass
+
+    history = MemoryHistory()
+    outcome = RestDriver(Failing(), history).pay("u1", 1)
+    assert outcome.kind == kind and outcome.error == "boom" and history.ops[0].type == kind
+
+
+def test_call_sends_query_json_and_headers_and_maps_the_answer(server):
+    url = f"http://127.0.0.1:{server.server_port}"
+    history = MemoryHistory()
+    driver = connect(Target(url, url, url), history, timeout=2)
+    out = driver.call("find_user", "payment", "POST", "/echo", {"user_id": "u1"}, query={"q": "a b"},
+                      json={"customer": "u1", "n": 2}, headers={"Authorization": "Bearer t"},
+                      fields={"credit": "data.balance"})
+    assert out.kind == "ok" and out.data["credit"] == 7  # mapped from data.balance, "7" read as 7
+    assert out.data["path"] == "/echo?q=a+b" and out.data["body"] == {"customer": "u1", "n": 2}
+    assert out.data["type"] == "application/json" and out.data["auth"] == "Bearer t"
+    assert history.ops[0].f == "find_user" and history.ops[0].args == {"user_id": "u1"}
+    assert driver.sent == "POST"
+
+
+@pytest.mark.parametrize(("first", "effect", "second", "kind"), [
+    (200, True, 200, "ok"),
+    (409, True, None, "fail"),   # the first step said no: nothing happened
+    (200, False, 409, "fail"),   # placing an order changes nothing counted; its payment said no
+    (200, True, 409, "info"),    # a definite no after a step with an effect: half done
+    (200, False, 503, "info"),   # no definite answer
+])
+def test_a_composite_operation_is_one_recorded_operation_with_the_right_type(server, first, effect, second, kind):
+    url = f"http://127.0.0.1:{server.server_port}"
+    history = MemoryHistory()
+    driver = connect(Target(url, url, url), history, timeout=2)
+    with driver.operation("checkout", {"order_id": "o1"}, "ok") as op:
+        placed = op.send("order", "POST", f"/status/{first}", json={"lines": [["i1", 1]]}, effect=effect)
+        if placed.ok:
+            assert placed.data == {"id": 5}  # a step's own answer, as sent
+            op.send("order", "POST", f"/status/{second}", answer=True)
+    assert op.outcome.kind == kind
+    assert [(o.f, o.type) for o in history.ops] == [("checkout", kind)]  # one operation, not two
+    assert driver.sent == ("POST" if second is None else "POST+POST")
+    if kind != "ok" and second is not None:
+        assert history.ops[0].error.startswith("step 2 (POST /status/")
+
+
+def test_an_operation_known_without_a_request_is_recorded_in_the_canonical_shape(server):
+    url = f"http://127.0.0.1:{server.server_port}"
+    history = MemoryHistory()
+    driver = connect(Target(url, url, url), history, timeout=2)
+    with driver.operation("create_order", {"user_id": "u1"}) as op:
+        op.result({"order_id": 12})
+    assert op.outcome.kind == "ok" and op.outcome.data == {"order_id": "12"}
+    assert history.ops[0].value == {"order_id": "12"} and driver.sent == ""
+
+
+def test_an_effect_is_remembered_across_later_steps_without_one(server):
+    url = f"http://127.0.0.1:{server.server_port}"
+    driver = connect(Target(url, url, url), MemoryHistory(), timeout=2)
+    with driver.operation("checkout", {"order_id": "o1"}) as op:
+        op.send("order", "POST", "/status/200")                 # took effect
+        op.send("order", "POST", "/status/200", effect=False)   # a read-like step
+        op.send("order", "POST", "/status/409", answer=True)
+    assert op.outcome.kind == "info" and "after earlier steps had taken effect" in op.outcome.error

@@ -90,5 +90,5 @@ def _reason(f: str, t: _Tally) -> str:
     if _unanswered(status) and not others:
         return (f"{head}: the workload expects it to succeed; is the service behind it up and reachable? "
                 "Its results cannot be judged")
-    return (f"{head}: the workload expects it to succeed; does your shop speak this API (SHOP-API.md)? "
+    return (f"{head}: the workload expects it to succeed; does your shop speak this API (docs/shop-api.md)? "
             "Choose a mix without it or plug in a --driver")

@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "shop": ("shop", "Run the reference shop (refshop) in the background."),
     "services": ("services", "List, inspect and fault the services of a shop by hand (local processes or Docker "
                              "containers)."),
+    "mapping": ("mapping", "Describe your shop's API in a mapping file: `mapping draft --openapi URL` prints a "
+                           "first one."),
 }
 
 

@@ -57,6 +57,7 @@ def consistency(
     services_data: Path | None = options.SERVICES_DATA,
     docker_url: str | None = options.DOCKER_URL,
     driver: str | None = options.DRIVER,
+    mapping: Path | None = options.MAPPING,
 ) -> int:
     """Populate, fire every checkout at once, settle, and prove or refute that no money or stock was lost."""
     from rich.console import Console
@@ -68,7 +69,7 @@ def consistency(
     from shopbench.target import Target
     from shopbench.workload.consistency import ConsistencyConfig
 
-    use_driver(driver)
+    use_driver(driver, mapping=mapping)
     cfg = ConsistencyConfig(items=items, stock=stock, price=price, users=users, credit=credit, orders=orders,
                             items_per_order=items_per_order, concurrency=concurrency, seed=seed, populate=populate,
                             timeout=timeout, settle_timeout=settle_timeout)

@@ -23,5 +23,7 @@ DOCKER_URL = typer.Option(None, "--docker-url", help="With --fault-backend docke
                           "(default: DOCKER_HOST or the local socket).")
 
 
-DRIVER = typer.Option(None, "--driver", help="Your shop's API, if it differs from SHOP-API.md: a subclass of "
+DRIVER = typer.Option(None, "--driver", help="Your shop's API, if it differs from docs/shop-api.md: a subclass of "
                       "shopbench.driver.RestDriver as module:Class or path/to/file.py:Class.")
+MAPPING = typer.Option(None, "--mapping", help="Your shop's API as a TOML mapping file, no Python "
+                       "(docs/shop-api.md; `shopbench mapping draft --openapi URL` writes a first one).")

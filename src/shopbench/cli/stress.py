@@ -84,9 +84,10 @@ def stress(
     services_data: Path | None = options.SERVICES_DATA,
     docker_url: str | None = options.DOCKER_URL,
     driver: str | None = options.DRIVER,
+    mapping: Path | None = options.MAPPING,
     as_json: bool = typer.Option(False, "--json", help="Print verdict.json on stdout (everything else on stderr)."),
 ) -> int:
-    use_driver(driver)
+    use_driver(driver, mapping=mapping, processes=processes, worker=worker)
     from shopbench.nemesis.hooks import hook_from_flags
     from shopbench.runner.companion import standard
     from shopbench.runner.stress import run_stress

@@ -82,9 +82,10 @@ def suite(
     services_data: Path | None = options.SERVICES_DATA,
     docker_url: str | None = options.DOCKER_URL,
     driver: str | None = options.DRIVER,
+    mapping: Path | None = options.MAPPING,
 ) -> int:
     """A consistency test and a stress test with the same faults, one after the other, then a comparison."""
-    use_driver(driver)
+    use_driver(driver, mapping=mapping)
     if test_type not in TEST_TYPES:
         raise UsageError(f"--test-type {test_type!r}: choose one of {', '.join(TEST_TYPES)}.")
     if flaw and urls:

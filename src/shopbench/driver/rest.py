@@ -1,4 +1,4 @@
-"""The driver for the WDM REST layout of SHOP-API.md: one shop operation, one HTTP call.
+"""The driver for the WDM REST layout of docs/shop-api.md: one shop operation, one HTTP call.
 
 Every method returns an `Outcome` and reports an `Op` to the driver's listener (the history, and
 inside Locust also Locust's request event). Arguments are passed through as given, so error
@@ -8,53 +8,20 @@ probes send negative, non-numeric or unknown values through the very same mappin
 from __future__ import annotations
 
 import itertools
-import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-from gevent import GreenletExit
-
-from shopbench.driver.inflight import IN_FLIGHT
+from shopbench.driver.operation import NO_BODY, Operation
 from shopbench.driver.outcome import Outcome
-from shopbench.driver.transport import NotSent, Response, Transport, TransportError
-from shopbench.history import FAIL, INFO, OK, Op, OpListener
-
-log = logging.getLogger("shopbench.driver")
-
-# The fields an ok answer must carry for the operation to be usable; without them it is `info`.
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "create_item": ("item_id",),
-    "create_user": ("user_id",),
-    "create_order": ("order_id",),
-    "find_item": ("stock", "price"),
-    "find_user": ("credit",),
-    "find_order": ("paid", "items", "user_id", "total_cost"),
-}
-
-
-def classify(f: str, resp: Response) -> tuple[str, Any, str | None]:
-    """(type, value, error) of an HTTP answer: 2xx ok (info if a required field is missing, the
-    shop may have done it), 4xx a definite fail, anything else (5xx) info."""
-    status = resp.status
-    if 200 <= status < 300:
-        need = REQUIRED_FIELDS.get(f)
-        value: Any = None
-        if need is not None or resp.body[:1] in (b"{", b"["):
-            try:
-                value = orjson.loads(resp.body)
-            except orjson.JSONDecodeError:
-                value = None
-            if need is not None and not (isinstance(value, dict) and all(k in value for k in need)):
-                return INFO, None, f"2xx without {', '.join(need)} in the body: {resp.body[:120]!r}"
-        return OK, value, None
-    if 400 <= status < 500:
-        return FAIL, None, resp.body[:200].decode("utf-8", "replace")
-    return INFO, None, f"HTTP {status}: " + resp.body[:200].decode("utf-8", "replace")
+from shopbench.driver.transport import Transport
+from shopbench.history import OpListener
 
 
 class RestDriver:
+    # True for a driver whose per-client state another process would need (a map from its own order
+    # ids to the shop's, kept in memory): it then refuses --processes and remote workers, loudly.
+    state_in_process = False
+
     def __init__(
         self,
         transport: Transport,
@@ -72,56 +39,28 @@ class RestDriver:
         # Set while whoever runs this driver is being killed: a request not yet sent is not sent.
         self.halted = False
         self.cut_off: str | None = None  # why a request killed from now on was cut off (default: who ended the load)
+        self.sent = ""  # the methods of the last recorded operation's requests ("POST", "POST+POST")
 
-    def call(self, f: str, service: str, method: str, path: str, args: dict[str, Any],
-             expect: str | None) -> Outcome:
+    def operation(self, f: str, args: dict[str, Any], expect: str | None = None) -> Operation:
+        """One operation `f` made of the requests sent inside `with driver.operation(...) as op:`
+        (`op.send`), recorded once with the type its steps decide (operation.py); `op.outcome` after."""
+        return Operation(self, f, args, expect)
+
+    def call(self, f: str, service: str, method: str, path: str, args: dict[str, Any] | None = None,
+             expect: str | None = None, *, query: dict[str, Any] | None = None, json: Any = NO_BODY,
+             headers: dict[str, str] | None = None, fields: dict[str, str] | None = None) -> Outcome:
         """One HTTP request to `service` ("order", "stock" or "payment"), classified and recorded as
-        operation `f`. A driver for another API overrides the operation methods and calls this.
+        operation `f`; `args` is what the history records. A driver for another API overrides the
+        operation methods and calls this: `query` (URL parameters), `json` (the body), `headers`,
+        `fields` (our field -> its dotted path in the answer, e.g. {"credit": "balance"}).
 
         Every call is in the history whatever ends it: registered in flight before it is sent, it
         is written as `info` with the reason if its greenlet is killed (a user stopped by Locust,
         a cancelled open-model request, Ctrl-C) or if the process sweeps what is still in flight."""
-        if self.halted:
-            raise GreenletExit("halted before sending: the user was stopped")
-        wall = time.time()
-        t0 = time.monotonic()
-        intended, scenario = self.intended, self.scenario
-
-        def record(kind: str, status: int | None, value: Any, error: str | None) -> None:
-            op = Op(self._next_id(), self.process, f, args, expect, kind, status, value, error, wall, t0,
-                    time.monotonic(), intended, scenario)
-            if self.listener is not None:
-                self.listener(op)
-
-        def cut_off(reason: str) -> None:
-            try:
-                record(INFO, None, None, reason)
-            except Exception:  # the history is closing under us: nothing more we can do here
-                log.exception("could not record an operation cut off (%s %s)", f, args)
-
-        pending = IN_FLIGHT.add(cut_off)
-        status: int | None = None
-        value: Any = None
-        error: str | None = None
-        try:
-            resp = self.transport.request(service, method, path)
-            status = resp.status
-            kind, value, error = classify(f, resp)
-        except NotSent as exc:
-            kind, error = FAIL, str(exc)  # never reached the shop: definitely no effect
-        except TransportError as exc:
-            kind, error = INFO, str(exc)
-        except BaseException as exc:  # killed mid-request (GreenletExit, Timeout, KeyboardInterrupt)
-            IN_FLIGHT.done(pending)
-            if pending.claim():
-                cut_off(self.cut_off or IN_FLIGHT.reason(exc))
-            raise
-        IN_FLIGHT.done(pending)
-        t1 = time.monotonic()
-        if pending.claim():
-            record(kind, status, value, error)
-        # else: swept while in flight and already written as info; its answer is the workload's only
-        return Outcome(kind, status, value, error, t1 - t0)
+        with self.operation(f, args if args is not None else {}, expect) as op:
+            op.send(service, method, path, query=query, json=json, headers=headers, fields=fields, answer=True)
+        assert op.outcome is not None
+        return op.outcome
 
     # -- stock ------------------------------------------------------------------------------
     def create_item(self, price: Any, expect: str | None = None) -> Outcome:

@@ -29,7 +29,6 @@ from locust import User, between
 from shopbench.checker.slo import failure_message
 from shopbench.driver import GeventTransport, RestDriver, new_driver
 from shopbench.history import Op
-from shopbench.latency import http_method
 from shopbench.locust_plugin import internals, plugin
 from shopbench.locust_plugin import session as sessions
 from shopbench.locust_plugin.recorder import recorder
@@ -81,13 +80,15 @@ class ShopUser(User):
     def new_driver(self, prefix: str = "u") -> RestDriver:
         transport = GeventTransport(self.session.target, timeout=self.session.config.timeout,
                                     concurrency=self.connections)
-        return new_driver(transport, self._on_op, recorder.client_name(prefix), recorder.next_id)
+        driver = new_driver(transport, None, recorder.client_name(prefix), recorder.next_id)
+        driver.listener = lambda op: self._on_op(op, driver.sent)  # Locust's label: what this driver sent
+        return driver
 
-    def _on_op(self, op: Op) -> None:
+    def _on_op(self, op: Op, sent: str = "") -> None:
         recorder.record(op)
         msg = locust_message(op)
         self.environment.events.request.fire(
-            request_type=http_method(op.f), name=op.f, response_time=(op.t1 - op.t0) * 1000.0,
+            request_type=sent or "-", name=op.f, response_time=(op.t1 - op.t0) * 1000.0,
             response_length=0, response=None, context={"scenario": op.scenario},
             exception=UnexpectedOutcome(msg) if msg else None, start_time=op.wall, url=None,
         )

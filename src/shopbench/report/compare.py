@@ -47,6 +47,7 @@ class RunSummary:
     # service (generator processes as "generator main", …) -> cpu_mean, cpu_peak (% of a core), rss_mean,
     # rss_peak (bytes); empty for a run that sampled nothing
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    driver: str = "built-in"  # how the shop was spoken to: --driver SPEC, --mapping FILE, or the built-in layout
 
 
 def summarize(run_dir: str | Path) -> RunSummary:
@@ -85,7 +86,15 @@ def summarize(run_dir: str | Path) -> RunSummary:
         rps=series.total_rps(), ops=series.count, duration=series.duration,
         checkout_p95=checkout.p95 if checkout else None, checkout_p99=checkout.p99 if checkout else None,
         seed_metrics=dict(verdict.get("seed_metrics") or {}), slo_missed=missed, recovery=recovery,
-        report=report if report.is_file() else None, resources=resources)
+        report=report if report.is_file() else None, resources=resources, driver=driver_of(run.manifest))
+
+
+def driver_of(manifest: dict[str, Any]) -> str:
+    """run.json's driver as one cell: the --driver spec, the --mapping file, or the built-in layout."""
+    chosen = manifest.get("driver") if isinstance(manifest.get("driver"), dict) else {}
+    if chosen.get("mapping"):
+        return f"mapping {chosen['mapping']}"
+    return f"driver {chosen['driver']}" if chosen.get("driver") else "built-in"
 
 
 def summarize_all(run_dirs: list[str | Path]) -> list[RunSummary]:
@@ -125,6 +134,7 @@ def rows(summaries: list[RunSummary]) -> list[tuple[str, list[str]]]:
 
     out = [
         ("kind", [s.kind for s in summaries]),
+        ("driver", [s.driver for s in summaries]),
         ("verdict", [verdict_cell(s) for s in summaries]),
         ("anomalies", [fmt_num(s.anomaly_count) for s in summaries]),
         ("anomaly types", [", ".join(f"{k} ×{v}" for k, v in s.anomaly_types.items()) or "–" for s in summaries]),
