@@ -84,7 +84,8 @@ def stress(
     services_data: Path | None = options.SERVICES_DATA,
     docker_url: str | None = options.DOCKER_URL,
     driver: str | None = options.DRIVER,
-    as_json: bool = typer.Option(False, "--json", help="Print verdict.json on stdout (everything else on stderr)."),
+    as_json: bool = typer.Option(False, "--json", help="Print verdict.json alone on stdout (no summary; logs and "
+                                 "progress stay on stderr)."),
 ) -> int:
     use_driver(driver)
     from shopbench.nemesis.hooks import hook_from_flags
@@ -116,16 +117,26 @@ def stress(
     def run() -> int:
         return run_stress(cfg, urls=urls, flaw=flaw, out=out, settle_timeout=settle_timeout, slos=slo,
                           slo_presets=slo_preset, locust_args=args, locustfile=locustfile, user_csv=csv,
-                          user_html=html, companions=standard(hook), summary=not as_json,
-                          on_run=ran.append)
+                          user_html=html, companions=standard(hook), summary=False, on_run=ran.append)
 
-    if not as_json:
-        return run()
+    # One convention for every command (README "Output"): logs, progress and Locust's own tables on
+    # stderr; the summary and the verdict on stdout; with --json, verdict.json alone on stdout.
     stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the verdict only
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
         code = run()
     verdict = ran[0] / VERDICT if ran else None
-    if verdict is not None and verdict.exists():
+    if verdict is None or not verdict.exists():  # a worker, or a run that ended before its verdict
+        return code
+    if as_json:
         stdout.write(verdict.read_text().rstrip() + "\n")
         stdout.flush()
+        return code
+    import json
+
+    from shopbench.report.terminal import print_summary
+    from shopbench.rundir import MANIFEST
+
+    manifest_path = ran[0] / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    print_summary(Console(), json.loads(verdict.read_text()), manifest, str(ran[0]))
     return code
