@@ -48,8 +48,9 @@ def test_an_endpoint_missing_everywhere_is_unknown_with_the_reason(tmp_path):
     with open(out / "ops.jsonl") as f:
         removes = [op for op in map(json.loads, f) if op["f"] == "remove_item"]
     assert removes and {op["status"] for op in removes} == {404}
-    reason = (f"remove_item answered 404 to all {len(removes):,} calls: does your shop have this endpoint? "
-              "Choose a mix without it or plug in a --driver")
+    reason = (f"remove_item answered 404 to all {len(removes):,} calls: your shop has no "
+              "DELETE /orders/removeItem/{order_id}/{item_id}; run stress with --without remove_item (leaves out "
+              "seed000's add-remove-add-checkout scenario), or plug in a --driver that maps remove_item to your route")
     assert verdict["unknown_reasons"] == [reason]
     flat = " ".join(output.split())
     assert "UNKNOWN" in flat and reason in flat

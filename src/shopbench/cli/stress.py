@@ -57,6 +57,9 @@ def stress(
     mix: str = typer.Option("seed000", "--mix", help=MIX_HELP),
     weights: str | None = typer.Option(None, "--weights", help="seed000: six scenario weights (default "
                                        "5,30,25,20,10,10); other mixes: one weight per user type."),
+    without_ops: list[str] = typer.Option([], "--without", help="An operation your shop lacks (repeatable, or "
+                                          "comma-separated), e.g. remove_item: the scenarios and user types that "
+                                          "call it are left out of the mix."),
     wait: str = typer.Option("1-3", "--wait", help="Seconds between a user's iterations: MIN-MAX or one number."),
     arrival_rate: float | None = typer.Option(None, "--arrival-rate", help="Open model: start R iterations per "
                                               "second whatever the response times."),
@@ -100,6 +103,12 @@ def stress(
     cfg = build_config(mix=mix, weights=weights, wait=wait, arrival_rate=arrival_rate, max_users=max_users,
                        skew=skew, mode=mode, seed=seed, init_items=init_items, init_users=init_users,
                        init_orders=init_orders, hot_items=hot_items, hot_stock=hot_stock)
+    if without_ops:
+        from shopbench.doctor.needs import without
+
+        dropped = without(cfg, [op.strip() for text in without_ops for op in text.split(",") if op.strip()])
+        Console(stderr=True).print(f"--without: left out {', '.join(dropped) or 'nothing (the mix never calls it)'}",
+                                   highlight=False)
     if not timeout > 0:
         raise UsageError(f"--timeout {timeout}: give a positive number of seconds.")
     cfg.timeout = timeout

@@ -121,6 +121,8 @@ class OpFigures:
     name: str
     requests: int = 0
     failures: int = 0  # outcomes other than the one the workload expected (history.unexpected)
+    refused: int = 0  # answered 4xx, expected or not
+    refused_expected: int = 0  # answered 4xx where the workload expected (or accepted) a refusal
     latencies: array = field(default_factory=lambda: array("d"))  # ms; 8 bytes each, for 10 M operations
 
 
@@ -129,6 +131,7 @@ class StressFigures:
     ops: dict[str, OpFigures]
     duration: float  # first invocation to last completion of the load, seconds
     causes: Counter  # (operation, cause) -> failures
+    closed: Counter = field(default_factory=Counter)  # operation -> indeterminate: the peer closed the connection
 
     def rps(self, n: int) -> float:
         return n / self.duration if self.duration > 0 else 0.0
@@ -139,6 +142,7 @@ def stress_figures(ops: Iterable[dict[str, Any]], skip_processes: Iterable[str] 
     skip = frozenset(skip_processes)
     table: dict[str, OpFigures] = {}
     causes: Counter = Counter()
+    closed: Counter = Counter()
     first = last = None
     for op in ops:
         if op.get("process") in skip:
@@ -150,14 +154,35 @@ def stress_figures(ops: Iterable[dict[str, Any]], skip_processes: Iterable[str] 
         figures.requests += 1
         ms = op_latency_ms(op)
         figures.latencies.append(ms)
-        if unexpected(op["type"], op.get("expect"), op.get("scenario")):
+        wrong = unexpected(op["type"], op.get("expect"), op.get("scenario"))
+        if wrong:
             figures.failures += 1
             causes[(f, error_cause(op.get("status"), op.get("error")))] += 1
+        if op["type"] == "fail" and (op.get("status") or 0) >= 400:
+            figures.refused += 1
+            figures.refused_expected += not wrong
+        elif op["type"] == "info" and closed_by_peer(op.get("status"), op.get("error")):
+            closed[f] += 1
         end = op["wall"] + ms / 1000.0
         first = op["wall"] if first is None or op["wall"] < first else first
         last = end if last is None or end > last else last
     duration = (last - first) if first is not None and last is not None else 0.0
-    return StressFigures(table, duration, causes)
+    return StressFigures(table, duration, causes, closed)
+
+
+# The transport's words (driver/transport.py) for a connection the other side closed or reset before
+# answering: no timeout, no status. A gateway short of connections closes idle ones this way.
+_CLOSED = re.compile(r"ConnectionClosed|connection closed|Connection reset|ConnectionReset|BrokenPipe|"
+                     r"RemoteDisconnected|EOF", re.IGNORECASE)
+
+
+def closed_by_peer(status: int | None, error: str | None) -> bool:
+    return status is None and bool(error) and bool(_CLOSED.search(error or "")) and "timed out" not in error
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """'1 reason', '2 reasons', '1,024 anomalies'."""
+    return f"{n:,} {noun if n == 1 else many or noun + 's'}"
 
 
 def _ms(summary: dict[str, Any], key: str) -> str:
@@ -185,6 +210,8 @@ def print_operations(console: Console, figures: StressFigures) -> None:
         table.add_row(name, f"{requests:,}", f"{figures.rps(requests):,.1f}", _failures(failures, requests),
                       _ms(summary, "p50"), _ms(summary, "p95"), _ms(summary, "p99"))
     console.print(table)
+    for line in refusal_notes(figures):
+        console.print(line, highlight=False)
     if figures.causes:
         causes = Table("operation", "cause (ids masked as #)", "count", title="failures by cause", title_justify="left")
         ranked = figures.causes.most_common()
@@ -193,6 +220,35 @@ def print_operations(console: Console, figures: StressFigures) -> None:
         console.print(causes, highlight=False)
         if len(ranked) > MAX_CAUSE_ROWS:
             console.print(f"… and {len(ranked) - MAX_CAUSE_ROWS} more causes, see ops.jsonl")
+
+
+def refusal_notes(figures: StressFigures) -> list[str]:
+    """Where an operation's 4xx answers and its failures differ (the checkouts that must fail, or lose a
+    race for stock), one sentence puts our figures, the checkout outcomes and Locust's table side by side."""
+    notes = []
+    for op in sorted(figures.ops.values(), key=lambda o: -o.requests):
+        if op.refused_expected:
+            notes.append(f"{op.name}: {plural(op.refused, 'answer')} 4xx, {op.refused_expected:,} of them expected (a "
+                         "checkout that must fail, or a race for the last stock, is refused by a correct shop); the "
+                         "failures column "
+                         f"and Locust's table count only outcomes the workload did not expect ({op.failures:,}), the "
+                         "outcomes table below counts every 4xx.")
+    return notes
+
+
+def gateway_notes(figures: StressFigures, faults: bool) -> list[str]:
+    """Indeterminate operations whose connection the other side closed before answering: named, with the fix."""
+    n = sum(figures.closed.values())
+    if not n:
+        return []
+    where = ", ".join(f"{f} {k:,}" for f, k in figures.closed.most_common(4))
+    also = " (or from this run's faults: a killed service resets its connections)" if faults else ""
+    return [f"[yellow]connections closed:[/] {plural(n, 'operation')} ({where}) got no answer because the server side "
+            f"closed or reset the connection, not because the shop was slow{also}. A gateway short of connections "
+            "does this under load (nginx logs \"worker_connections are not enough, reusing connections\"): run "
+            "`shopbench doctor --urls urls.json` to measure how many it holds and use the --concurrency it prints, "
+            "or raise the gateway's limit (nginx: worker_connections). They are indeterminate, resolved from the "
+            "final state, never counted as failures."]
 
 
 def _failures(n: int, of: int) -> str:
@@ -245,8 +301,11 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
             kind = json.loads((Path(run_path) / "run.json").read_text()).get("kind")
         except (OSError, ValueError):
             kind = None
-    if run_path and kind == "stress" and (Path(run_path) / "ops.jsonl").is_file():
-        print_operations(console, stress_figures(iter_history(Path(run_path) / "ops.jsonl")))
+    figures = None
+    if run_path and kind in ("stress", "consistency") and (Path(run_path) / "ops.jsonl").is_file():
+        figures = stress_figures(iter_history(Path(run_path) / "ops.jsonl"))
+        if kind == "stress":
+            print_operations(console, figures)
     resources: dict[str, Any] | None = None
     if run_path:
         from shopbench.resources import run_summary
@@ -280,16 +339,19 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         table.add_row("from the client log", str(seed["stock_log"]), str(seed["payment_log"]))
         table.add_row("from the database", str(seed["stock_db"]), str(seed["payment_db"]))
         console.print(table)
+        console.print(seed_note(verdict), highlight=False)
 
     anomalies = verdict.get("anomalies") or []
     count = verdict.get("anomaly_count", len(anomalies))
     if anomalies:
-        table = Table("type", "explanation", title=f"anomalies ({count})", title_justify="left", show_lines=False)
+        table = Table("type", "explanation", title=f"anomalies ({count:,})", title_justify="left", show_lines=False)
         for a in anomalies[:MAX_ANOMALY_ROWS]:
             table.add_row(a["type"], a.get("message", ""))
         console.print(table)
         if count > MAX_ANOMALY_ROWS:
             console.print(f"… and {count - MAX_ANOMALY_ROWS} more, see verdict.json")
+    for line in gateway_notes(figures, bool(verdict.get("faults"))) if figures else ():
+        console.print(line, highlight=False)
     _print_slos(console, verdict.get("slo"))
     _print_faults(console, verdict.get("faults"))
     unresolved = verdict.get("unresolved") or {}
@@ -311,11 +373,12 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         console.print("[bold green]VALID[/]: no money or stock was lost.")
     elif result == UNKNOWN:
         reasons = verdict.get("unknown_reasons") or []
-        console.print(f"[bold yellow]UNKNOWN[/]: the checks could not run on complete data ({len(reasons)} reasons):")
+        console.print("[bold yellow]UNKNOWN[/]: the checks could not run on complete data "
+                      f"({plural(len(reasons), 'reason')}):")
         for reason in reasons:
             console.print(f"  - {reason}")
     else:
-        console.print(f"[bold red]INVALID[/]: {count} anomalies.")
+        console.print(f"[bold red]INVALID[/]: {plural(count, 'anomaly', 'anomalies')}.")
         for reason in verdict.get("unknown_reasons") or ():
             console.print(f"  [yellow]also incomplete:[/] {reason}")
     if run_path:
@@ -323,6 +386,18 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         report = Path(run_path) / "report.html"
         if report.exists():
             console.print(f"report: {report}")
+
+
+def seed_note(verdict: dict[str, Any]) -> str:
+    """Why seed 000's numbers need not be zero when the verdict is VALID (or nonzero when it is not)."""
+    inputs = verdict.get("seed_inputs") or {}
+    info = (verdict.get("checkouts") or {}).get("info", 0)
+    unsold = inputs.get("final_stock")
+    sold = f", and that all {inputs['initial_stock']:,} units sell ({unsold:,} did not)" if unsold and "initial_stock" \
+        in inputs else ""
+    return (f"These are the seed script's numbers: it assumes every checkout not answered 4xx was a sale "
+            f"({plural(info, 'indeterminate one')} here){sold}, so they measure its assumptions, not losses; the "
+            "verdict below resolves every checkout from the final state and is the one to act on.")
 
 
 def _print_slos(console: Console, slo: Any) -> None:
