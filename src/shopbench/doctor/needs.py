@@ -73,7 +73,8 @@ def scenarios_using(op: str) -> list[str]:
 def avoid(op: str) -> str:
     """The flags that make a run without `op`, as a sentence's second half."""
     using = [f"seed000's {name} scenario" for name in scenarios_using(op)]
-    using += [f"the {name} user type" for name, needed in COMPONENT_OPS.items() if op in needed and name != "checkout-only"]
+    using += [f"the {name} user type" for name, needed in COMPONENT_OPS.items()
+              if op in needed and name != "checkout-only"]
     if op in OPTIONAL and using:
         return (f"run stress with --without {op} (leaves out {', '.join(using)}), or plug in a --driver that maps "
                 f"{op} to your route")
