@@ -90,3 +90,17 @@ def test_a_missing_remove_item_names_the_flag_and_the_mixes_left() -> None:
     runs = possible({"remove_item"})
     assert runs["stress --mix seed000"] == ["remove_item"]
     assert runs["stress --mix seed002"] == [] and runs["consistency burst"] == []
+
+
+def test_stress_without_reaches_the_run_and_says_what_it_left_out(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import shopbench.runner.stress as runner
+    from shopbench.cli.app import main
+
+    seen: list[Any] = []
+    monkeypatch.setattr(runner, "run_stress", lambda cfg, **kw: seen.append(cfg) or 0)
+    assert main(["stress", "--headless", "--without", "remove_item"]) == 0
+    assert seen[0].scenario_weights == [5, 30, 25, 0, 10, 10]
+    assert "left out seed000 scenario add-remove-add-checkout" in capsys.readouterr().err
+    assert main(["stress", "--headless", "--without", "checkout"]) == 2  # bad usage, one sentence
+    assert "--without checkout: the scenarios and checks are built on it" in capsys.readouterr().err
