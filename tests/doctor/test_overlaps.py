@@ -34,6 +34,7 @@ def test_a_pause_inside_a_kills_restart_window_is_named_with_the_time_to_move_to
                            "s more to answer again")
     assert line.endswith(f"move the second to {5 + 2 + RESTART_ALLOWANCE:g} s or later")
     assert overlapping(plan(kill(5, 2), pause(5 + 2 + RESTART_ALLOWANCE))) == []  # just after: fine
+    assert overlapping(plan(kill(5, 2), pause(5 + 2 + RESTART_ALLOWANCE - 0.5)))  # just before: not
     assert overlapping(plan(pause(10), kill(5, 2)))  # order in the file does not matter
     assert "held until the run ends" in overlapping(plan(pause(1, 0) | {"duration": None}, kill(30)))[0]
     assert overlapping(plan(kill(1) | {"type": "users"}, pause(2))) == []  # only time triggers can be compared
