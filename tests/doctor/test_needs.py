@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shopbench.doctor.needs import COMPONENT_OPS, ENDPOINTS, SCENARIO_OPS, avoid, possible, without
+from shopbench.doctor.needs import COMPONENT_OPS, ENDPOINTS, SCENARIO_OPS, avoid, operations_of, possible, without
 from shopbench.driver.outcome import Outcome
 from shopbench.errors import UsageError
 from shopbench.locust_plugin.config import build_config
@@ -51,13 +51,14 @@ def calls_of(fn: Any, pool: Pool | None = None, n: int = 200) -> set[str]:
 
 def test_seed000_scenarios_call_exactly_what_the_table_says() -> None:
     assert [name for name, _, _ in SCENARIOS] == list(SCENARIO_OPS)
+    assert set().union(*SCENARIO_OPS.values()) == COMPONENT_OPS["seed000"]  # the contract's table agrees
     for name, fn, _ in SCENARIOS:
         assert calls_of(fn) == SCENARIO_OPS[name], name
 
 
 def test_user_types_and_probes_call_nothing_the_table_leaves_out() -> None:
     pool = Pool(items=["1", "2"], users=["1", "2"], hot_items=["3"])
-    for name, fn in USER_TYPES.items():
+    for name, fn in USER_TYPES.items():  # the contract's table (driver/contract.py MIX_NEEDS)
         alone = calls_of(fn) if name != "hot" else set()  # the hot-item buyer needs its pool
         assert calls_of(fn, pool) | alone <= COMPONENT_OPS[name], name
     probed = set().union(*(calls_of(fn) for fn in PROBES.values()))
@@ -70,6 +71,8 @@ def test_without_remove_item_drops_only_the_add_remove_add_scenario() -> None:
     assert dropped == ["seed000 scenario add-remove-add-checkout"]
     assert cfg.scenario_weights == [5, 30, 25, 0, 10, 10]
     assert cfg.components == {"seed000": 1}
+    assert "remove_item" not in operations_of(cfg)  # the door check does not probe what the run leaves out
+    assert "remove_item" in operations_of(build_config())
 
 
 def test_without_what_every_scenario_needs_is_bad_usage() -> None:

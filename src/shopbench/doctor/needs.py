@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopbench.driver.contract import CHECK_READS, MIX_NEEDS, operations_needed
 from shopbench.errors import UsageError
 
 # operation -> (service, method, path) as SHOP-API.md spells it (driver/rest.py sends it)
@@ -42,20 +43,13 @@ SCENARIO_OPS: dict[str, frozenset[str]] = {
     "checkout-out-of-stock": _BUY,
     "checkout-no-credit": _BUY - {"add_funds"},
 }
-# the other user types of --mix (locust_plugin/config.py COMPONENTS); pooled ones also need the pool
-_POOL = frozenset({"create_item", "add_stock", "create_user", "add_funds"})
-COMPONENT_OPS: dict[str, frozenset[str]] = {
-    "inventory": _POOL | {"find_item"},
-    "order": _POOL | {"create_order", "add_item", "checkout", "find_order"},
-    "monitor": _POOL | {"find_item", "find_user", "find_order"},
-    "hot": _POOL | {"create_order", "add_item", "checkout"},
-    "probes": _BUY | {"find_item", "find_user", "find_order", "subtract_stock", "pay"},
-    "checkout-only": frozenset({"batch_init_stock", "batch_init_users", "batch_init_orders", "checkout"}),
-}
+# the user types of --mix: the driver contract's table (driver/contract.py) is their one home;
+# seed000's is the union of its scenarios above (tested)
+COMPONENT_OPS: dict[str, frozenset[str]] = dict(MIX_NEEDS)
 # what every run reads back to judge the ledger, and what the consistency burst calls
 CHECK_OPS: dict[str, frozenset[str]] = {
-    "final-state reads (every verdict)": frozenset({"find_item", "find_user", "find_order"}),
-    "consistency burst": _BUY,
+    "final-state reads (every verdict)": CHECK_READS,
+    "consistency burst": frozenset(operations_needed(consistency=True) - CHECK_READS),
 }
 OPTIONAL = frozenset({"remove_item", "subtract_stock", "pay", "batch_init_stock", "batch_init_users",
                       "batch_init_orders"})  # a run can do without these (a flag or a mix avoids them)
@@ -74,7 +68,7 @@ def avoid(op: str) -> str:
     """The flags that make a run without `op`, as a sentence's second half."""
     using = [f"seed000's {name} scenario" for name in scenarios_using(op)]
     using += [f"the {name} user type" for name, needed in COMPONENT_OPS.items()
-              if op in needed and name != "checkout-only"]
+              if op in needed and name not in ("seed000", "checkout-only")]
     if op in OPTIONAL and using:
         return (f"run stress with --without {op} (leaves out {', '.join(using)}), or plug in a --driver that maps "
                 f"{op} to your route")
@@ -115,6 +109,19 @@ def without(cfg: Any, ops: list[str]) -> list[str]:
     return dropped
 
 
+def operations_of(cfg: Any) -> set[str]:
+    """What a stress run of `cfg` sends: its user types', seed000's scenarios with a weight only (so
+    `--without` keeps the door check of driver/contract.py from probing what the run leaves out)."""
+    need = set(CHECK_READS)
+    for component in cfg.components:
+        if component == "seed000":
+            for weight, ops in zip(cfg.scenario_weights, SCENARIO_OPS.values(), strict=True):
+                need |= ops if weight else set()
+        else:
+            need |= COMPONENT_OPS.get(component, frozenset())
+    return need
+
+
 def possible(missing: set[str]) -> dict[str, list[str]]:
     """For each built-in mix and check: the missing operations it needs (empty: it can run)."""
     from shopbench.locust_plugin.config import MIXES
@@ -123,7 +130,7 @@ def possible(missing: set[str]) -> dict[str, list[str]]:
     for mix, components in MIXES.items():
         needed: set[str] = set()
         for component in components:
-            needed |= set().union(*SCENARIO_OPS.values()) if component == "seed000" else COMPONENT_OPS[component]
+            needed |= COMPONENT_OPS[component]
         out[f"stress --mix {mix}"] = sorted(needed & missing)
     for check, needed_ops in CHECK_OPS.items():
         out[check] = sorted(needed_ops & missing)
