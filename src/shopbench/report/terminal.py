@@ -313,6 +313,11 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         resources = run_summary(run_path, verdict)
         print_resources(console, resources)
 
+    fit = ((manifest or {}).get("config") or {}).get("gateway_fit")
+    if fit:
+        from shopbench.doctor.gateway import fitted_sentence
+
+        console.print(f"[yellow]burst:[/] {fitted_sentence(fit)}", highlight=False)
     co = verdict.get("checkouts") or {}
     outcomes = Table("checkouts", "count", title="outcomes", title_justify="left")
     for key, label in (("ok", "2xx (ok)"), ("fail", "4xx (fail)"), ("info", "indeterminate"),
