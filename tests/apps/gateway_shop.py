@@ -35,7 +35,7 @@ pid {folder}/nginx.pid;
 error_log {folder}/error.log warn;
 events {{ worker_connections {worker_connections}; }}
 http {{
-    access_log off;
+    access_log {folder}/access.log;
     client_body_temp_path {folder}/tmp/body;
     proxy_temp_path {folder}/tmp/proxy;
     fastcgi_temp_path {folder}/tmp/fastcgi;
@@ -84,6 +84,7 @@ class GatewayShop:
         self.urls_file = self.folder / "urls.json"
         self.services_file = self.folder / "services.json"
         self.error_log = self.folder / "nginx" / "error.log"
+        self.access_log = self.folder / "nginx" / "access.log"  # every request the shop was sent
 
     def gunicorn_command(self, service: str) -> list[str]:
         return [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{self.ports[service]}",
