@@ -65,7 +65,18 @@ def test_a_refusing_door_is_named() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, never listening: every connection is refused
         limit = connection_limit("127.0.0.1", port, most=100)
-    assert limit.stopped == "refused" and limit.opened == 0
+    assert limit.stopped == "refused" and limit.opened == 0 and not limit.limited
+    assert limit.safe_concurrency() is None and "is the shop up?" in limit.sentence()
+
+
+def test_a_door_that_accepts_slowly_is_no_limit() -> None:
+    listener = socket.create_server(("127.0.0.1", 0), backlog=8)  # never accepts: the backlog fills
+    try:
+        limit = connection_limit("127.0.0.1", listener.getsockname()[1], most=200, connect_timeout=0.2, budget=3)
+    finally:
+        listener.close()
+    assert limit.stopped in ("timeout", "slow") and not limit.limited and limit.safe_concurrency() is None
+    assert "slowly" in limit.sentence()
 
 
 @pytest.mark.parametrize("keep, wanted, fitted", [(300, 1000, True), (300, 50, False), (None, 1000, False)])

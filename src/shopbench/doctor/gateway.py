@@ -28,12 +28,15 @@ MOST = 2048
 class ConnectionLimit:
     opened: int  # connections we had open at the peak
     held: int  # of them still open when we stopped
-    stopped: str  # "closed" | "reset" | "refused" | "timeout" | "none" (no limit up to `most`) | "fd-limit"
+    # "closed" | "reset" | "refused": a limit that costs requests; "timeout" | "slow": it accepts slowly
+    # past this (its listen backlog: a retransmitted SYN, a second's wait, no lost request);
+    # "none": no limit up to `most`; "fd-limit": this process may open no more
+    stopped: str
     most: int
 
     @property
     def limited(self) -> bool:
-        return self.stopped not in ("none", "fd-limit")
+        return self.stopped in ("closed", "reset", "refused") and self.opened > 0  # refusing all: it is down
 
     def safe_concurrency(self) -> int | None:
         """Burst clients that stay under the limit with room to spare (two connections per proxied
@@ -43,12 +46,17 @@ class ConnectionLimit:
         return max(1, (self.held // 2) * 9 // 10)
 
     def sentence(self) -> str:
+        if self.stopped == "refused" and not self.opened:
+            return "it refused every connection: is the shop up?"
         if self.stopped == "none":
             return f"it held all {self.opened:,} idle connections we opened (we stop at {self.most:,})"
+        if self.stopped in ("timeout", "slow"):
+            return (f"it held all {self.opened:,} idle connections we opened and then accepted new ones slowly (a "
+                    "full listen backlog: a second's wait per connection, no request lost)")
         if self.stopped == "fd-limit":
             return (f"it held all {self.opened:,} idle connections this process may open (raise `ulimit -n` to "
                     "measure further)")
-        verb = {"closed": "closed", "reset": "reset", "refused": "refused", "timeout": "stopped accepting"}
+        verb = {"closed": "closed", "reset": "reset", "refused": "refused"}
         return (f"it {verb[self.stopped]} connections once {self.opened:,} were open and held {self.held:,}: "
                 f"about {self.held:,} is its limit (nginx: worker_connections)")
 
@@ -84,15 +92,21 @@ def _dead(socks: list[socket.socket]) -> tuple[int, str | None]:
     return dead, how
 
 
-def connection_limit(host: str, port: int, *, most: int = MOST, connect_timeout: float = 2.0) -> ConnectionLimit:
+def connection_limit(host: str, port: int, *, most: int = MOST, connect_timeout: float = 0.5,
+                     budget: float = 5.0) -> ConnectionLimit:
     """Open idle connections to host:port in waves until the other side closes, resets or refuses one
-    (or `most` are open); every connection is closed again before this returns."""
+    (or `most` are open, or a connection takes over `connect_timeout`, or `budget` seconds pass);
+    every connection is closed again before this returns."""
+    deadline = time.monotonic() + budget
     room = _fd_room()
     cap = min(most, room)
     socks: list[socket.socket] = []
     stopped = "none" if cap == most else "fd-limit"
     try:
         while len(socks) < cap and stopped in ("none", "fd-limit"):
+            if time.monotonic() > deadline:
+                stopped = "slow"
+                break
             for _ in range(min(WAVE, cap - len(socks))):
                 try:
                     socks.append(socket.create_connection((host, port), timeout=connect_timeout))
