@@ -39,6 +39,10 @@ def flat(text: str) -> str:
 def test_doctor_then_its_commands_then_verdicts_that_say_what_to_do(gateway_shop: GatewayShop,
                                                                      tmp_path: Path) -> None:
     shop = gateway_shop
+    # Without doctor, the default stress run stops at the door, naming the flag that gets past it.
+    code, out, err = run(["stress", "--urls", str(shop.urls_file), "--headless", "-u", "2", "-t", "3s",
+                          "--out", str(tmp_path / "first")], tmp_path)
+    assert code == 3 and "run stress with --without remove_item" in flat(err), out + err
     faults = tmp_path / "kill_config.json"
     faults.write_text(json.dumps({"kill_triggers": [
         {"type": "time", "threshold": 1, "services": ["order"], "action": "kill", "recovery_time": 1},
