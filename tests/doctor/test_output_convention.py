@@ -52,3 +52,14 @@ def test_stress_json_prints_the_verdict_alone_on_stdout(fake_stress: Path, capsy
     out, err = capsys.readouterr()
     assert json.loads(out) == VERDICT  # nothing else on stdout, not even what the run printed there
     assert "a line printed by Locust or a library" in err and "VALID" not in err
+
+
+def test_grpc_prints_its_summary_on_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from shopbench.runner.grpc import print_summary
+
+    run = SimpleNamespace(path=tmp_path, file=lambda name: tmp_path / name)
+    print_summary({"valid": True, "result": "valid", "vacancy": {"counts": {"created": 3}}}, run)
+    out, err = capsys.readouterr()
+    assert "VALID" in out and "run directory" in out and not err
