@@ -88,3 +88,30 @@ def test_the_burst_is_fitted_under_the_door(keep: int | None, wanted: int, fitte
         return
     assert fit is not None and clients == fit["concurrency"] < wanted and clients <= fit["held"] // 2
     assert "fired with" in fitted_sentence(fit) and "--concurrency to insist" in fitted_sentence(fit)
+
+
+@pytest.mark.parametrize("given", [None, "1000"])
+def test_consistency_fits_its_burst_unless_told_otherwise(given: str | None, tmp_path, monkeypatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import shopbench.runner.consistency as runner
+    from shopbench.cli.app import main
+
+    seen: dict = {}
+
+    def run_consistency(cfg, **kw):
+        seen.update(concurrency=cfg.concurrency, config=kw["command_config"])
+        raise KeyboardInterrupt  # stop here: what was decided is what this test is about
+
+    monkeypatch.setattr(runner, "run_consistency", run_consistency)
+    with door(300) as port:
+        urls = tmp_path / "urls.json"
+        urls.write_text(json.dumps({k: f"http://127.0.0.1:{port}" for k in ("ORDER_URL", "PAYMENT_URL", "STOCK_URL")}))
+        main(["consistency", "--urls", str(urls)] + (["--concurrency", given] if given else []))
+    err = " ".join(capsys.readouterr().err.split())
+    if given:
+        assert seen["concurrency"] == 1000 and seen["config"]["gateway_fit"] is None and "fired with" not in err
+    else:
+        fit = seen["config"]["gateway_fit"]
+        assert seen["concurrency"] == fit["concurrency"] < 150 and f"fired with {fit['concurrency']} clients" in err
