@@ -9,7 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from shopbench.report.terminal import closed_by_peer, plural, print_summary, stress_figures
+from shopbench.report.notes import closed_by_peer, plural
+from shopbench.report.terminal import print_summary, stress_figures
 
 
 def op(f, kind="ok", status=200, expect=None, scenario=None, error=None, process="l-u1"):
