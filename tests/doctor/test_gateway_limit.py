@@ -115,3 +115,19 @@ def test_consistency_fits_its_burst_unless_told_otherwise(given: str | None, tmp
     else:
         fit = seen["config"]["gateway_fit"]
         assert seen["concurrency"] == fit["concurrency"] < 150 and f"fired with {fit['concurrency']} clients" in err
+
+
+def test_stress_warns_when_its_users_exceed_the_gateway(tmp_path, monkeypatch, capsys) -> None:
+    import json
+
+    import shopbench.runner.stress as runner
+    from shopbench.cli.app import main
+
+    monkeypatch.setattr(runner, "run_stress", lambda cfg, **kw: 0)
+    with door(300) as port:
+        urls = tmp_path / "urls.json"
+        urls.write_text(json.dumps({k: f"http://127.0.0.1:{port}" for k in ("ORDER_URL", "PAYMENT_URL", "STOCK_URL")}))
+        main(["stress", "--urls", str(urls), "--headless", "-u", "1000"])
+        assert "1,000 users may make it close some" in " ".join(capsys.readouterr().err.split())
+        main(["stress", "--urls", str(urls), "--headless", "-u", "20"])
+        assert "warning" not in capsys.readouterr().err

@@ -107,3 +107,21 @@ def test_stress_without_reaches_the_run_and_says_what_it_left_out(monkeypatch: p
     assert "left out seed000 scenario add-remove-add-checkout" in capsys.readouterr().err
     assert main(["stress", "--headless", "--without", "checkout"]) == 2  # bad usage, one sentence
     assert "--without checkout: the scenarios and checks are built on it" in capsys.readouterr().err
+
+
+def test_the_door_checks_missing_route_names_the_flag() -> None:
+    from shopbench.driver.contract import probe
+
+    class NoRemove:
+        scenario = None
+
+        def __getattr__(self, op: str) -> Any:
+            def call(*args: Any, **kw: Any) -> Outcome:
+                if op == "remove_item":
+                    return Outcome("fail", 404, None, "Not Found", 0.001)
+                return Outcome("ok", 200, {"item_id": "i", "user_id": "u", "order_id": "o"}, None, 0.001)
+
+            return call
+
+    (problem,) = probe(NoRemove(), {"remove_item"})
+    assert problem.startswith("remove_item answered 404") and "run stress with --without remove_item" in problem

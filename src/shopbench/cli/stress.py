@@ -121,6 +121,17 @@ def stress(
         if on:
             args.append(flag)
     args += list(ctx.args)
+    if urls is not None and users and not worker:
+        # Each user keeps a connection to the gateway: more than it holds and it closes some mid-run.
+        from shopbench.doctor.gateway import fit_to_gateway
+        from shopbench.target import Target
+
+        safe, fit = fit_to_gateway(Target.load(urls).order_url, users)
+        if fit is not None:
+            Console(stderr=True).print(
+                f"[yellow]warning:[/] the gateway at {fit['url']} held about {fit['held']:,} connections and a "
+                f"proxied request takes two: {users:,} users may make it close some (indeterminate operations). "
+                f"-u {safe} stays under it, or raise its limit (nginx: worker_connections).", highlight=False)
     ran: list[Path] = []
 
     def run() -> int:
