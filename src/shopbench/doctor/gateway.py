@@ -140,7 +140,8 @@ def fit_to_gateway(order_url: str, wanted: int) -> tuple[int, dict | None]:
 
     parts = urlsplit(order_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    limit = connection_limit(parts.hostname or "127.0.0.1", port, most=2 * wanted)
+    # at most MOST: past 2,048 idle connections the count says little and costs the shop file descriptors
+    limit = connection_limit(parts.hostname or "127.0.0.1", port, most=min(2 * wanted, MOST))
     safe = limit.safe_concurrency()
     if safe is None or safe >= wanted:
         return wanted, None
