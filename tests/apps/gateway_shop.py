@@ -147,6 +147,14 @@ class GatewayShop:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        if self.services_file.exists():
+            # A fault's restart started a new gunicorn through the services file (its state lives
+            # beside the file): it is ours to end too, by the pid shopbench recorded.
+            from shopbench.nemesis.backends import make_backend
+
+            backend = make_backend("local", services_file=self.services_file)
+            for service in SERVICES:
+                backend.stop(service)
         for proc in self.procs.values():  # each leads its own group: the gunicorn master and its workers
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
