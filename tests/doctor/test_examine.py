@@ -52,3 +52,21 @@ def test_what_acts_on_a_missing_entity_is_not_tried_and_says_why() -> None:
     for op in ("add_item", "remove_item", "find_order", "checkout"):
         assert found[op].state == "not tried" and found[op].why == "needs create_order, which failed", op
     assert found["create_item"].state == "ok"
+
+
+def test_doctor_on_a_shop_that_is_down_says_so_and_exits_3(tmp_path, capsys) -> None:
+    import json
+    import socket
+
+    from shopbench.cli.app import main
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))  # bound, never listening: refused
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+        urls = tmp_path / "urls.json"
+        urls.write_text(json.dumps({"ORDER_URL": url, "PAYMENT_URL": url, "STOCK_URL": url}))
+        assert main(["doctor", "--urls", str(urls), "--json"]) == 3
+    found = json.loads(capsys.readouterr().out)  # stdout: the findings alone
+    assert {e["state"] for e in found["endpoints"] if not e["op"].startswith("batch_init")} <= {"unreachable",
+                                                                                               "not tried"}
+    assert found["commands"] == [] and found["gateway"] is None
