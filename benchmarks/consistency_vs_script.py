@@ -11,7 +11,7 @@ does more: it records every operation, settles, reads every order back, checks t
 run directory and its report.
 
 The third side, `--read-orders`, is the same script that also reads the 1,000 orders back, which
-invariant 4 of SHOP-API.md needs ("a checkout answered 2xx is paid, one answered 4xx is not") and
+invariant 4 of docs/shop-api.md needs ("a checkout answered 2xx is paid, one answered 4xx is not") and
 shopbench always checks: on the reference shop the order service is the busiest process, so these
 reads are the part of shopbench's extra time that no client can remove without dropping the check.
 
@@ -44,7 +44,7 @@ ITEMS, STOCK, PRICE, USERS, CREDIT, ORDERS = 100, 1, 1, 1000, 1, 1000
 # -- the script, as a course team writes it --------------------------------------------------------
 
 async def script(urls: dict[str, str], read_orders: bool = False) -> dict[str, int]:
-    """Seed 000's test; `read_orders` adds the read-back that invariant 4 needs (SHOP-API.md: a
+    """Seed 000's test; `read_orders` adds the read-back that invariant 4 needs (docs/shop-api.md: a
     checkout answered 2xx is paid, one answered 4xx is not), which shopbench always does."""
     import aiohttp
 

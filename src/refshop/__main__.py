@@ -25,8 +25,8 @@ FLAW_HELP = {
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="refshop",
-        description="Run one service of the reference shop (see SHOP-API.md). Logs go to stderr; "
-                    "SIGTERM shuts down gracefully.",
+        description="Run one service of the reference shop (see docs/shop-api.md in the shopbench repository). "
+                    "Logs go to stderr; SIGTERM shuts down gracefully.",
         epilog="flaws (known-bad modes, default none): "
                + "; ".join(f"{name}: {text}" for name, text in FLAW_HELP.items()),
     )

@@ -72,7 +72,7 @@ def schema(service: str) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": f"refshop {service} service", "version": "0.1.0",
-                 "description": "Reference shop of shopbench; see SHOP-API.md. Paths under /internal/ are not "
-                                "part of the shop API."},
+                 "description": "Reference shop of shopbench; see docs/shop-api.md in the shopbench repository. "
+                                "Paths under /internal/ are not part of the shop API."},
         "paths": paths,
     }

@@ -1,4 +1,4 @@
-"""A tiny third-party shop: the SHOP-API routes in memory, one lock, nothing else.
+"""A tiny third-party shop: the shop API routes in memory, one lock, nothing else.
 
 It is not the reference shop (no /openapi.json, no /internal/ routes), so it shows what shopbench
 does with a user's shop. It records every request path, and it can be made wrong in the ways the

@@ -1,4 +1,4 @@
-"""HTTP helpers and the SHOP-API.md invariants, computed from the final state of a shop."""
+"""HTTP helpers and the docs/shop-api.md invariants, computed from the final state of a shop."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def settle(order_url: str, timeout: float = 30.0) -> None:
 
 def anomalies(target: Any, items: dict[str, int], users: dict[str, int], order_ids: Iterable[str],
               checkouts: dict[str, list[int]] | None = None) -> list[str]:
-    """Every broken SHOP-API invariant, from the final state.
+    """Every broken shop invariant, from the final state.
 
     items / users: initial stock / credit of every item / user; order_ids: every order that exists;
     checkouts: the statuses answered to each order's checkouts.

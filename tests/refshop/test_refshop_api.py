@@ -1,4 +1,4 @@
-"""The SHOP-API.md contract of the reference shop, endpoint by endpoint, including the 4xx cases."""
+"""The docs/shop-api.md contract of the reference shop, endpoint by endpoint, including the 4xx cases."""
 
 from __future__ import annotations
 

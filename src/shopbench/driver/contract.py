@@ -64,8 +64,10 @@ def _problem(f: str, out: Outcome) -> str:
     if out.kind == "info" and out.status is not None and 200 <= out.status < 300:
         return (out.error or f"{f}: unreadable answer").rstrip(".") + "."  # the answer's own sentence
     if out.kind == "fail" and out.status is not None:
+        from shopbench.doctor.needs import avoid  # the flag that runs without it (doctor's one table)
+
         return (f"{f} answered {out.status} ({(out.error or '').strip()[:120]}) on entities the probe had just "
-                "created: check its route and arguments in your driver or mapping.")
+                f"created: check its route and arguments in your driver or mapping, or {avoid(f)}.")
     return f"{f} got no usable answer ({out.error}): the shop could not be probed."
 
 
