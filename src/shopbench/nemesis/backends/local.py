@@ -263,7 +263,7 @@ class LocalBackend:
                 if name not in sup.names() or sup.pid(name) is None:
                     pid = sup.start(self._spec(name), wait=True)
                     evidence = f"started as pid {pid}; it answers its health check"
-                elif sup.state(name) == PAUSED or any(_is_stopped(p) for p in sup.tree(name)):
+                elif sup.state(name) == PAUSED or sup.any_halted(name):
                     landing = sup.fault(name, "resume")
                     if landing is not None and not landing.landed:
                         return [Hit(f"pid {landing.pid}", ERROR, landing.evidence, name, landed=False,
@@ -292,11 +292,3 @@ class LocalBackend:
                     f", {detail}" if detail else "")
             rows.append(TargetStatus(name, f"pid {st.pid}" if st.pid else None, st.state, detail))
         return rows
-
-
-def _is_stopped(p: Any) -> bool:
-    try:
-        return p.status() in ("stopped", "tracing-stop")
-    except Exception:  # noqa: BLE001 - gone
-        return False
-
