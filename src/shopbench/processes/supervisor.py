@@ -20,7 +20,7 @@ import psutil
 
 from shopbench.errors import TargetError, UsageError
 from shopbench.processes.adoption import find_running
-from shopbench.processes.landing import Landing, verify_gone, verify_halted, wait_resumed
+from shopbench.processes.landing import Landing, answering_ports, verify_gone, verify_halted, wait_resumed
 from shopbench.processes.probes import Address, health_ok, split_hostport, tcp_open
 from shopbench.processes.proctree import (
     alive,
@@ -213,7 +213,11 @@ class Supervisor:
         """Remember the ports of this instance (once per pid: they do not change under a pause)."""
         state = self.files.read(name)
         if state is not None and state.get("ports_pid") != state.get("pid"):
-            self.files.update(name, ports=sorted([h, p] for h, p in self.ports(name)), ports_pid=state.get("pid"))
+            ports = self.ports(name)
+            # Without a health URL a pause is checked on the ports that answered a request now.
+            answering = answering_ports(ports) if not self.spec(name).health_url else set()
+            self.files.update(name, ports=sorted([h, p] for h, p in ports), ports_pid=state.get("pid"),
+                              answering=sorted([h, p] for h, p in answering))
 
     def _health_what(self, name: str) -> str:
         spec = self.spec(name)
@@ -332,7 +336,8 @@ class Supervisor:
             return landing
         if action == "pause":
             self._signal_tree(name, signal.SIGSTOP, procs)
-            return verify_halted(root, procs, verify_timeout, spec.health_url)
+            answering = {(h, p) for h, p in (self.files.read(name) or {}).get("answering") or ()}
+            return verify_halted(root, procs, verify_timeout, spec.health_url, answering)
         if action == "resume":
             self._signal_tree(name, signal.SIGCONT, procs)
             if not wait_resumed(procs, verify_timeout):
