@@ -31,15 +31,21 @@ from shopbench.processes.proctree import (
     started_at,
     wait_gone,
 )
+from shopbench.processes.spawn import spawn, untie
 from shopbench.processes.statefiles import PAUSED, RUNNING, STOPPED, ServiceSpec, ServiceStatus, StateFiles
 
 
 class Supervisor:
-    """Owns the services whose state files live in `state_dir`."""
+    """Owns the services whose state files live in `state_dir`.
 
-    def __init__(self, state_dir: str | Path):
+    `tied`: every service it starts dies with this process, also when this process is SIGKILLed
+    (the restore guardian ends its process group); for a shop started for one run. Untied (the
+    default), services outlive the command that started them (`shopbench shop up`)."""
+
+    def __init__(self, state_dir: str | Path, *, tied: bool = False):
         self.files = StateFiles(state_dir)
         self.state_dir = self.files.state_dir
+        self.tied = tied
         self._children: dict[int, subprocess.Popen] = {}
 
     # -- state files -------------------------------------------------------------------------
@@ -67,6 +73,11 @@ class Supervisor:
             self._reap(pid)
             return None
         return pid
+
+    def _ended(self, root: int) -> None:
+        self._reap(root)
+        if self.tied:
+            untie(root)
 
     def _reap(self, pid: int) -> None:
         child = self._children.pop(pid, None)
@@ -244,10 +255,8 @@ class Supervisor:
             try:
                 # A new session: Ctrl-C in shopbench's terminal must not reach the services, because
                 # shopbench itself decides what to restore and stop; and the group is the service's own.
-                child = subprocess.Popen(
-                    spec.command, cwd=spec.cwd, env=env, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                )
+                child = spawn(spec.command, tie=self.tied, why=f"service {spec.name}", cwd=spec.cwd, env=env,
+                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
             except OSError as exc:
                 raise TargetError(f"service {spec.name}: cannot run {spec.command[0]!r} ({exc.strerror}).") from None
         self._children[child.pid] = child
@@ -320,7 +329,7 @@ class Supervisor:
         if action == "kill":
             self._signal_tree(name, signal.SIGKILL, procs)
             landing = verify_gone(root, procs, ports, verify_timeout, "SIGKILL")
-            self._reap(root)
+            self._ended(root)
             return landing
         if action == "terminate":
             grace = spec.stop_timeout if stop_timeout is None else stop_timeout
@@ -332,7 +341,7 @@ class Supervisor:
                 self._signal_tree(name, signal.SIGKILL, left)
                 how = f"SIGTERM, then SIGKILL for {len(left)} after {grace:g} s"
             landing = verify_gone(root, procs, ports, verify_timeout, how)
-            self._reap(root)
+            self._ended(root)
             return landing
         if action == "pause":
             self._signal_tree(name, signal.SIGSTOP, procs)
