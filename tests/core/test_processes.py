@@ -61,3 +61,50 @@ def test_a_service_that_dies_at_start_reports_its_log(tmp_path):
 def test_unknown_service_names_the_known_ones(tmp_path):
     with pytest.raises(UsageError, match="unknown service 'nope'"):
         Supervisor(tmp_path).kill("nope")
+
+
+GUARDED = """
+import signal, subprocess, sys, time
+from shopbench.processes.guardian import guardian
+from shopbench.processes.spawn import spawn
+tied = spawn([sys.executable, "-c", "import time; time.sleep(600)"], why="a tied child")
+untied = spawn([sys.executable, "-c", "import time; time.sleep(600)"], tie=False)
+paused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+guardian().resume_on_death([paused.pid], why="a pause")
+paused.send_signal(signal.SIGSTOP)
+print(tied.pid, untied.pid, paused.pid, guardian().pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_guardian_ends_tied_children_and_resumes_pauses_when_its_owner_is_sigkilled(tmp_path):
+    import subprocess
+    import time
+
+    import psutil
+
+    owner = subprocess.Popen([sys.executable, "-c", GUARDED], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    pids = [int(x) for x in owner.stdout.readline().split()]
+    procs = [psutil.Process(pid) for pid in pids]
+    tied, untied, paused, guard = procs
+    try:
+        assert all(os.getpgid(p.pid) == p.pid for p in (tied, untied))  # each in a group of its own
+        deadline = time.monotonic() + 5  # the SIGSTOP is delivered asynchronously
+        while paused.status() != psutil.STATUS_STOPPED and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert paused.status() == psutil.STATUS_STOPPED
+        owner.kill()  # SIGKILL: the owner runs nothing more
+        owner.wait()
+        guard.wait(timeout=10)  # the guardian saw its pipe close, acted, and left
+        tied.wait(timeout=5)
+        assert untied.is_running() and paused.is_running()
+        assert paused.status() != psutil.STATUS_STOPPED  # resumed, and left running: it is not ours to end
+    finally:
+        owner.kill()
+        owner.wait()
+        for p in procs:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass

@@ -146,6 +146,16 @@ def gone(procs: list[psutil.Process]) -> bool:
     return all(status(p) in (None, psutil.STATUS_ZOMBIE) for p in procs)
 
 
+def end(procs: list[psutil.Process]) -> None:
+    """A failed test leaves nothing behind either."""
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGCONT)
+            p.kill()
+        except psutil.Error:
+            pass
+
+
 def test_ctrl_c_to_the_process_group_restores_then_stops_the_embedded_shop(tmp_path):
     proc, out, log = start_with_held_faults(tmp_path)
     try:
@@ -166,7 +176,10 @@ def test_ctrl_c_to_the_process_group_restores_then_stops_the_embedded_shop(tmp_p
     recovers = [e for e in recovers if e["role"] == "recover"]
     # The services got no SIGINT of their own: shopbench restarted and resumed them, then stopped them.
     assert {(e["action"], e["landed"]) for e in recovers} == {("start", True), ("resume", True)}, recovers
-    assert wait_for(lambda: gone(children), timeout=15), [p.pid for p in children if not gone([p])]
+    try:
+        assert wait_for(lambda: gone(children), timeout=15), [p.pid for p in children if not gone([p])]
+    finally:
+        end(children)
 
 
 def test_sigkill_of_a_run_ends_its_embedded_shop_through_the_restore_guardian(tmp_path):
@@ -178,7 +191,10 @@ def test_sigkill_of_a_run_ends_its_embedded_shop_through_the_restore_guardian(tm
     finally:
         proc.kill()  # SIGKILL: no handler, finally or atexit of shopbench runs
         proc.wait()
-    assert wait_for(lambda: gone(children), timeout=15), [p.pid for p in children if not gone([p])]
+    try:
+        assert wait_for(lambda: gone(children), timeout=15), [p.pid for p in children if not gone([p])]
+    finally:
+        end(children)
 
 
 def test_sigkill_of_a_run_resumes_the_service_it_paused_in_a_users_shop(shop, tmp_path):
