@@ -78,8 +78,8 @@ def test_ctrl_c_during_a_consistency_burst_restores_a_paused_service(shop, tmp_p
     out = tmp_path / "run"
     code, log = start_and_interrupt(
         [EXE, "consistency", "--urls", str(shop.data_dir / "urls.json"), "--faults", str(faults),
-         "--services-data", str(shop.supervisor.state_dir), "--items", "5", "--users", "40", "--orders", "40",
-         "--timeout", "120", "--out", str(out)], out, 1, tmp_path)
+         "--services-data", str(shop.supervisor.state_dir), "--items", "5", "--stock", "100", "--users", "400",
+         "--orders", "400", "--concurrency", "4", "--timeout", "120", "--out", str(out)], out, 1, tmp_path)
     assert shop.supervisor.state("order") != PAUSED
     assert code == 130, log[-3000:]
     assert "interrupted" in log and "Traceback" not in log

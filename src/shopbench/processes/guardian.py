@@ -59,6 +59,8 @@ class Guardian:
         self._dir: Path | None = None
         self._proc: subprocess.Popen | None = None
         self._owner = os.getpid()
+        self._write_end: int | None = None
+        self._fork_hook = False
 
     @property
     def restore_file(self) -> Path | None:
@@ -117,6 +119,18 @@ class Guardian:
         finally:
             os.close(read_end)
         self._write_end = write_end  # kept open for shopbench's whole life; the kernel closes it at death
+        if not self._fork_hook:
+            # A forked child (Locust's --processes workers) must not hold the pipe open past our death.
+            os.register_at_fork(after_in_child=self._close_in_child)
+            self._fork_hook = True
+
+    def _close_in_child(self) -> None:
+        write_end, self._write_end = self._write_end, None
+        if write_end is not None:
+            try:
+                os.close(write_end)
+            except OSError:
+                pass
 
 
 _guardian: Guardian | None = None
