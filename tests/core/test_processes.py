@@ -72,7 +72,7 @@ untied = spawn([sys.executable, "-c", "import time; time.sleep(600)"], tie=False
 paused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
 guardian().resume_on_death([paused.pid], why="a pause")
 paused.send_signal(signal.SIGSTOP)
-print(tied.pid, untied.pid, paused.pid, guardian().pid, flush=True)
+print(tied.pid, untied.pid, paused.pid, guardian().pid, guardian().restore_file, flush=True)
 time.sleep(600)
 """
 
@@ -85,7 +85,8 @@ def test_the_guardian_ends_tied_children_and_resumes_pauses_when_its_owner_is_si
 
     owner = subprocess.Popen([sys.executable, "-c", GUARDED], stdout=subprocess.PIPE, text=True,
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    pids = [int(x) for x in owner.stdout.readline().split()]
+    *pids, restore_file = owner.stdout.readline().split()
+    pids = [int(x) for x in pids]
     procs = [psutil.Process(pid) for pid in pids]
     tied, untied, paused, guard = procs
     try:
@@ -99,10 +100,15 @@ def test_the_guardian_ends_tied_children_and_resumes_pauses_when_its_owner_is_si
         guard.wait(timeout=10)  # the guardian saw its pipe close, acted, and left
         tied.wait(timeout=5)
         assert untied.is_running() and paused.is_running()
+        assert not os.path.exists(os.path.dirname(restore_file))  # nor its private folder
         assert paused.status() != psutil.STATUS_STOPPED  # resumed, and left running: it is not ours to end
     finally:
         owner.kill()
         owner.wait()
+        try:
+            guard.wait(timeout=10)  # let it finish and remove its folder, whatever failed above
+        except psutil.Error:
+            pass
         for p in procs:
             try:
                 p.kill()
