@@ -9,7 +9,10 @@ started by one command can be killed, paused or stopped by another.
   statefiles   ServiceSpec, and the NAME.json / NAME.log a service leaves in the state folder
   landing      Landing: whether a kill, pause or resume took effect, and the evidence
   adoption     finding a running instance shopbench did not start
-  supervisor   Supervisor: the lifecycle and the faults of a state folder's services
+  servicetree  ServiceTrees: a service's live processes (root, descendants, group) and signals to them
+  supervisor   Supervisor(ServiceTrees): the lifecycle, faults and adoption of a folder's services
+  spawn        the one way to start a child: its own session, tied to shopbench's life
+  guardian     the restore guardian: resumes held pauses and ends tied children if shopbench is killed
 
 Every fault action is *verified* (`Landing`): a kill has landed when no process of the tree is
 left and the service's ports refuse connections; a pause when every process of the tree is
