@@ -2,7 +2,7 @@
 SIGKILLed (or the OOM killer ends it), when no handler, `finally` or `atexit` of ours runs.
 
 Lazily, on the first registration, shopbench starts one small guardian process (this file run as
-a script: the standard library and psutil only, so it starts in ~50 ms) in a session of its own (a
+a script: the standard library and psutil only; ~20 ms to start, ~13 MiB resident) in a session of its own (a
 terminal's Ctrl-C or hang-up does not reach it), tied to shopbench by a pipe: shopbench holds the
 write end and never writes, the guardian blocks reading the other. Whenever shopbench's process
 ends, for whatever reason, the kernel closes the write end and the guardian reads EOF. It then
