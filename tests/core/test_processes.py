@@ -114,3 +114,21 @@ def test_the_guardian_ends_tied_children_and_resumes_pauses_when_its_owner_is_si
                 p.kill()
             except psutil.Error:
                 pass
+
+
+def test_a_state_file_of_an_older_shopbench_still_names_its_running_service(web):
+    # Before psutil, the pid's start time was kept as the kernel's clock ticks ("starttime").
+    import json
+    from pathlib import Path
+
+    sup, spec = web
+    pid = sup.start(spec)
+    path = sup.state_dir / "web.json"
+    state = json.loads(path.read_text())
+    ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    del state["started"]
+    path.write_text(json.dumps({**state, "starttime": ticks}))
+    assert Supervisor(sup.state_dir).pid("web") == pid
+    path.write_text(json.dumps({**state, "starttime": str(int(ticks) + 1)}))  # another process with that pid
+    assert Supervisor(sup.state_dir).pid("web") is None
+    path.write_text(json.dumps({**state, "starttime": ticks}))  # so the fixture can stop it

@@ -45,16 +45,18 @@ def started_at(pid: int) -> float | None:
         return None
 
 
-def same_process(pid: int, start: float | None) -> psutil.Process | None:
-    """`pid` as a psutil.Process if it still is the process that started at `start`, else None."""
+def same_process(pid: int, start: float | str | None) -> psutil.Process | None:
+    """`pid` as a psutil.Process if it still is the process that started at `start`, else None.
+    A string `start` is how state files before psutil held it: clock ticks after boot."""
     try:
         p = psutil.Process(pid)
-        with p.oneshot():
-            if start is None or round(p.create_time(), 2) != start:
-                return None
+        created = p.create_time()
     except psutil.Error:
         return None
-    return p
+    if isinstance(start, str):
+        ticks = round((created - psutil.boot_time()) * os.sysconf("SC_CLK_TCK"))
+        return p if start.isdigit() and ticks == int(start) else None
+    return p if start is not None and round(created, 2) == start else None
 
 
 def group_members(pgid: int, exclude: set[int] = frozenset()) -> list[psutil.Process]:

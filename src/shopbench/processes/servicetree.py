@@ -50,7 +50,7 @@ class ServiceTrees:
         if not state or not state.get("pid"):
             return None
         pid = state["pid"]
-        p = same_process(pid, state.get("started"))
+        p = same_process(pid, state.get("started", state.get("starttime")))
         if p is None:
             return None
         if not alive(p):  # dead, not yet reaped (our own child, or an orphan init has not reaped)
