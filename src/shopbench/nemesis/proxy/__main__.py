@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--link", action="append", default=[], metavar="NAME=LISTEN_PORT=HOST:PORT")
     parser.add_argument("--control-port", type=int, default=0)
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    parser.add_argument("--http", action="store_true", help="frame HTTP/1.x on every link (request positions)")
     args = parser.parse_args(argv)
     try:
         specs = [parse_link_arg(a) for a in args.link]
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
-        asyncio.run(ProxyServer().serve(specs, args.control_port, args.exit_on_stdin_eof))
+        asyncio.run(ProxyServer(http=args.http).serve(specs, args.control_port, args.exit_on_stdin_eof))
     except OSError as exc:
         sys.stderr.write(f"fault proxy: {exc}\n")
         return 3

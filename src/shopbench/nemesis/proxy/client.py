@@ -66,6 +66,35 @@ class ProxyClient:
     def state(self) -> dict[str, Any]:
         return self.request({"op": "state"})["links"]
 
+    # -- request positions (positions.py; docs/network-faults.md, "Request positions") --
+    def http(self, link: str | None = None, on: bool = True) -> dict[str, Any]:
+        """Frame HTTP/1.x on `link`'s (every link's) connections accepted from now on."""
+        return self.request({"op": "http", "link": link, "on": on})["links"]
+
+    def requests(self, link: str, reset: bool = False) -> dict[str, Any]:
+        """{"count", "requests": [{"n", "method", "path", "conn", "t", "status", "events"}], ...};
+        `reset` numbers the next request 1 again."""
+        return self.request({"op": "requests", "link": link, "reset": reset})
+
+    def arm(self, link: str, n: int, mode: str, seconds: float = 0.0, hold_max: float = 60.0) -> dict[str, Any]:
+        return self.request({"op": "arm", "link": link, "n": n, "mode": mode, "seconds": seconds,
+                             "hold_max": hold_max})["armed"]
+
+    def disarm(self, link: str | None = None) -> None:
+        self.request({"op": "disarm", "link": link})
+
+    def release(self, link: str, n: int) -> bool:
+        return bool(self.request({"op": "release", "link": link, "n": n})["released"])
+
+    def wait(self, link: str, n: int, event: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Block until request `n` on `link` had `event`; ProxyError on timeout. It waits on a
+        connection of its own, so other commands (release, another wait) go on meanwhile."""
+        own = ProxyClient(self.address[1], self.address[0], timeout=timeout + 10.0)
+        try:
+            return own.request({"op": "wait", "link": link, "n": n, "event": event, "timeout": timeout})
+        finally:
+            own.close()
+
     def _close(self) -> None:
         if self._sock is not None:
             with contextlib.suppress(OSError):
@@ -89,10 +118,11 @@ class LinkProxy(ProxyClient):
 
     @classmethod
     def start(cls, links: Mapping[str, tuple[str, int]], listen: Mapping[str, int] | None = None,
-              timeout: float = 15.0) -> LinkProxy:
+              timeout: float = 15.0, http: bool = False) -> LinkProxy:
         """Start `python -m shopbench.nemesis.proxy` with `links` (name -> upstream (host, port));
-        `listen` fixes a link's port (default: a free one)."""
-        argv = [sys.executable, "-m", "shopbench.nemesis.proxy", "--exit-on-stdin-eof"]
+        `listen` fixes a link's port (default: a free one); `http` frames HTTP/1.x on every link
+        from its first connection (request positions)."""
+        argv = [sys.executable, "-m", "shopbench.nemesis.proxy", "--exit-on-stdin-eof", *(["--http"] if http else [])]
         for name, (host, port) in links.items():
             argv += ["--link", f"{name}={(listen or {}).get(name, 0)}={host}:{port}"]
         # The child imports this very shopbench, wherever the parent found it (a checkout, a venv).

@@ -21,9 +21,12 @@ import contextlib
 import random
 import socket
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from shopbench.nemesis.proxy.framing import Framer
+from shopbench.nemesis.proxy.positions import Positions, Tracker
 
 HOST = "127.0.0.1"
 TOXIC_FIELDS = ("latency_ms", "jitter_ms", "rate", "slice_bytes", "slice_ms", "blackhole", "reset", "down")
@@ -81,6 +84,10 @@ class _Side(asyncio.Protocol):
         self.writable.set()
         self.early: list[bytes] = []
         self.early_eof = False
+        self.framer: Framer | None = None  # HTTP/1.x framing, when the link tracks request positions
+        # Bytes (None: the end of the stream; a callable: a marker) held for the peer until released.
+        self.held: list[bytes | None | Callable[[], None]] | None = None
+        self.lost_held = False  # this socket closed while its bytes were held: close the peer after them
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -97,23 +104,73 @@ class _Side(asyncio.Protocol):
             # kept, and written first once it is.
             self.early.append(data)
             return
-        if self.shaper is None and not t.shaped():
-            self.peer.transport.write(data)  # type: ignore[union-attr]
+        if self.framer is not None:
+            self.conn.tracker.feed(self, data)  # type: ignore[union-attr]
+            return
+        self.pass_on(data)
+
+    def pass_on(self, data: bytes) -> None:
+        """Send `data` to the peer: held, straight through, or through the shaper."""
+        if self.held is not None:
+            self.held.append(data)
+            return
+        peer = self.peer
+        if peer is None or peer.transport is None or peer.transport.is_closing():
+            return
+        if self.shaper is None and not self.conn.link.toxics.shaped():
+            peer.transport.write(data)
             return
         if self.shaper is None:
             self.shaper = _Shaper(self)
         self.shaper.put(data)
 
+    def mark(self, fn: Callable[[], None]) -> None:
+        """Call `fn` once every byte passed on before it was handed to the peer's socket."""
+        if self.held is not None:
+            self.held.append(fn)
+        elif self.shaper is not None:
+            self.shaper.put(fn)
+        else:
+            fn()
+
+    def hold(self) -> None:
+        if self.held is None:
+            self.held = []
+
+    def release(self) -> None:
+        """Pass on what was held, in order, the end of the stream and a close included."""
+        held, self.held = self.held, None
+        for item in held or ():
+            if self.held is not None:  # held again (by a marker): the rest waits behind it
+                self.held.append(item)
+            elif item is None:
+                self._pass_eof()
+            elif callable(item):
+                self.mark(item)
+            else:
+                self.pass_on(item)
+        if self.held is None and self.lost_held:
+            self.lost_held = False
+            self.conn.lost(self)
+
     def eof_received(self) -> bool:
         if self.peer is None:
             self.early_eof = True  # passed on once the upstream socket is there
             return True
+        if self.framer is not None:
+            self.conn.tracker.eof(self)  # type: ignore[union-attr]
+        if self.held is not None:
+            self.held.append(None)
+            return True
+        self._pass_eof()
+        return True  # half-closed: the answer may still come back
+
+    def _pass_eof(self) -> None:
         if self.shaper is not None:
             self.shaper.put(None)
         elif self.peer is not None and self.peer.transport is not None and self.peer.transport.can_write_eof():
             with contextlib.suppress(OSError, RuntimeError):
                 self.peer.transport.write_eof()
-        return True  # half-closed: the answer may still come back
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.writable.set()
@@ -138,15 +195,15 @@ class _Shaper:
 
     def __init__(self, side: _Side):
         self.side = side
-        self.queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[float, bytes | None | Callable[[], None]]] = asyncio.Queue()
         self.last_due = 0.0
         self.task = asyncio.get_running_loop().create_task(self._run())
         side.conn.tasks.append(self.task)
 
-    def put(self, data: bytes | None) -> None:
+    def put(self, data: bytes | None | Callable[[], None]) -> None:
         t = self.side.conn.link.toxics
         due = asyncio.get_running_loop().time()
-        if data is not None and self.side.upstream and (t.latency_ms or t.jitter_ms):
+        if isinstance(data, bytes) and self.side.upstream and (t.latency_ms or t.jitter_ms):
             jitter = random.uniform(-t.jitter_ms, t.jitter_ms) if t.jitter_ms else 0.0
             due += max(0.0, t.latency_ms + jitter) / 1000.0
         due = max(due, self.last_due)  # jitter never reorders a stream
@@ -172,6 +229,9 @@ class _Shaper:
             wait = due - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
+            if callable(data):
+                data()  # a marker: every byte before it is written
+                continue
             if out.transport is None or out.transport.is_closing():
                 return
             if data is None:
@@ -213,6 +273,7 @@ class _Conn:
         self.tasks: list[asyncio.Task[Any]] = []
         self.lost_bytes = False  # a blackhole dropped some of its bytes
         self.closed = False
+        self.tracker: Tracker | None = None
 
     def accepted(self) -> None:
         t = self.link.toxics
@@ -220,6 +281,10 @@ class _Conn:
             self.abort()
             return
         self.link.conns.add(self)
+        if self.link.http:
+            self.tracker = Tracker(self, self.link.accepted)
+        else:
+            self.link.positions.untracked += 1
         if t.blackhole:
             self.lost_bytes = True  # accepted, read, never answered, until the blackhole lifts and resets it
             return
@@ -258,6 +323,9 @@ class _Conn:
         """One socket closed: close the other once what is queued for it is written."""
         if self.closed:
             return
+        if side.held is not None:
+            side.lost_held = True  # the peer is closed once what is held for it was released
+            return
         other = self.server if side is self.client else self.client
         if other.transport is not None and not other.transport.is_closing():
             if side.shaper is not None and not side.shaper.task.done():
@@ -284,7 +352,8 @@ class _Accept(_Side):
 class Link:
     """One named link: a listener forwarding to one upstream address."""
 
-    def __init__(self, name: str, upstream: tuple[str, int], listen_port: int = 0, host: str = HOST):
+    def __init__(self, name: str, upstream: tuple[str, int], listen_port: int = 0, host: str = HOST,
+                 http: bool = False):
         self.name = name
         self.upstream = upstream
         self.host = host
@@ -293,6 +362,8 @@ class Link:
         self.conns: set[_Conn] = set()
         self.server: asyncio.AbstractServer | None = None
         self.accepted = 0
+        self.http = http  # frame HTTP/1.x on new connections: number requests, honour armed positions
+        self.positions = Positions()
 
     async def listen(self) -> None:
         loop = asyncio.get_running_loop()
@@ -328,4 +399,5 @@ class Link:
         return {"name": self.name, "listen": f"{self.host}:{self.port}", "port": self.port,
                 "upstream": f"{self.upstream[0]}:{self.upstream[1]}", "toxics": asdict(self.toxics),
                 "active": self.toxics.active(), "connections": len(self.conns), "accepted": self.accepted,
-                "listening": self.server is not None}
+                "listening": self.server is not None, "http": self.http, "requests": self.positions.count,
+                "armed": [r.state() for r in self.positions.rules.values()]}
