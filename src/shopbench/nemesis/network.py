@@ -31,6 +31,7 @@ Where the links come from:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import socket
@@ -49,14 +50,15 @@ LINKS_FILE = "links.json"
 PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
 ARROWS = ("->", "→", "↛")
 
-# The toxics each action sets; healing clears exactly these, so faults of other kinds on the same
-# link stay in force.
-ACTION_TOXICS = {
-    "delay": ("latency_ms", "jitter_ms"),
-    "bandwidth": ("rate",),
-    "partition": ("down",),
-    "blackhole": ("blackhole",),
-    "reset": ("reset",),
+# The stream(s) each action's toxics go on. A fault adds one named toxic per stream and its heal
+# removes exactly those (Toxiproxy's model), so overlapping faults on one link, of one kind or of
+# several, end independently.
+ACTION_STREAMS = {
+    "delay": ("upstream",),  # the request waits: a round trip gains `ms` once
+    "bandwidth": ("upstream", "downstream"),  # at most `rate` each way
+    "partition": ("both",),
+    "blackhole": ("both",),
+    "reset": ("both",),
 }
 
 
@@ -81,7 +83,7 @@ def toxics_for(action: str, trigger: Any) -> dict[str, Any]:
         return {"latency_ms": float(trigger.ms or 0), "jitter_ms": float(trigger.jitter or 0)}
     if action == "bandwidth":
         return {"rate": float(trigger.rate) * 1024}
-    return {ACTION_TOXICS[action][0]: True}
+    return {action if action != "partition" else "down": True}
 
 
 # -- the services file's `links` --------------------------------------------------------------------
@@ -237,9 +239,22 @@ def verify(action: str, trigger: Any, port: int, upstream: tuple[str, int]) -> t
     return False, f"no probe for {action}"
 
 
-def verify_healed(port: int) -> tuple[bool, str]:
+def verify_healed(port: int, removed: list[str], state: Mapping[str, Any]) -> tuple[bool, str]:
+    """(healed, evidence) of a heal that removed the toxics `removed` from a link now in `state`.
+    While other faults hold toxics on the link a probe cannot show this heal: the proxy's own
+    state does (ours gone, theirs named); with none left, a probe must be answered again."""
+    named = state.get("named") or {}
+    if not removed:
+        return False, "no toxic of this fault was recorded, so none was removed"
+    stuck = [n for n in removed if n in named]
+    if stuck:
+        return False, f"toxic {', '.join(stuck)} still on the link"
+    others = sorted(named)
+    if others:
+        return True, (f"toxic {', '.join(removed)} removed; the link still carries {', '.join(others)} "
+                      f"(other faults, healed on their own)")
     p = probe(port, timeout=2.0)
-    return p.outcome == "answered", f"probe through the link after healing: {p.outcome}"
+    return p.outcome == "answered", f"toxic {', '.join(removed)} removed; probe through the link: {p.outcome}"
 
 
 # -- backends ---------------------------------------------------------------------------------------
@@ -253,6 +268,7 @@ class ProxyLinks:
 
         self.client = proxy if proxy is not None else ProxyClient(control)
         self.links = {name: dict(info) for name, info in links.items()}
+        self._seq = itertools.count(1)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ProxyLinks | None:
@@ -272,20 +288,27 @@ class ProxyLinks:
 
         port = int(self.links[link]["port"])
         t0 = time.time()
-        self.client.set(link, **toxics_for(action, trigger))
+        # Named per fault and stream, e.g. "delay-3/upstream": this fault's heal removes these alone.
+        seq = next(self._seq)
+        names = [f"{action}-{seq}/{stream}" for stream in ACTION_STREAMS[action]]
+        for name, stream in zip(names, ACTION_STREAMS[action], strict=True):
+            self.client.add_toxic(link, name, stream, **toxics_for(action, trigger))
         landed, evidence = verify(action, trigger, port, self._upstream(link))
-        return _hit(f"link {link} 127.0.0.1:{port}", OK, link, landed, evidence, time.time() - t0)
+        hit = _hit(f"link {link} 127.0.0.1:{port}", OK, link, landed, evidence, time.time() - t0)
+        hit.toxics = names  # type: ignore[attr-defined]
+        hit.extra["toxics"] = names  # type: ignore[attr-defined]
+        return hit
 
-    def recover(self, action: str, link: str) -> Any:
+    def recover(self, action: str, link: str, hits: list[Any] | None = None) -> Any:
         from shopbench.nemesis.backends.base import OK
-        from shopbench.nemesis.proxy import Toxics
 
-        defaults = Toxics()
-        self.client.set(link, **{k: getattr(defaults, k) for k in ACTION_TOXICS[action]})
+        names = [n for h in hits or [] for n in getattr(h, "toxics", None) or []]
+        for name in names:
+            self.client.remove_toxic(link, name)
         port = int(self.links[link]["port"])
-        healed, evidence = verify_healed(port)
+        healed, evidence = verify_healed(port, names, self.client.state().get(link, {}))
         hit = _hit(f"link {link} 127.0.0.1:{port}", OK, link, healed, evidence)
-        hit.extra = {"link": link, "healed": healed, "evidence": evidence}
+        hit.extra = {"link": link, "healed": healed, "evidence": evidence, "toxics": names}
         return hit
 
 
@@ -336,7 +359,7 @@ class DockerLinks:
         where = ", ".join(sorted({net for _, net, _ in cut}))
         return _hit(f"link {link} (networks {where})", OK, link, not still, evidence, time.time() - t0)
 
-    def recover(self, action: str, link: str) -> Any:
+    def recover(self, action: str, link: str, hits: list[Any] | None = None) -> Any:
         from shopbench.nemesis.backends.base import ERROR, OK
 
         errors = []
@@ -377,7 +400,7 @@ class LinkedBackend:
 
     def recover(self, action: str, service: str, hits: list[Any]) -> list[Any]:
         if action in NETWORK_ACTIONS:
-            return [self.links.recover(action, service)]
+            return [self.links.recover(action, service, hits)]
         return self.inner.recover(action, service, hits)
 
     def link_names(self) -> list[str]:

@@ -3,13 +3,18 @@ off while traffic flows. It forwards bytes and knows nothing of HTTP, so it serv
 
     proxy = LinkProxy.start({"order->payment": ("127.0.0.1", 8002)})   # a child process
     proxy.port("order->payment")                 # point the order service's payment URL here
-    proxy.set("order->payment", latency_ms=200, jitter_ms=20)
-    proxy.set("order->payment", down=True)       # a partition: refused, existing connections reset
-    proxy.clear("order->payment")
+    proxy.add_toxic("order->payment", "slow", "upstream", latency_ms=200, jitter_ms=20)
+    proxy.add_toxic("order->payment", "cut", down=True)  # a partition: refused, existing connections reset
+    proxy.remove_toxic("order->payment", "slow")  # the cut stays
+    proxy.set("order->payment", rate=10_000)     # (by hand: the toxic named "set", changed in place)
+    proxy.clear("order->payment")                # every toxic
     proxy.stop()                                 # (the proxy also exits when shopbench does)
 
 The package, by job:
-  dataplane.py   links, connections and toxics (the bytes; the toxics are listed there)
+  dataplane.py   links and connections: the bytes, shaped by the links' toxics
+  toxics.py      named toxics per stream (Toxiproxy's model) and what they add up to
+  framing.py     where HTTP/1.x messages begin and end on a connection
+  positions.py   request positions: numbered requests, events, armed modes, holds
   control.py     ProxyServer: the links and the control channel in one asyncio loop
   client.py      ProxyClient (the control channel's blocking client), LinkProxy (the child process)
   __main__.py    `python -m shopbench.nemesis.proxy`, the child's command line
@@ -26,6 +31,8 @@ never outlives the shopbench that started it, even after a SIGKILL.
 
 from shopbench.nemesis.proxy.client import LinkProxy, ProxyClient, ProxyError
 from shopbench.nemesis.proxy.control import ProxyServer
-from shopbench.nemesis.proxy.dataplane import HOST, TOXIC_FIELDS, Link, Toxics
+from shopbench.nemesis.proxy.dataplane import HOST, Link
+from shopbench.nemesis.proxy.toxics import STREAMS, TOXIC_FIELDS, Toxic, Toxics
 
-__all__ = ["HOST", "TOXIC_FIELDS", "Link", "LinkProxy", "ProxyClient", "ProxyError", "ProxyServer", "Toxics"]
+__all__ = ["HOST", "STREAMS", "TOXIC_FIELDS", "Link", "LinkProxy", "ProxyClient", "ProxyError", "ProxyServer", "Toxic",
+           "Toxics"]

@@ -60,6 +60,14 @@ class ProxyClient:
     def set(self, link: str | None = None, **toxics: Any) -> dict[str, Any]:
         return self.request({"op": "set", "link": link, "toxics": toxics})["links"]
 
+    def add_toxic(self, link: str, name: str, stream: str = "both", **toxics: Any) -> dict[str, Any]:
+        """Add the toxic `name` on `stream` (upstream, downstream, both); ProxyError if it exists."""
+        return self.request({"op": "add_toxic", "link": link, "name": name, "stream": stream, "toxics": toxics})["link"]
+
+    def remove_toxic(self, link: str, name: str) -> bool:
+        """Remove the toxic `name` (False: the link had none of that name); the others stay."""
+        return bool(self.request({"op": "remove_toxic", "link": link, "name": name})["removed"])
+
     def clear(self, link: str | None = None) -> dict[str, Any]:
         return self.request({"op": "clear", "link": link})["links"]
 

@@ -1,5 +1,5 @@
 """The fault proxy's control server: the links and the control channel in one asyncio loop, one
-JSON object a line over a loopback TCP port (commands: add, state, set, clear,
+JSON object a line over a loopback TCP port (commands: add, state, add_toxic, remove_toxic, set, clear,
 and the request-position ops http, requests, arm, disarm, release, wait)."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import contextlib
 import json
 import os
 import sys
-from dataclasses import asdict
 from typing import Any
 
 from shopbench.configfile import parse_hostport
-from shopbench.nemesis.proxy.dataplane import HOST, TOXIC_FIELDS, Link, Toxics
+from shopbench.nemesis.proxy.dataplane import HOST, Link
 from shopbench.nemesis.proxy.positions import EVENTS
+from shopbench.nemesis.proxy.toxics import TOXIC_FIELDS, Toxic, check
 
 POSITION_OPS = ("http", "requests", "arm", "disarm", "release", "wait")
 
@@ -49,15 +49,33 @@ class ProxyServer:
             for name in names:
                 if name not in self.links:
                     return {"ok": False, "error": f"no link {name!r}; links: {', '.join(self.links) or 'none'}"}
-            changes = cmd.get("toxics") or {} if op == "set" else asdict(Toxics())
+            changes = cmd.get("toxics") or {}
             bad = sorted(set(changes) - set(TOXIC_FIELDS))
             if bad:
                 return {"ok": False, "error": f"unknown toxic {bad[0]!r}; toxics: {', '.join(TOXIC_FIELDS)}"}
             for name in names:
-                await self.links[name].set(changes)
-                if op == "clear":
+                if op == "set":
+                    await self.links[name].set(changes)
+                else:
+                    await self.links[name].clear()  # every toxic, whoever added it
                     self.links[name].positions.disarm()  # nothing stays held after a clear
             return {"ok": True, "links": {n: self.links[n].state() for n in names}}
+        if op in ("add_toxic", "remove_toxic"):
+            link = self.links.get(cmd.get("link") or "")
+            if link is None:
+                return {"ok": False, "error": f"no link {cmd.get('link')!r}; links: {', '.join(self.links) or 'none'}"}
+            name = cmd.get("name")
+            if op == "remove_toxic":
+                removed = await link.remove_toxic(str(name))
+                return {"ok": True, "removed": removed, "link": link.state()}
+            values = cmd.get("toxics") or {}
+            problem = check(name, cmd.get("stream", "both"), values)
+            if problem is None and name in link.named:
+                problem = f"link {link.name!r} has a toxic named {name!r} already"
+            if problem:
+                return {"ok": False, "error": problem}
+            await link.add_toxic(Toxic(name, cmd.get("stream", "both"), dict(values)))
+            return {"ok": True, "link": link.state()}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
     async def _positions(self, op: str, cmd: dict[str, Any]) -> dict[str, Any]:

@@ -2,10 +2,10 @@
 socket and the upstream one, with toxics switched on and off while traffic flows. It forwards bytes
 and knows nothing of HTTP, so it serves any wire.
 
-Toxics of a link (all off by default; any mix):
-  latency_ms, jitter_ms  every chunk from the client is held this long (+- uniform jitter) before
-                         it is forwarded: a request/response round trip gains latency_ms once
-  rate                   bytes per second, each direction (bandwidth limit)
+What each toxic does (toxics.py adds them up, per stream):
+  latency_ms, jitter_ms  every chunk of the stream is held this long (+- uniform jitter) before it
+                         is forwarded, order kept
+  rate                   bytes per second
   slice_bytes, slice_ms  chunks cut into pieces of this many bytes, with slice_ms between them
   blackhole              connections are accepted and never answered; bytes in flight on existing
                          connections are dropped (they stall). When lifted, the connections that
@@ -22,33 +22,14 @@ import random
 import socket
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from typing import Any
 
 from shopbench.nemesis.proxy.framing import Framer
 from shopbench.nemesis.proxy.positions import Positions, Tracker
+from shopbench.nemesis.proxy.toxics import Toxic, Toxics, combine
 
 HOST = "127.0.0.1"
-TOXIC_FIELDS = ("latency_ms", "jitter_ms", "rate", "slice_bytes", "slice_ms", "blackhole", "reset", "down")
-
-
-@dataclass
-class Toxics:
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    rate: float = 0.0  # bytes/s; 0: unlimited
-    slice_bytes: int = 0
-    slice_ms: float = 0.0
-    blackhole: bool = False
-    reset: bool = False
-    down: bool = False
-
-    def shaped(self) -> bool:
-        """Bytes must go through the delaying writer (not straight through)."""
-        return bool(self.latency_ms or self.jitter_ms or self.rate or self.slice_bytes)
-
-    def active(self) -> list[str]:
-        return [f.name for f in fields(self) if getattr(self, f.name)]
 
 
 def _abort(transport: asyncio.BaseTransport | None) -> None:
@@ -117,7 +98,7 @@ class _Side(asyncio.Protocol):
         peer = self.peer
         if peer is None or peer.transport is None or peer.transport.is_closing():
             return
-        if self.shaper is None and not self.conn.link.toxics.shaped():
+        if self.shaper is None and not self.conn.link.stream(self.upstream).shaped():
             peer.transport.write(data)
             return
         if self.shaper is None:
@@ -201,9 +182,9 @@ class _Shaper:
         side.conn.tasks.append(self.task)
 
     def put(self, data: bytes | None | Callable[[], None]) -> None:
-        t = self.side.conn.link.toxics
+        t = self.side.conn.link.stream(self.side.upstream)
         due = asyncio.get_running_loop().time()
-        if isinstance(data, bytes) and self.side.upstream and (t.latency_ms or t.jitter_ms):
+        if isinstance(data, bytes) and (t.latency_ms or t.jitter_ms):
             jitter = random.uniform(-t.jitter_ms, t.jitter_ms) if t.jitter_ms else 0.0
             due += max(0.0, t.latency_ms + jitter) / 1000.0
         due = max(due, self.last_due)  # jitter never reorders a stream
@@ -239,7 +220,7 @@ class _Shaper:
                     with contextlib.suppress(OSError, RuntimeError):
                         out.transport.write_eof()
                 return
-            t = side.conn.link.toxics
+            t = side.conn.link.stream(side.upstream)
             # A rate is kept by cutting the bytes into 10 ms portions and waiting each one's time
             # before it goes: the last byte arrives when it would have on a link that slow.
             size = min([n for n in (t.slice_bytes, max(1, int(t.rate / 100)) if t.rate else 0) if n]
@@ -255,10 +236,10 @@ class _Shaper:
                     return
                 out.transport.write(piece)
                 await out.writable.wait()
-                t = side.conn.link.toxics
+                t = side.conn.link.stream(side.upstream)
                 if t.slice_bytes and t.slice_ms and i < len(pieces) - 1:
                     await asyncio.sleep(t.slice_ms / 1000.0)
-            if self.queue.empty() and not side.conn.link.toxics.shaped():
+            if self.queue.empty() and not side.conn.link.stream(side.upstream).shaped():
                 side.shaper = None  # back on the cheap path; nothing is queued that it could overtake
                 return
 
@@ -358,7 +339,9 @@ class Link:
         self.upstream = upstream
         self.host = host
         self.port = listen_port
-        self.toxics = Toxics()
+        self.named: dict[str, Toxic] = {}  # the toxics, by name (toxics.py)
+        self.toxics = Toxics()  # what they do to the link as a whole
+        self.up = self.down = Toxics()  # ... and to each stream
         self.conns: set[_Conn] = set()
         self.server: asyncio.AbstractServer | None = None
         self.accepted = 0
@@ -378,10 +361,39 @@ class Link:
         for c in list(self.conns):
             c.abort()
 
+    def stream(self, upstream: bool) -> Toxics:
+        return self.up if upstream else self.down
+
+    async def add_toxic(self, toxic: Toxic) -> None:
+        self.named[toxic.name] = toxic
+        await self._apply()
+
+    async def remove_toxic(self, name: str) -> bool:
+        found = self.named.pop(name, None) is not None
+        await self._apply()
+        return found
+
     async def set(self, changes: Mapping[str, Any]) -> None:
+        """The `set` command: change the toxic named "set" (on both streams), made when needed."""
+        old = self.named.get("set")
+        values = {**(old.values if old else {}), **changes}
+        values = {k: v for k, v in values.items() if v}
+        if values:
+            self.named["set"] = Toxic("set", "both", values)
+        else:
+            self.named.pop("set", None)
+        await self._apply()
+
+    async def clear(self) -> None:
+        self.named = {}
+        await self._apply()
+
+    async def _apply(self) -> None:
+        """Recompute what the toxics do, and act on what changed for existing connections."""
         was = self.toxics
-        now = Toxics(**{**asdict(was), **changes})
-        self.toxics = now
+        toxics = list(self.named.values())
+        now = self.toxics = combine(toxics, None)
+        self.up, self.down = combine(toxics, "upstream"), combine(toxics, "downstream")
         if now.reset or now.down:
             for c in list(self.conns):
                 c.abort()
@@ -398,6 +410,7 @@ class Link:
     def state(self) -> dict[str, Any]:
         return {"name": self.name, "listen": f"{self.host}:{self.port}", "port": self.port,
                 "upstream": f"{self.upstream[0]}:{self.upstream[1]}", "toxics": asdict(self.toxics),
+                "named": {name: tx.state() for name, tx in self.named.items()},
                 "active": self.toxics.active(), "connections": len(self.conns), "accepted": self.accepted,
                 "listening": self.server is not None, "http": self.http, "requests": self.positions.count,
                 "armed": [r.state() for r in self.positions.rules.values()]}
