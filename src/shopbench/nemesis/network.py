@@ -10,9 +10,8 @@ Actions (kill_config.json triggers with `"links": [...]` instead of `"services"`
   reset      existing connections are reset, and new ones are reset as soon as they open
 
 Each is held for its `duration` (or `recovery_time`; none: until the run ends) and then undone
-("heal"); each is verified after it is applied by a probe through the link: a refused connect, a
-probe that gets no answer, a reset, a round trip measured against the direct one. The probe sends
-`HEAD / HTTP/1.0` and waits for the first byte back, which any HTTP server (REST or gRPC) answers.
+("heal"); each is verified after it is applied, against probes through the same link before it
+(nemesis/linkcheck.py): what cannot be measured is `unverified`, and the run UNKNOWN.
 
 Where the links come from:
   * the reference shop started with links (`RefShop(links=True)`, which shopbench does when a
@@ -30,11 +29,9 @@ Where the links come from:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,11 +40,11 @@ from typing import Any
 
 from shopbench.configfile import parse_hostport
 from shopbench.errors import ShopbenchError, TargetError, UsageError
+from shopbench.nemesis.linkcheck import baseline, verify, verify_healed
 
 NETWORK_ACTIONS = ("delay", "partition", "blackhole", "reset", "bandwidth")
 LINK_RE = re.compile(r"[A-Za-z0-9_.\-]+->[A-Za-z0-9_.\-]+")
 LINKS_FILE = "links.json"
-PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
 ARROWS = ("->", "→", "↛")
 
 # The stream(s) each action's toxics go on. A fault adds one named toxic per stream and its heal
@@ -152,111 +149,6 @@ def read_links_file(path: str | Path) -> dict[str, Any] | None:
         return None
 
 
-# -- probes ----------------------------------------------------------------------------------------
-@dataclass
-class Probe:
-    outcome: str  # "answered" | "refused" | "reset" | "silent" (no byte before the timeout) | "closed"
-    seconds: float
-    first_byte_s: float | None = None
-    nbytes: int = 0
-
-
-def probe(port: int, host: str = "127.0.0.1", timeout: float = 1.0, read_all: bool = False) -> Probe:
-    """Connect, send PROBE, wait for the first byte back (or all bytes until close)."""
-    t0 = time.perf_counter()
-    try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except ConnectionRefusedError:
-        return Probe("refused", time.perf_counter() - t0)
-    except TimeoutError:
-        return Probe("silent", time.perf_counter() - t0)
-    except OSError:
-        return Probe("reset", time.perf_counter() - t0)
-    with contextlib.closing(sock):
-        first = None
-        n = 0
-        try:
-            sock.sendall(PROBE)
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                n += len(data)
-                if first is None:
-                    first = time.perf_counter() - t0
-                if not read_all:
-                    break
-        except TimeoutError:
-            if first is None:
-                return Probe("silent", time.perf_counter() - t0)
-        except OSError:
-            if first is None:
-                return Probe("reset", time.perf_counter() - t0)
-        took = time.perf_counter() - t0
-        if first is None:
-            return Probe("closed", took)
-        return Probe("answered", took, first, n)
-
-
-def verify(action: str, trigger: Any, port: int, upstream: tuple[str, int]) -> tuple[bool, str]:
-    """(landed, evidence) of a fault just applied to the link listening on `port`."""
-    if action == "partition":
-        p = probe(port, timeout=1.0)
-        return p.outcome in ("refused", "reset"), f"probe connect to 127.0.0.1:{port}: {p.outcome}"
-    if action == "blackhole":
-        wait = 0.5
-        p = probe(port, timeout=wait)
-        return p.outcome == "silent", f"probe through the link: {p.outcome} after {p.seconds * 1000:.0f} ms"
-    if action == "reset":
-        p = probe(port, timeout=1.0)
-        return p.outcome in ("reset", "closed", "refused"), f"probe through the link: {p.outcome}"
-    if action == "delay":
-        ms = float(trigger.ms or 0)
-        timeout = 2.0 + 3 * (ms + float(trigger.jitter or 0)) / 1000
-        # The quicker of two direct round trips: one slow answer of the service must not hide the delay.
-        direct = min((probe(upstream[1], upstream[0], timeout=timeout) for _ in range(2)),
-                     key=lambda p: p.first_byte_s if p.first_byte_s is not None else float("inf"))
-        via = probe(port, timeout=timeout)
-        if via.first_byte_s is None or direct.first_byte_s is None:
-            return False, f"probe through the link: {via.outcome}; direct: {direct.outcome}"
-        added = (via.first_byte_s - direct.first_byte_s) * 1000
-        floor = ms - float(trigger.jitter or 0)
-        return added >= 0.5 * floor, (f"probe round trip {via.first_byte_s * 1000:.1f} ms through the link, "
-                                      f"{direct.first_byte_s * 1000:.1f} ms direct: +{added:.1f} ms "
-                                      f"(asked {ms:g} ms +- {float(trigger.jitter or 0):g})")
-    if action == "bandwidth":
-        rate = float(trigger.rate) * 1024
-        direct = probe(upstream[1], upstream[0], timeout=5.0, read_all=True)
-        via = probe(port, timeout=5.0 + direct.nbytes / rate, read_all=True)
-        expect = via.nbytes / rate if via.nbytes else 0.0
-        measured = (f"{via.nbytes} bytes in {via.seconds * 1000:.1f} ms through the link, "
-                    f"{direct.seconds * 1000:.1f} ms direct")
-        if expect < 0.005:
-            # A probe answer is a few hundred bytes: at a high rate it is too small to time.
-            return via.outcome == "answered", (f"{measured}; too small to time at {trigger.rate:g} KB/s, "
-                                               f"the proxy applies it")
-        return via.seconds >= 0.5 * expect, f"{measured} (at {trigger.rate:g} KB/s it takes >= {expect * 1000:.1f} ms)"
-    return False, f"no probe for {action}"
-
-
-def verify_healed(port: int, removed: list[str], state: Mapping[str, Any]) -> tuple[bool, str]:
-    """(healed, evidence) of a heal that removed the toxics `removed` from a link now in `state`.
-    While other faults hold toxics on the link a probe cannot show this heal: the proxy's own
-    state does (ours gone, theirs named); with none left, a probe must be answered again."""
-    named = state.get("named") or {}
-    if not removed:
-        return False, "no toxic of this fault was recorded, so none was removed"
-    stuck = [n for n in removed if n in named]
-    if stuck:
-        return False, f"toxic {', '.join(stuck)} still on the link"
-    others = sorted(named)
-    if others:
-        return True, (f"toxic {', '.join(removed)} removed; the link still carries {', '.join(others)} "
-                      f"(other faults, healed on their own)")
-    p = probe(port, timeout=2.0)
-    return p.outcome == "answered", f"toxic {', '.join(removed)} removed; probe through the link: {p.outcome}"
-
-
 # -- backends ---------------------------------------------------------------------------------------
 class ProxyLinks:
     """Link faults through a running fault proxy (its control port and its links)."""
@@ -280,23 +172,21 @@ class ProxyLinks:
     def names(self) -> list[str]:
         return sorted(self.links)
 
-    def _upstream(self, link: str) -> tuple[str, int]:
-        return parse_hostport(self.links[link]["upstream"])
-
     def apply(self, action: str, link: str, trigger: Any) -> Any:
         from shopbench.nemesis.backends.base import OK
 
         port = int(self.links[link]["port"])
+        base = baseline(action, port)  # through the same link, before the fault
         t0 = time.time()
         # Named per fault and stream, e.g. "delay-3/upstream": this fault's heal removes these alone.
         seq = next(self._seq)
         names = [f"{action}-{seq}/{stream}" for stream in ACTION_STREAMS[action]]
         for name, stream in zip(names, ACTION_STREAMS[action], strict=True):
             self.client.add_toxic(link, name, stream, **toxics_for(action, trigger))
-        landed, evidence = verify(action, trigger, port, self._upstream(link))
-        hit = _hit(f"link {link} 127.0.0.1:{port}", OK, link, landed, evidence, time.time() - t0)
+        landing = verify(action, trigger, port, base)
+        hit = _hit(f"link {link} 127.0.0.1:{port}", OK, link, landing.landed, landing.evidence, time.time() - t0)
         hit.toxics = names  # type: ignore[attr-defined]
-        hit.extra["toxics"] = names  # type: ignore[attr-defined]
+        hit.extra.update(toxics=names, verification=landing.state)  # type: ignore[attr-defined]
         return hit
 
     def recover(self, action: str, link: str, hits: list[Any] | None = None) -> Any:
