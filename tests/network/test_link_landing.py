@@ -132,3 +132,31 @@ def test_a_service_that_answers_too_little_to_time_leaves_a_rate_unverified() ->
 def test_a_link_that_moves_no_byte_is_not_a_rate_limit(link: LinkProxy) -> None:
     state, evidence = check(link, "bandwidth", trig(rate=2), {"blackhole": True})
     assert state == "not_landed" and "no byte in 1 s" in evidence, evidence
+
+
+def scripted_probes(monkeypatch: pytest.MonkeyPatch, first_bytes_ms: list[float]) -> None:
+    """The delay check's decisions on given probe times (the probes themselves are tested above)."""
+    import shopbench.nemesis.linkcheck as lc
+
+    times = iter(first_bytes_ms)
+
+    def fake(port: int, host: str = "127.0.0.1", timeout: float = 1.0, **kw: object) -> lc.Probe:
+        ms = next(times)
+        return lc.Probe("answered", ms / 1000, ms / 1000, 10, ms / 1000, True)
+
+    monkeypatch.setattr(lc, "probe", fake)
+
+
+def test_one_late_probe_is_a_hiccup_not_a_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    # warm-up, 5 baseline probes, then one probe late by 100 ms and one on time
+    scripted_probes(monkeypatch, [40, 2, 2, 2, 2, 2, 102, 2])
+    base = baseline("delay", 1)
+    assert verify("delay", trig(ms=100), 1, base).state == "not_landed"
+
+
+def test_one_slow_baseline_probe_does_not_make_a_delay_unmeasurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the slowest baseline probe (60 ms) is left out of the variation; the median is the reference
+    scripted_probes(monkeypatch, [90, 2, 3, 2, 60, 3, 33, 34])
+    base = baseline("delay", 1)
+    landing = verify("delay", trig(ms=30), 1, base)
+    assert landing.state == "landed" and "3.0 ms before the fault: +30.0 ms" in landing.evidence, landing
