@@ -26,7 +26,9 @@ forwards would compete with the clients for the GIL on a 2-core machine. A child
 own interpreter, its own GIL and a plain epoll loop, whatever its parent patched (uvloop when
 installed). It is controlled over a loopback TCP socket with one JSON object a line (so a later
 command, or another process, can reach it too), and it exits when its standard input closes, so it
-never outlives the shopbench that started it, even after a SIGKILL.
+never outlives the shopbench that started it, even after a SIGKILL. It runs in a session of its own
+and ignores SIGINT: a terminal's Ctrl-C is for shopbench, which heals and settles through the links
+before it ends the proxy (SIGTERM, by pid).
 """
 
 from shopbench.nemesis.proxy.client import LinkProxy, ProxyClient, ProxyError

@@ -139,7 +139,11 @@ class LinkProxy(ProxyClient):
         # Its stderr goes to a file, never a pipe: a pipe nobody reads fills up, and a proxy blocked
         # writing a log line would stall every link.
         log = tempfile.TemporaryFile()
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
+        # Its own session: a terminal's Ctrl-C (SIGINT to the foreground process group) must not
+        # take the links down mid-run; shopbench ends it by its pid once the shop settled through
+        # them (stop(), or the closed stdin pipe when shopbench exits).
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                                start_new_session=True)
         line = _read_line(proc, timeout)
         try:
             ready = json.loads(line) if line else {}

@@ -165,8 +165,10 @@ class ProxyServer:
         with contextlib.suppress(NotImplementedError):
             import signal
 
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, stop.set)
+            # SIGINT is a terminal's Ctrl-C meant for shopbench, which heals, settles through the
+            # links and then ends us: ignored. SIGTERM (shopbench's stop) ends us.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
         control.close()
         for link in self.links.values():
