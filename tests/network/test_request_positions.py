@@ -405,3 +405,23 @@ def test_a_service_that_resets_while_its_answer_is_held_closes_the_caller_only_o
         t.join(10)
         assert isinstance(out.get("error"), (ConnectionError, http.client.RemoteDisconnected)), out
     listener.close()
+
+
+@ONE_SERVER
+def test_a_request_in_flight_across_a_reset_is_not_taken_for_the_new_number_one(proxy: LinkProxy,
+                                                                                 service: Service) -> None:
+    old = conn(proxy)
+    t, out = in_thread(lambda: call(old, "GET", "/slow"))  # number 1 of the old numbering, answered in 0.3 s
+    proxy.wait(LINK, 1, "delivered")
+    proxy.requests(LINK, reset=True)
+    proxy.arm(LINK, 1, "hold_answer")  # number 1 of the new numbering
+    t.join(10)
+    assert out.get("result") == (200, b"ok")  # the old request's answer was not held
+    assert proxy.requests(LINK)["requests"] == []  # nor recorded as the new number 1
+    new = conn(proxy)
+    t, out = in_thread(lambda: call(new, "GET", "/x"))
+    assert proxy.wait(LINK, 1, "answered")["record"]["path"] == "/x"
+    assert t.is_alive() and not out
+    proxy.release(LINK, 1)
+    t.join(10)
+    assert out.get("result") == (200, b"ok")

@@ -68,11 +68,18 @@ class Positions:
     waiters: dict[tuple[int, str], list[asyncio.Future[float]]] = field(default_factory=dict)
     opaque: int = 0      # connections that turned out not to be HTTP/1.x: forwarded as bytes, not counted
     untracked: int = 0   # connections accepted while the link did not frame HTTP
+    generation: int = 0  # which numbering a request belongs to: a reset starts a new one
 
     def reset(self) -> None:
+        """Number from 1 again. Requests still in flight belong to the old numbering: their events
+        and the rules armed for the new numbers never meet."""
         self.count = 0
         self.records = {}
         self.opaque = self.untracked = 0
+        self.generation += 1
+
+    def current(self, gen: int) -> bool:
+        return gen == self.generation
 
     def begin(self, head: Head, conn: int) -> int:
         self.count += 1
@@ -160,15 +167,15 @@ class Tracker:
     def __init__(self, conn: _Conn, ident: int):
         self.conn = conn
         self.ident = ident
-        self.pending: deque[tuple[int, str]] = deque()  # requests whose answer has not begun
-        self.request_n: int | None = None
-        self.answer_n: int | None = None
+        self.pending: deque[tuple[int, int, str]] = deque()  # (generation, n, method): answer not begun
+        self.request_n: tuple[int, int] | None = None  # (generation, n) of the request coming in
+        self.answer_n: tuple[int, int] | None = None   # ... and of the answer coming back
         self.interim = False
         conn.client.framer = Framer(request=True)
         conn.server.framer = Framer(request=False, request_method=self._next_method)
 
     def _next_method(self) -> str | None:
-        return self.pending[0][1] if self.pending else None
+        return self.pending[0][2] if self.pending else None
 
     @property
     def positions(self) -> Positions:
@@ -208,8 +215,8 @@ class Tracker:
         pos = self.positions
         if item[0] == "head":
             n = pos.begin(item[1], self.ident)
-            self.pending.append((n, item[1].method))
-            self.request_n = n
+            self.pending.append((pos.generation, n, item[1].method))
+            self.request_n = (pos.generation, n)
             rule = pos.rules.get(n)
             if rule is not None and rule.mode == "refuse":
                 pos.event(n, "refused")
@@ -219,14 +226,16 @@ class Tracker:
                 pos.hold(rule, side)
             side.pass_on(item[2])
             return
-        n = self.request_n  # "end"
-        if n is None:
+        if self.request_n is None or not pos.current(self.request_n[0]):  # "end"
             return
+        gen, n = self.request_n
         pos.event(n, "sent")
-        side.mark(lambda: self._delivered(n))
+        side.mark(lambda: self._delivered(gen, n))
 
-    def _delivered(self, n: int) -> None:
+    def _delivered(self, gen: int, n: int) -> None:
         pos = self.positions
+        if not pos.current(gen):
+            return
         pos.event(n, "delivered")
         rule = pos.rules.get(n)
         if rule is not None and rule.mode == "hold_after_delivery" and not self.conn.closed:
@@ -240,8 +249,11 @@ class Tracker:
                 self.interim = True  # 100 Continue and the like: the answer itself follows
                 side.pass_on(item[2])
                 return
-            n, _ = self.pending.popleft()
-            self.answer_n = n
+            gen, n, _ = self.pending.popleft()
+            self.answer_n = (gen, n)
+            if not pos.current(gen):  # asked before a reset: not one of the numbered requests
+                side.pass_on(item[2])
+                return
             record = pos.records.get(n)
             if record is not None:
                 record["status"] = head.status
@@ -260,11 +272,16 @@ class Tracker:
         if self.interim:  # the end of an interim answer
             self.interim = False
             return
-        n = self.answer_n
-        if n is None:
+        if self.answer_n is None or not pos.current(self.answer_n[0]):
             return
+        gen, n = self.answer_n
         pos.event(n, "answered")
-        side.mark(lambda: pos.event(n, "returned"))
+
+        def returned() -> None:
+            if pos.current(gen):
+                pos.event(n, "returned")
+
+        side.mark(returned)
 
 
 __all__ = ["EVENTS", "MODES", "Positions", "Rule", "Tracker"]
