@@ -38,7 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shopbench.configfile import parse_hostport
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shopbench.configfile import parse_hostport, validate
 from shopbench.errors import ShopbenchError, TargetError, UsageError
 from shopbench.nemesis.linkcheck import baseline, verify, verify_healed
 
@@ -91,43 +93,53 @@ class LinkSpec:
     listen: int = 0  # 0: any free port (printed when the proxy starts)
 
 
+class LinkEntry(BaseModel):
+    """One link of a services file's `links` table (each description finishes "it must be ...")."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, description="the link's name, SOURCE->TARGET, e.g. order->payment")
+    upstream: str = Field(description="HOST:PORT of the service the link leads to, e.g. 127.0.0.1:8002")
+    listen: int = Field(0, ge=0, lt=65536, strict=True, description="a port number (0: any free port)")
+
+    @field_validator("upstream", mode="before")
+    @classmethod
+    def _address(cls, value: Any) -> str:
+        try:
+            parse_hostport(value)
+        except ValueError:
+            raise ValueError("HOST:PORT") from None  # the description says the rest
+        return str(value)
+
+
+LINKS_SHAPE = '{"order->payment": {"upstream": "127.0.0.1:8002", "listen": 18002}}'
+
+
 def parse_links(data: Any, source: str) -> list[LinkSpec]:
     """The `links` field of a services file: {"a->b": {"upstream": "host:port", "listen": port}}
-    or a list of {"name", "upstream", "listen"}. Bad input: one UsageError naming file and field."""
+    (or {"a->b": "host:port"}), or a list of {"name", "upstream", "listen"}; each entry checked
+    through the one validation path (configfile.validate). Bad input: one UsageError naming the
+    file and the field."""
     if data is None:
         return []
-    entries: list[tuple[str, Any]]
-    if isinstance(data, dict):
-        entries = list(data.items())
-    elif isinstance(data, list):
-        entries = [(e.get("name") if isinstance(e, dict) else None, e) for e in data]
-    else:
-        raise UsageError(f"{source}: field links must be an object like "
-                         f"{{\"order->payment\": {{\"upstream\": \"127.0.0.1:8002\", \"listen\": 18002}}}}.")
+    if isinstance(data, list):  # the list form, keyed by its names
+        for i, e in enumerate(data):
+            if not isinstance(e, dict) or not e.get("name"):
+                raise UsageError(f"{source}: links[{i}] must be an object with name, upstream (and listen), "
+                                 f"or write links as an object like {LINKS_SHAPE}.")
+        data = {str(e["name"]): e for e in data}
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: field links must be an object like {LINKS_SHAPE}.")
     out: list[LinkSpec] = []
-    for key, body in entries:
-        where = f"{source}: links[{key!r}]"
-        if not isinstance(body, dict):
-            body = {"upstream": body}
-        unknown = sorted(set(body) - {"name", "upstream", "listen"})
-        if unknown:
-            raise UsageError(f"{where}.{unknown[0]} is not a known field; allowed: upstream, listen.")
+    for key, body in data.items():
+        where = f"{source}: links.{key}"
+        entry = validate(LinkEntry, body if isinstance(body, dict) else {"upstream": body}, where)
         try:
-            name = canonical_link(key or "")
+            name = canonical_link(key)
         except UsageError as exc:
             raise UsageError(f"{where}: {exc}") from None
-        upstream = body.get("upstream")
-        try:
-            address = parse_hostport(upstream)
-        except ValueError:
-            raise UsageError(f"{where}.upstream is {upstream!r}; it must be HOST:PORT of the service the link "
-                             f"leads to, e.g. 127.0.0.1:8002.") from None
-        listen = body.get("listen", 0)
-        if not isinstance(listen, int) or isinstance(listen, bool) or not 0 <= listen < 65536:
-            raise UsageError(f"{where}.listen is {listen!r}; it must be a port number (0: any free port).")
         if any(s.name == name for s in out):
             raise UsageError(f"{where}: link {name!r} appears twice.")
-        out.append(LinkSpec(name, address, listen))
+        out.append(LinkSpec(name, parse_hostport(entry.upstream), entry.listen))
     return out
 
 
