@@ -425,3 +425,15 @@ def test_a_request_in_flight_across_a_reset_is_not_taken_for_the_new_number_one(
     proxy.release(LINK, 1)
     t.join(10)
     assert out.get("result") == (200, b"ok")
+
+
+@pytest.mark.parametrize("data, paths", [
+    (b"POST /x HTTP/1.1\r\nCONTENT-LENGTH: 3\r\n\r\nabcGET /y HTTP/1.1\r\n\r\n", ["/x", "/y"]),
+    (b"POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"
+     b"GET /y HTTP/1.1\r\n\r\n", ["/x", "/y"]),
+])
+def test_framer_reads_headers_whatever_their_case_and_the_last_coding(data: bytes, paths: list[str]) -> None:
+    framer = Framer(request=True)
+    items = framer.feed(data)
+    assert [i[1].path for i in items if i[0] == "head"] == paths and not framer.opaque
+    assert sum(i[0] == "end" for i in items) == 2

@@ -73,16 +73,20 @@ class Framer:
                         out.append(("data", bytes(mv[s:i])))
                     if i >= n:
                         break
-                start = len(self.buf)
-                self.buf += mv[i:]
-                end = self.buf.find(b"\r\n\r\n", max(0, start - 3))
-                if end < 0:
-                    if not self._plausible() or len(self.buf) > MAX_HEAD:
-                        out += self.give_up()
-                    break
-                raw = bytes(self.buf[:end + 4])
-                i += end + 4 - start
-                self.buf = bytearray()
+                if not self.buf and (end := data.find(b"\r\n\r\n", i)) >= 0:
+                    raw = data[i:end + 4]  # the usual case: a whole head in one read, copied once
+                    i = end + 4
+                else:
+                    start = len(self.buf)
+                    self.buf += mv[i:]
+                    end = self.buf.find(b"\r\n\r\n", max(0, start - 3))
+                    if end < 0:
+                        if not self._plausible() or len(self.buf) > MAX_HEAD:
+                            out += self.give_up()
+                        break
+                    raw = bytes(self.buf[:end + 4])
+                    i += end + 4 - start
+                    self.buf = bytearray()
                 head = self._head(raw)
                 if head is None:
                     self.buf = bytearray(raw)
@@ -93,7 +97,7 @@ class Framer:
                     out.append(("end",))
             elif st in (LENGTH, CHUNK):
                 take = min(self.left, n - i)
-                out.append(("data", bytes(mv[i:i + take])))
+                out.append(("data", data if take == n else bytes(mv[i:i + take])))
                 i += take
                 self.left -= take
                 if self.left == 0:
@@ -149,17 +153,11 @@ class Framer:
         return len(token) <= 16 and (not token or (token.isalpha() and token.isupper())) and (sp != 0)
 
     def _head(self, raw: bytes) -> Head | None:
-        lines = raw.split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
-        headers: dict[bytes, bytes] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(b":")
-            if sep:
-                key = name.strip().lower()
-                value = value.strip()
-                headers[key] = headers[key] + b"," + value if key in headers else value
-        chunked = headers.get(b"transfer-encoding", b"").lower().rsplit(b",", 1)[-1].strip() == b"chunked"
-        length = headers.get(b"content-length")
+        parts = raw[:raw.find(b"\r\n")].split(b" ", 2)
+        low = raw.lower()  # only the two headers framing needs are looked up, not every header parsed
+        te = _header(low, b"\r\ntransfer-encoding:", last=True)
+        chunked = te is not None and te.rsplit(b",", 1)[-1].strip() == b"chunked"
+        length = _header(low, b"\r\ncontent-length:")
         if length is not None and not length.isdigit():
             return None
         if self.request:
@@ -188,6 +186,16 @@ class Framer:
             self.state = UNTIL_CLOSE
         else:
             self.state = HEAD
+
+
+def _header(low: bytes, name: bytes, last: bool = False) -> bytes | None:
+    """The value of header `name` (b"\\r\\nname:") in the lower-cased head `low` (the first, or the
+    last: of Transfer-Encoding only the last coding says whether a body is chunked)."""
+    at = low.rfind(name) if last else low.find(name)
+    if at < 0:
+        return None
+    start = at + len(name)
+    return low[start:low.find(b"\r\n", start)].strip()
 
 
 __all__ = ["Framer", "Head"]
