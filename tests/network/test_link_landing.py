@@ -148,15 +148,22 @@ def scripted_probes(monkeypatch: pytest.MonkeyPatch, first_bytes_ms: list[float]
 
 
 def test_one_late_probe_is_a_hiccup_not_a_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    # warm-up, 5 baseline probes, then one probe late by 100 ms and one on time
-    scripted_probes(monkeypatch, [40, 2, 2, 2, 2, 2, 102, 2])
+    # warm-up, 7 baseline probes, then one probe late by 100 ms and one on time
+    scripted_probes(monkeypatch, [40, 2, 2, 2, 2, 2, 2, 2, 102, 2])
     base = baseline("delay", 1)
     assert verify("delay", trig(ms=100), 1, base).state == "not_landed"
 
 
 def test_one_slow_baseline_probe_does_not_make_a_delay_unmeasurable(monkeypatch: pytest.MonkeyPatch) -> None:
     # the slowest baseline probe (60 ms) is left out of the variation; the median is the reference
-    scripted_probes(monkeypatch, [90, 2, 3, 2, 60, 3, 33, 34])
+    scripted_probes(monkeypatch, [90, 2, 3, 2, 60, 3, 3, 9, 33, 34])
     base = baseline("delay", 1)
     landing = verify("delay", trig(ms=30), 1, base)
     assert landing.state == "landed" and "3.0 ms before the fault: +30.0 ms" in landing.evidence, landing
+
+
+def test_two_late_baseline_probes_make_a_small_delay_unverified(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 2 of 7 probes ~20 ms over the median without any fault: a 30 ms delay (two probes 15 ms late) could be faked
+    scripted_probes(monkeypatch, [90, 2, 3, 2, 22, 3, 3, 23])
+    landing = verify("delay", trig(ms=30), 1, baseline("delay", 1))
+    assert landing.state == "unverified" and "an `ms` of at least 38 can be measured" in landing.evidence, landing

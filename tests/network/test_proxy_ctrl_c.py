@@ -36,7 +36,7 @@ def test_the_proxy_is_in_its_own_session_and_ignores_sigint(upstream: tuple[str,
 def test_ctrl_c_to_the_process_group_of_a_stress_run_settles_through_live_links(tmp_path: Path) -> None:
     plan = tmp_path / "delay.json"
     plan.write_text(json.dumps({"kill_triggers": [
-        {"type": "time", "threshold": 0, "action": "delay", "links": ["client->order"], "ms": 30, "duration": 0.5}]}))
+        {"type": "time", "threshold": 0, "action": "delay", "links": ["client->order"], "ms": 100, "duration": 0.5}]}))
     out = tmp_path / "run"
     # Its own session, as a shell gives a foreground job its own process group: killpg reaches every
     # process in that group (shopbench, and the proxy unless it left it), not pytest.

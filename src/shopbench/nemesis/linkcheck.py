@@ -9,9 +9,9 @@ baseline) and after it, and the fault's effect read from the difference.
   blackhole  the link answered before; now a probe gets no byte back in 0.5 s
   reset      the link answered before; now a probe is reset (or closed unanswered)
   delay      two probes' first bytes come at least half the delay later than the baseline's
-             (the median of 5 probes); up to 8 probes with jitter (each is late by ms +- jitter).
-             Unverified when the delay is within twice the link's own variation between baseline
-             probes (the slowest left out)
+             (the median of 7 probes); up to 8 probes with jitter (each is late by ms +- jitter).
+             Unverified when half the delay is within how late the second slowest baseline probe
+             came over their median (two probes that late without a fault would fake it)
   bandwidth  32 pipelined `HEAD /` requests, answers read to the close: without the fault they
              move at least three times faster than the rate (else a cap cannot be told:
              unverified), with it no faster than 1.5 times the rate
@@ -37,7 +37,7 @@ PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
 PIPELINED = 32
 TRANSFER = b"HEAD / HTTP/1.1\r\nHost: shopbench-probe\r\n\r\n" * (PIPELINED - 1) + \
     b"HEAD / HTTP/1.1\r\nHost: shopbench-probe\r\nConnection: close\r\n\r\n"
-DELAY_BASELINE = 5
+DELAY_BASELINE = 7
 DELAY_TRIES = 8  # with jitter; without it, 2
 DELAY_SHOWN = 2  # probes late by half the delay that make it landed (one could be a hiccup)
 TRANSFER_WAIT = 1.0  # seconds a throttled transfer probe reads before it judges the rate
@@ -73,9 +73,10 @@ class Baseline:
 
     @property
     def spread_s(self) -> float:
-        """How far the probes vary, the slowest left out (one slow answer is no pattern)."""
+        """How far above the median a probe comes late without any fault: the second slowest (one
+        slow answer is no pattern; two are, and two late probes are what a delay must show)."""
         times = self._times()
-        return times[-2] - times[0] if len(times) > 2 else 0.0
+        return times[-2] - times[len(times) // 2] if len(times) > 2 else 0.0
 
     def outcomes(self) -> str:
         return ", ".join(p.outcome for p in self.probes)
@@ -177,12 +178,12 @@ def verify(action: str, trigger: Any, port: int, base: Baseline) -> Landing:
 def _verify_delay(trigger: Any, port: int, base: Baseline) -> Landing:
     ms, jitter = float(trigger.ms or 0), float(trigger.jitter or 0)
     before = (base.first_byte_s or 0.0) * 1000
-    noise = max(1.0, base.spread_s * 1000)
+    noise = max(0.5, base.spread_s * 1000)
     asked = f"asked {ms:g} ms +- {jitter:g}"
     if ms < 2 * noise:
         return Landing("unverified", f"unverified: a delay of {ms:g} ms is within the link's own variation "
-                                     f"({noise:.1f} ms between probes before the fault); an `ms` of at least "
-                                     f"{2 * noise:.0f} can be measured here")
+                                     f"(probes before the fault came up to {noise:.1f} ms late); an `ms` of at "
+                                     f"least {2 * noise:.0f} can be measured here")
     timeout = 2.0 + 3 * (ms + jitter) / 1000
     seen: list[float] = []
     late: list[float] = []
