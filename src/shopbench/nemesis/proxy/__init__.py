@@ -11,7 +11,8 @@ off while traffic flows. It forwards bytes and knows nothing of HTTP, so it serv
     proxy.stop()                                 # (the proxy also exits when shopbench does)
 
 The package, by job:
-  dataplane.py   links and connections: the bytes, shaped by the links' toxics
+  link.py        a link: its listener, its named toxics, its request positions
+  dataplane.py   its connections: the bytes, shaped by the link's toxics
   toxics.py      named toxics per stream (Toxiproxy's model) and what they add up to
   framing.py     where HTTP/1.x messages begin and end on a connection
   positions.py   request positions: numbered requests, events, armed modes, holds
@@ -33,7 +34,8 @@ before it ends the proxy (SIGTERM, by pid).
 
 from shopbench.nemesis.proxy.client import LinkProxy, ProxyClient, ProxyError
 from shopbench.nemesis.proxy.control import ProxyServer
-from shopbench.nemesis.proxy.dataplane import HOST, Link
+from shopbench.nemesis.proxy.dataplane import HOST
+from shopbench.nemesis.proxy.link import Link
 from shopbench.nemesis.proxy.toxics import STREAMS, TOXIC_FIELDS, Toxic, Toxics
 
 __all__ = ["HOST", "STREAMS", "TOXIC_FIELDS", "Link", "LinkProxy", "ProxyClient", "ProxyError", "ProxyServer", "Toxic",

@@ -12,7 +12,8 @@ import sys
 from typing import Any
 
 from shopbench.configfile import parse_hostport
-from shopbench.nemesis.proxy.dataplane import HOST, Link
+from shopbench.nemesis.proxy.dataplane import HOST
+from shopbench.nemesis.proxy.link import Link
 from shopbench.nemesis.proxy.positions import EVENTS
 from shopbench.nemesis.proxy.toxics import TOXIC_FIELDS, Toxic, check
 
