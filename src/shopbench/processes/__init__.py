@@ -26,7 +26,6 @@ from shopbench.processes.probes import (
     free_ports,
     health_ok,
     http_status,
-    split_hostport,
     tcp_open,
     tcp_refused,
 )
@@ -36,4 +35,4 @@ from shopbench.processes.supervisor import Supervisor
 
 __all__ = ["HANG_PROBE_S", "PAUSED", "RUNNING", "STOPPED", "Landing", "ServiceSpec", "ServiceStatus",
            "Supervisor", "free_port", "free_ports", "health_ok", "http_status", "listening_ports",
-           "split_hostport", "tcp_open", "tcp_refused"]
+           "tcp_open", "tcp_refused"]

@@ -46,11 +46,6 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
-def split_hostport(value: str) -> Address:
-    host, _, port = value.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def connect_host(addr: str) -> str:
     """Where to connect for a socket listening on `addr` (a wildcard is reached on loopback)."""
     if addr in ("0.0.0.0", "", "::", "::ffff:0.0.0.0"):  # noqa: S104

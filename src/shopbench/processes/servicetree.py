@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from shopbench.processes.probes import Address, split_hostport
+from shopbench.configfile import parse_hostport
+from shopbench.processes.probes import Address
 from shopbench.processes.proctree import alive, group_members, halted, listening_ports, same_process, started_at
 from shopbench.processes.spawn import untie
 from shopbench.processes.statefiles import PAUSED, RUNNING, STOPPED, ServiceSpec, StateFiles
@@ -162,7 +163,7 @@ class ServiceTrees:
         if spec.port:
             found.add(("127.0.0.1", spec.port))
         if spec.health_tcp:
-            found.add(split_hostport(spec.health_tcp))
+            found.add(parse_hostport(spec.health_tcp))
         if spec.health_url:
             parts = urlsplit(spec.health_url)
             if parts.hostname:

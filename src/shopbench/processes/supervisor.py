@@ -12,10 +12,11 @@ import subprocess
 import time
 from dataclasses import asdict
 
+from shopbench.configfile import parse_hostport
 from shopbench.errors import TargetError, UsageError
 from shopbench.processes.adoption import find_running
 from shopbench.processes.landing import Landing, answering_ports, verify_gone, verify_halted, wait_resumed
-from shopbench.processes.probes import health_ok, split_hostport, tcp_open
+from shopbench.processes.probes import health_ok, tcp_open
 from shopbench.processes.proctree import listening_ports, started_at, wait_gone
 from shopbench.processes.servicetree import ServiceTrees
 from shopbench.processes.spawn import spawn
@@ -42,7 +43,7 @@ class Supervisor(ServiceTrees):
         if spec.health_url:
             return health_ok(spec.health_url, timeout, spec.health_status_below)
         if spec.health_tcp:
-            return tcp_open(*split_hostport(spec.health_tcp), timeout=timeout)
+            return tcp_open(*parse_hostport(spec.health_tcp), timeout=timeout)
         if spec.port:
             return tcp_open("127.0.0.1", spec.port, timeout=timeout)
         return any(tcp_open(h, p, timeout) for h, p in listening_ports(self.tree(name)))

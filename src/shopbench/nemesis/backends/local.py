@@ -32,10 +32,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shopbench.configfile import read_config, validate
+from shopbench.configfile import parse_hostport, read_config, validate
 from shopbench.errors import ShopbenchError, UsageError
 from shopbench.nemesis.backends.base import ERROR, OK, SKIPPED, Hit, TargetStatus, resolve_name
-from shopbench.processes import PAUSED, STOPPED, ServiceSpec, Supervisor, split_hostport
+from shopbench.processes import PAUSED, STOPPED, ServiceSpec, Supervisor
 from shopbench.processes.guardian import guardian
 
 
@@ -73,7 +73,7 @@ class ServiceEntry(BaseModel):
     def _hostport(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                split_hostport(v)
+                parse_hostport(v)
             except ValueError:
                 raise ValueError("not host:port") from None
         return v
