@@ -6,10 +6,11 @@ changes something between reads spaced apart; two back-to-back reads can both mi
 deadline is the settle timeout plus a little per operation that was indeterminate when the load
 stopped (work that may still be in flight), capped. The last read is the final state.
 
-Only when the target is the reference shop (its `/openapi.json` says so) is its private
-`/internal/order/pending` asked first; a user's shop gets no request outside the shop API but
-`/openapi.json`. An entity that cannot be read is reported in `unreadable` with the reason, never
-guessed; one the shop answered 4xx for (it does not exist) is also listed in `not_found`.
+Only when the target is the reference shop this process started (`is_reference_shop`: recognised
+from our own process tree, without a request) is its private `/internal/order/pending` asked
+first; a user's shop gets no request outside the shop API. An entity that cannot be read is
+reported in `unreadable` with the reason, never guessed; one the shop answered 4xx for (it does not
+exist) is also listed in `not_found`.
 
     {"items": {id: {"stock", "price"}}, "users": {id: {"credit"}},
      "orders": {id: {"paid", "items", "user_id", "total_cost"}},
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import gevent.pool
 import orjson
@@ -43,7 +45,6 @@ QUIET_SECONDS = 0.5  # ... from the start of the first to the end of the last
 # operation of the load, at most SETTLE_EXTRA_CAP seconds more than --settle-timeout.
 SETTLE_PER_INDETERMINATE = 0.05
 SETTLE_EXTRA_CAP = 60.0
-REFSHOP_TITLE = "refshop order service"
 # A batch_init up to this size is read back whole. Beyond it (seed 000's 2024 mode makes 100 000 of
 # each) only the batch ids some other operation named are read, plus the items and users of the orders
 # read: reading all of them twice per settle would take minutes, and an id nothing touched after its
@@ -198,11 +199,33 @@ def _get_json(transport: GeventTransport, path: str) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def is_reference_shop(transport: GeventTransport) -> bool:
-    """The target's order service is the reference shop: its OpenAPI document says so. Never
-    guessed: any other answer (404, not JSON, another title) means a user's shop."""
-    info = (_get_json(transport, "/openapi.json") or {}).get("info")
-    return isinstance(info, dict) and info.get("title") == REFSHOP_TITLE
+def is_reference_shop(target: Target) -> bool:
+    """The target's order service is the reference shop this process started: the embedded shop of a
+    run without --urls (or a RefShop a test started), possibly behind our fault proxy. Recognised
+    from our own process tree, never by asking: a user's shop gets no request outside the shop API.
+    A reference shop started elsewhere (`shopbench shop up`, then --urls) is treated as a user's
+    shop: it is settled by the quiet period instead of its private pending count, no less sound."""
+    parts = urlsplit(target.order_url)
+    if parts.hostname not in ("127.0.0.1", "::1", "localhost"):
+        return False
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    import psutil  # only here: a run against a user's shop needs nothing else of it
+
+    listening = refshop = False
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return False
+    for proc in children:
+        try:
+            ours = "refshop" in proc.cmdline()  # `python -m refshop SERVICE …` (shop.py)
+            refshop |= ours
+            listening |= any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
+                             for c in proc.net_connections(kind="tcp"))
+        except psutil.Error:  # it ended meanwhile, or is not ours to inspect
+            continue
+    # The order URL leads to a process we started (refshop itself, or the fault proxy in front of it).
+    return refshop and listening
 
 
 def _pending(transport: GeventTransport) -> int | None:
@@ -236,7 +259,7 @@ def settle_and_read(
     total = len(touched.items) + len(touched.users) + len(touched.orders)
     spacing = QUIET_SECONDS / max(QUIET_READS - 1, 1)
     try:
-        refshop = is_reference_shop(transport)
+        refshop = is_reference_shop(target)
         pending = _pending(transport) if refshop else None
         while pending and time.monotonic() < deadline:
             time.sleep(POLL_PAUSE)

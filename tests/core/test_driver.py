@@ -40,7 +40,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self.server.paths.append(("GET", self.path))
         self.server.peers.add(self.client_address)
-        self._answer(200, {"stock": 3, "price": 2})
+        if self.path.startswith("/orders/find/units"):  # a shop's own shapes: ids per unit, strings, 0/1
+            self._answer(200, {"paid": 0, "items": ["16", "16", "3"], "user_id": 7, "total_cost": "30"})
+        elif self.path.startswith("/orders/find/half"):
+            self._answer(200, {"paid": True, "items": [["16", 1.5]], "user_id": "7", "total_cost": 3})
+        else:
+            self._answer(200, {"stock": 3, "price": 2})
 
     def do_DELETE(self):  # noqa: N802
         self.server.paths.append(("DELETE", self.path))
@@ -79,6 +84,21 @@ def test_outcomes_are_classified_by_status_and_recorded(server):
     assert [op.id for op in ops] == list(range(6))
     assert ops[2].expect == "fail" and ops[2].status == 400 and ops[2].process == "w1"
     assert all(op.t1 >= op.t0 for op in ops)
+
+
+def test_answers_are_read_into_the_canonical_shape_or_one_sentence(server):
+    url = f"http://127.0.0.1:{server.server_port}"
+    history = MemoryHistory()
+    driver = connect(Target(url, url, url), history, timeout=2)
+    units = driver.find_order("units")
+    assert units.kind == "ok"
+    assert units.data == {"paid": False, "items": [["16", 2], ["3", 1]], "user_id": "7", "total_cost": 30}
+    assert history.ops[0].value == units.data  # the history holds the canonical shape too
+    half = driver.find_order("half")
+    assert half.kind == "info" and half.data is None  # not guessed: unreadable, the run UNKNOWN for it
+    assert half.error == ("find_order (GET /orders/find/half) answered 200, but items[0] (a quantity) is 1.5; it "
+                          "must be a whole number (amounts, prices and quantities are integers: 12, \"12\" and "
+                          "12.0 are read as 12).")
 
 
 def test_refused_connection_is_a_definite_fail_never_sent():
@@ -261,3 +281,25 @@ def test_making_a_transport_never_yields_to_the_hub_in_a_patched_process():
         "print('yielded' if ran else 'never yielded')\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "never yielded", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("error", "kind"), [("NotSent", "fail"), ("MaybeSent", "info"), ("TransportError", "info")])
+def test_not_sent_and_maybe_sent_are_siblings_with_their_own_outcome(error, kind):
+    """As httpx separates ConnectError from ReadTimeout: never-sent is definite, maybe-sent is not,
+    and a custom transport's plain TransportError is taken as maybe-sent (the safe side)."""
+    from shopbench.driver import MaybeSent, NotSent, RestDriver, TransportError
+
+    assert not issubclass(NotSent, MaybeSent) and not issubclass(MaybeSent, NotSent)
+    assert issubclass(NotSent, TransportError) and issubclass(MaybeSent, TransportError)
+    exc = {"NotSent": NotSent, "MaybeSent": MaybeSent, "TransportError": TransportError}[error]
+
+    class Failing:
+        def request(self, service, method, path, **kw):
+            raise exc("boom")
+
+        def close(self):
+            pass
+
+    history = MemoryHistory()
+    outcome = RestDriver(Failing(), history).pay("u1", 1)
+    assert outcome.kind == kind and outcome.error == "boom" and history.ops[0].type == kind

@@ -24,8 +24,9 @@ def test_an_endpoint_the_shop_lacks_makes_the_run_unknown_with_the_reason():
     verdict = verdict_with(ops)
     assert result_of(verdict) == UNKNOWN and exit_code(verdict) == 4 and verdict["valid"] is False
     assert verdict["unknown_reasons"] == [
-        "remove_item answered 404 to all 2,732 calls: does your shop have this endpoint? "
-        "Choose a mix without it or plug in a --driver"]
+        "remove_item answered 404 to all 2,732 calls: your shop has no DELETE /orders/removeItem/{order_id}/{item_id}; "
+        "run stress with --without remove_item (leaves out seed000's add-remove-add-checkout scenario), or plug in a "
+        "--driver that maps remove_item to your route"]
     assert verdict["expectations"]["never_succeeded"] == {"remove_item": {"calls": 2732, "statuses": {"404": 2732}}}
 
 
@@ -47,7 +48,8 @@ def test_expected_failures_races_setup_clients_and_a_few_calls_are_no_warning():
 def test_no_expectation_outside_a_race_means_expected_to_succeed():
     ops = [op("create_user", status=405, expect=None, scenario="monitor") for _ in range(10)]
     (reason,) = verdict_with(ops)["unknown_reasons"]
-    assert reason.startswith("create_user answered 405 to all 10 calls: does your shop have this endpoint?")
+    assert reason.startswith("create_user answered 405 to all 10 calls: your shop has no POST /payment/create_user; "
+                             "plug in a --driver that maps create_user to your route")
 
 
 def test_refusals_without_an_explicit_expectation_may_be_right():
@@ -59,7 +61,7 @@ def test_refusals_without_an_explicit_expectation_may_be_right():
     # The same burst against a shop without the route is no test at all.
     missing = [{**o, "status": 404} for o in burst]
     (reason,) = verdict_with(missing)["unknown_reasons"]
-    assert reason.startswith("checkout answered 404 to all 40 calls: does your shop have this endpoint?")
+    assert reason.startswith("checkout answered 404 to all 40 calls: your shop has no POST /orders/checkout/{order_id}")
     # And with an explicit expectation, refusals on every call are evidence.
     known = [op("checkout", status=400, expect="ok", scenario="checkout-one-item") for _ in range(40)]
     assert verdict_with(burst + known)["expectations"]["never_succeeded"]["checkout"]["calls"] == 80
@@ -68,11 +70,14 @@ def test_refusals_without_an_explicit_expectation_may_be_right():
 def test_mixed_statuses_and_unanswered_calls_are_named():
     mixed = [op("pay", status=400) for _ in range(7)] + [op("pay", status=422) for _ in range(3)]
     (reason,) = verdict_with(mixed)["unknown_reasons"]
-    assert reason.startswith("pay failed on all 10 calls (400 ×7, 422 ×3): the workload expects it to succeed;")
+    assert reason.startswith("pay failed on all 10 calls (400 ×7, 422 ×3): the workload expects it to succeed, so "
+                             "your shop may answer POST /payment/pay/{user_id}/{amount} differently from SHOP-API.md; "
+                             "run stress with --without pay")
     down = [op("checkout", kind="info", status=None, error="connection refused") for _ in range(6)]
     (reason,) = verdict_with(down)["unknown_reasons"]
-    assert reason.startswith("checkout got no answer to all 6 calls: the workload expects it to succeed; "
-                             "is the service behind it up and reachable?")
+    assert reason.startswith("checkout got no answer to all 6 calls: the workload expects it to succeed, so its "
+                             "results cannot be judged; check that the service behind it is up and reachable "
+                             "(`shopbench doctor --urls urls.json` tries every endpoint)")
 
 
 def test_percentiles_are_percent_and_nearest_rank_without_float_slips():

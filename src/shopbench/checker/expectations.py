@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shopbench.doctor.needs import avoid, endpoint
 from shopbench.history import OK, SETUP_PROCESSES, expected_kind
 
 MIN_CALLS = 5
@@ -86,9 +87,9 @@ def _reason(f: str, t: _Tally) -> str:
         parts = ", ".join(f"{'no answer' if s is None else s} ×{c:,}" for s, c in t.statuses.most_common(4))
         head = f"{f} failed on all {t.calls:,} calls ({parts})"
     if status in MISSING and not others:
-        return (f"{head}: does your shop have this endpoint? Choose a mix without it or plug in a --driver")
+        return f"{head}: your shop has no {endpoint(f)}; {avoid(f)}"
     if _unanswered(status) and not others:
-        return (f"{head}: the workload expects it to succeed; is the service behind it up and reachable? "
-                "Its results cannot be judged")
-    return (f"{head}: the workload expects it to succeed; does your shop speak this API (SHOP-API.md)? "
-            "Choose a mix without it or plug in a --driver")
+        return (f"{head}: the workload expects it to succeed, so its results cannot be judged; check that the "
+                "service behind it is up and reachable (`shopbench doctor --urls urls.json` tries every endpoint)")
+    return (f"{head}: the workload expects it to succeed, so your shop may answer {endpoint(f)} differently from "
+            f"SHOP-API.md; {avoid(f)}")

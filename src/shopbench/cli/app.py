@@ -27,6 +27,10 @@ from shopbench.errors import EXIT_USAGE, ShopbenchError
 # name -> (module under shopbench.cli, the first line of its help). Order: the order in --help.
 # tests/report/test_cli_startup.py checks this table against the commands the modules register.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("doctor", "Check a shop before the first run: every endpoint each mix and check needs (tried once "
+                         "on entities it creates and reads back), which runs are possible and the flags for the "
+                         "others, the services and which faults can land, how many connections the gateway "
+                         "holds; then the command lines to run."),
     "consistency": ("consistency", "Populate, fire every checkout at once, settle, and prove or refute that no "
                                    "money or stock was lost."),
     "stress": ("stress", "Load the shop with Locust (web UI on :8089, or --headless), record every operation, "

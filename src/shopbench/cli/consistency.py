@@ -36,7 +36,9 @@ def consistency(
     credit: int = typer.Option(1, "--credit", help="Starting credit of each user."),
     orders: int = typer.Option(1000, "--orders", help="Number of orders (each checked out once, all at once)."),
     items_per_order: int = typer.Option(1, "--items-per-order", help="Random items in each order."),
-    concurrency: int = typer.Option(1000, "--concurrency", help="Simultaneous clients firing the checkouts."),
+    concurrency: int | None = typer.Option(None, "--concurrency", help="Simultaneous clients firing the checkouts "
+                                           "(default 1000, seed 000's; with --urls lowered to what the shop's "
+                                           "gateway holds open, and said so; give it to insist)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the random choices: the same seed, the same orders."),
     urls: Path | None = typer.Option(None, "--urls", help="urls.json of the shop to test (ORDER_URL, PAYMENT_URL, "
                                      "STOCK_URL); without it the reference shop is started for the run."),
@@ -70,13 +72,24 @@ def consistency(
 
     use_driver(driver)
     cfg = ConsistencyConfig(items=items, stock=stock, price=price, users=users, credit=credit, orders=orders,
-                            items_per_order=items_per_order, concurrency=concurrency, seed=seed, populate=populate,
+                            items_per_order=items_per_order, seed=seed, populate=populate,
                             timeout=timeout, settle_timeout=settle_timeout)
+    if concurrency is not None:
+        cfg.concurrency = concurrency
     cfg.validate()
     target = Target.load(urls) if urls is not None else None
+    err = Console(stderr=True)
+    fitted = None
+    if target is not None and concurrency is None:
+        # A gateway short of connections closes some of a 1000-client burst's (nginx's default holds
+        # 512): measured first, and the burst fits under it rather than be overwhelmed by surprise.
+        from shopbench.doctor.gateway import fit_to_gateway, fitted_sentence
+
+        cfg.concurrency, fitted = fit_to_gateway(target.order_url, min(cfg.concurrency, cfg.orders))
+        if fitted is not None:
+            err.print(f"[yellow]note:[/] {fitted_sentence(fitted)}", highlight=False)
     if repeat < 1:
         raise UsageError(f"--repeat {repeat}: give at least 1.")
-    err = Console(stderr=True)
 
     def once(run_cfg: ConsistencyConfig, run_out: Path | None) -> RunResult:
         hook = None
@@ -89,7 +102,8 @@ def consistency(
                                    echo=lambda line: err.print(line, highlight=False))
         with PhaseProgress(err, enabled=err.is_terminal) as progress:
             return run_consistency(run_cfg, target=target, flaw=flaw, out=str(run_out) if run_out else None,
-                                   progress=progress, command_config={"urls": str(urls) if urls else None},
+                                   progress=progress, command_config={"urls": str(urls) if urls else None,
+                                                                      "gateway_fit": fitted},
                                    companions=standard(hook))
 
     if repeat == 1:

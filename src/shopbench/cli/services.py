@@ -198,11 +198,13 @@ def plan(
         for service, pid, how in be.adopt(fault_plan.services()) if adopt else ():
             if pid is not None and how.startswith("found by"):
                 console.print(f"{service}: adopted pid {pid}, {how}", highlight=False)
-    warnings = plan_warnings(fault_plan, be)
+    from shopbench.doctor.overlaps import overlapping
+
+    warnings = plan_warnings(fault_plan, be) + overlapping(fault_plan)
     for line in warnings:
         console.print(f"[yellow]warning:[/] {line}", highlight=False)
     if not warnings:
-        console.print("every fault can land on the services as they are now.")
+        console.print("every fault can land on the services as they are now, and none overlaps another.")
     return 0
 
 

@@ -57,6 +57,9 @@ def stress(
     mix: str = typer.Option("seed000", "--mix", help=MIX_HELP),
     weights: str | None = typer.Option(None, "--weights", help="seed000: six scenario weights (default "
                                        "5,30,25,20,10,10); other mixes: one weight per user type."),
+    without_ops: list[str] = typer.Option([], "--without", help="An operation your shop lacks (repeatable, or "
+                                          "comma-separated), e.g. remove_item: the scenarios and user types that "
+                                          "call it are left out of the mix."),
     wait: str = typer.Option("1-3", "--wait", help="Seconds between a user's iterations: MIN-MAX or one number."),
     arrival_rate: float | None = typer.Option(None, "--arrival-rate", help="Open model: start R iterations per "
                                               "second whatever the response times."),
@@ -84,7 +87,8 @@ def stress(
     services_data: Path | None = options.SERVICES_DATA,
     docker_url: str | None = options.DOCKER_URL,
     driver: str | None = options.DRIVER,
-    as_json: bool = typer.Option(False, "--json", help="Print verdict.json on stdout (everything else on stderr)."),
+    as_json: bool = typer.Option(False, "--json", help="Print verdict.json alone on stdout (no summary; logs and "
+                                 "progress stay on stderr)."),
 ) -> int:
     use_driver(driver)
     from shopbench.nemesis.hooks import hook_from_flags
@@ -99,6 +103,12 @@ def stress(
     cfg = build_config(mix=mix, weights=weights, wait=wait, arrival_rate=arrival_rate, max_users=max_users,
                        skew=skew, mode=mode, seed=seed, init_items=init_items, init_users=init_users,
                        init_orders=init_orders, hot_items=hot_items, hot_stock=hot_stock)
+    if without_ops:
+        from shopbench.doctor.needs import without
+
+        dropped = without(cfg, [op.strip() for text in without_ops for op in text.split(",") if op.strip()])
+        Console(stderr=True).print(f"--without: left out {', '.join(dropped) or 'nothing (the mix never calls it)'}",
+                                   highlight=False)
     if not timeout > 0:
         raise UsageError(f"--timeout {timeout}: give a positive number of seconds.")
     cfg.timeout = timeout
@@ -116,16 +126,26 @@ def stress(
     def run() -> int:
         return run_stress(cfg, urls=urls, flaw=flaw, out=out, settle_timeout=settle_timeout, slos=slo,
                           slo_presets=slo_preset, locust_args=args, locustfile=locustfile, user_csv=csv,
-                          user_html=html, companions=standard(hook), summary=not as_json,
-                          on_run=ran.append)
+                          user_html=html, companions=standard(hook), summary=False, on_run=ran.append)
 
-    if not as_json:
-        return run()
+    # One convention for every command (README "Output"): logs, progress and Locust's own tables on
+    # stderr; the summary and the verdict on stdout; with --json, verdict.json alone on stdout.
     stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the verdict only
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
         code = run()
     verdict = ran[0] / VERDICT if ran else None
-    if verdict is not None and verdict.exists():
+    if verdict is None or not verdict.exists():  # a worker, or a run that ended before its verdict
+        return code
+    if as_json:
         stdout.write(verdict.read_text().rstrip() + "\n")
         stdout.flush()
+        return code
+    import json
+
+    from shopbench.report.terminal import print_summary
+    from shopbench.rundir import MANIFEST
+
+    manifest_path = ran[0] / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    print_summary(Console(), json.loads(verdict.read_text()), manifest, str(ran[0]))
     return code

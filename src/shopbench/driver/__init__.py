@@ -19,15 +19,15 @@ from typing import Any, Protocol
 
 from shopbench.driver.outcome import Outcome
 from shopbench.driver.rest import RestDriver
-from shopbench.driver.transport import GeventTransport, NotSent, Response, Transport, TransportError
+from shopbench.driver.transport import GeventTransport, MaybeSent, NotSent, Response, Transport, TransportError
 from shopbench.errors import UsageError
 from shopbench.history import OpListener
 from shopbench.target import Target
 
 DRIVER_ENV = "SHOPBENCH_DRIVER"
 
-__all__ = ["DRIVER_ENV", "Driver", "GeventTransport", "NotSent", "Outcome", "Response", "RestDriver", "Transport",
-           "TransportError", "connect", "driver_class", "new_driver", "use_driver"]
+__all__ = ["DRIVER_ENV", "Driver", "GeventTransport", "MaybeSent", "NotSent", "Outcome", "Response", "RestDriver",
+           "Transport", "TransportError", "connect", "driver_class", "new_driver", "use_driver"]
 
 
 class Driver(Protocol):

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from gevent import GreenletExit
 
+from shopbench.driver.answers import AnswerProblem, read_answer
 from shopbench.driver.inflight import IN_FLIGHT
 from shopbench.driver.outcome import Outcome
 from shopbench.driver.transport import NotSent, Response, Transport, TransportError
@@ -23,32 +23,17 @@ from shopbench.history import FAIL, INFO, OK, Op, OpListener
 
 log = logging.getLogger("shopbench.driver")
 
-# The fields an ok answer must carry for the operation to be usable; without them it is `info`.
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "create_item": ("item_id",),
-    "create_user": ("user_id",),
-    "create_order": ("order_id",),
-    "find_item": ("stock", "price"),
-    "find_user": ("credit",),
-    "find_order": ("paid", "items", "user_id", "total_cost"),
-}
-
-
-def classify(f: str, resp: Response) -> tuple[str, Any, str | None]:
-    """(type, value, error) of an HTTP answer: 2xx ok (info if a required field is missing, the
-    shop may have done it), 4xx a definite fail, anything else (5xx) info."""
+def classify(f: str, resp: Response, sent: str = "", fields: dict[str, str] | None = None
+             ) -> tuple[str, Any, str | None]:
+    """(type, value, error) of an HTTP answer: 2xx ok with its body read into the canonical shape
+    (answers.py; info with one sentence if that shape is not clear: the shop may have done it),
+    4xx a definite fail, anything else (5xx) info. `sent` names the request in that sentence."""
     status = resp.status
     if 200 <= status < 300:
-        need = REQUIRED_FIELDS.get(f)
-        value: Any = None
-        if need is not None or resp.body[:1] in (b"{", b"["):
-            try:
-                value = orjson.loads(resp.body)
-            except orjson.JSONDecodeError:
-                value = None
-            if need is not None and not (isinstance(value, dict) and all(k in value for k in need)):
-                return INFO, None, f"2xx without {', '.join(need)} in the body: {resp.body[:120]!r}"
-        return OK, value, None
+        try:
+            return OK, read_answer(f, resp.body, fields), None
+        except AnswerProblem as exc:
+            return INFO, None, f"{f} ({sent or 'its request'}) answered {status}, but {exc}."
     if 400 <= status < 500:
         return FAIL, None, resp.body[:200].decode("utf-8", "replace")
     return INFO, None, f"HTTP {status}: " + resp.body[:200].decode("utf-8", "replace")
@@ -106,10 +91,10 @@ class RestDriver:
         try:
             resp = self.transport.request(service, method, path)
             status = resp.status
-            kind, value, error = classify(f, resp)
+            kind, value, error = classify(f, resp, f"{method} {path}")
         except NotSent as exc:
             kind, error = FAIL, str(exc)  # never reached the shop: definitely no effect
-        except TransportError as exc:
+        except TransportError as exc:  # MaybeSent, or a custom transport's own: it may have been processed
             kind, error = INFO, str(exc)
         except BaseException as exc:  # killed mid-request (GreenletExit, Timeout, KeyboardInterrupt)
             IN_FLIGHT.done(pending)

@@ -5,9 +5,12 @@ consistency burst (a gevent pool) and a Locust user without a second HTTP stack.
 
 What a failed request means for the history (the driver turns it into an operation's type):
 
+  TransportError   no HTTP answer; the base of the two below (as httpx's TransportError is the base of
+                   ConnectError and ReadTimeout), never raised itself by GeventTransport. A custom
+                   transport raising it plainly is taken as MaybeSent: the safe side.
   NotSent          the request never left: connection refused, connect timeout, name not resolved.
                    Definite: it had no effect (`fail`, with the reason).
-  TransportError   anything after the connection existed: a read timeout, a reset or a close after
+  MaybeSent        anything after the connection existed: a read timeout, a reset or a close after
                    (part of) the request was written, an unparseable answer. The shop may have
                    processed it (`info`).
 
@@ -42,11 +45,15 @@ RESENDABLE = frozenset({"GET", "HEAD"})  # methods without effect: safe to re-se
 
 
 class TransportError(Exception):
-    """No usable HTTP answer after the request may have been sent: the outcome is indeterminate."""
+    """No usable HTTP answer. Which of the two it was decides the operation's type: NotSent or MaybeSent."""
 
 
 class NotSent(TransportError):
     """The connection could not be made, so nothing was sent: the operation had no effect."""
+
+
+class MaybeSent(TransportError):
+    """No usable answer after the request may have been sent: the outcome is indeterminate."""
 
 
 def _no_resend_of_effects() -> None:
@@ -176,7 +183,7 @@ class GeventTransport:
         except NotSent:
             raise
         except Exception as exc:  # geventhttpclient raises socket, gevent and parser errors alike
-            raise TransportError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+            raise MaybeSent(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
 
     def warm(self, service: str, n: int, at_once: int = 64) -> int:
         """Open up to `n` keep-alive connections to `service` now, `at_once` at a time, and leave them

@@ -25,6 +25,7 @@ from shopbench.checker.verdict import UNKNOWN, VALID, result_of
 from shopbench.history import SETUP_PROCESSES, iter_history, unexpected
 from shopbench.latency import EXACT, op_latency_ms, summarize
 from shopbench.monitor import LoadMonitor
+from shopbench.report.notes import closed_by_peer, gateway_notes, plural, refusal_notes, seed_note
 
 MAX_ANOMALY_ROWS = 20
 MAX_CAUSE_ROWS = 12
@@ -121,6 +122,8 @@ class OpFigures:
     name: str
     requests: int = 0
     failures: int = 0  # outcomes other than the one the workload expected (history.unexpected)
+    refused: int = 0  # answered 4xx, expected or not
+    refused_expected: int = 0  # answered 4xx where the workload expected (or accepted) a refusal
     latencies: array = field(default_factory=lambda: array("d"))  # ms; 8 bytes each, for 10 M operations
 
 
@@ -129,6 +132,7 @@ class StressFigures:
     ops: dict[str, OpFigures]
     duration: float  # first invocation to last completion of the load, seconds
     causes: Counter  # (operation, cause) -> failures
+    closed: Counter = field(default_factory=Counter)  # operation -> indeterminate: the peer closed the connection
 
     def rps(self, n: int) -> float:
         return n / self.duration if self.duration > 0 else 0.0
@@ -139,6 +143,7 @@ def stress_figures(ops: Iterable[dict[str, Any]], skip_processes: Iterable[str] 
     skip = frozenset(skip_processes)
     table: dict[str, OpFigures] = {}
     causes: Counter = Counter()
+    closed: Counter = Counter()
     first = last = None
     for op in ops:
         if op.get("process") in skip:
@@ -150,14 +155,20 @@ def stress_figures(ops: Iterable[dict[str, Any]], skip_processes: Iterable[str] 
         figures.requests += 1
         ms = op_latency_ms(op)
         figures.latencies.append(ms)
-        if unexpected(op["type"], op.get("expect"), op.get("scenario")):
+        wrong = unexpected(op["type"], op.get("expect"), op.get("scenario"))
+        if wrong:
             figures.failures += 1
             causes[(f, error_cause(op.get("status"), op.get("error")))] += 1
+        if op["type"] == "fail" and (op.get("status") or 0) >= 400:
+            figures.refused += 1
+            figures.refused_expected += not wrong
+        elif op["type"] == "info" and closed_by_peer(op.get("status"), op.get("error")):
+            closed[f] += 1
         end = op["wall"] + ms / 1000.0
         first = op["wall"] if first is None or op["wall"] < first else first
         last = end if last is None or end > last else last
     duration = (last - first) if first is not None and last is not None else 0.0
-    return StressFigures(table, duration, causes)
+    return StressFigures(table, duration, causes, closed)
 
 
 def _ms(summary: dict[str, Any], key: str) -> str:
@@ -185,6 +196,8 @@ def print_operations(console: Console, figures: StressFigures) -> None:
         table.add_row(name, f"{requests:,}", f"{figures.rps(requests):,.1f}", _failures(failures, requests),
                       _ms(summary, "p50"), _ms(summary, "p95"), _ms(summary, "p99"))
     console.print(table)
+    for line in refusal_notes(figures):
+        console.print(line, highlight=False)
     if figures.causes:
         causes = Table("operation", "cause (ids masked as #)", "count", title="failures by cause", title_justify="left")
         ranked = figures.causes.most_common()
@@ -245,8 +258,11 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
             kind = json.loads((Path(run_path) / "run.json").read_text()).get("kind")
         except (OSError, ValueError):
             kind = None
-    if run_path and kind == "stress" and (Path(run_path) / "ops.jsonl").is_file():
-        print_operations(console, stress_figures(iter_history(Path(run_path) / "ops.jsonl")))
+    figures = None
+    if run_path and kind in ("stress", "consistency") and (Path(run_path) / "ops.jsonl").is_file():
+        figures = stress_figures(iter_history(Path(run_path) / "ops.jsonl"))
+        if kind == "stress":
+            print_operations(console, figures)
     resources: dict[str, Any] | None = None
     if run_path:
         from shopbench.resources import run_summary
@@ -254,6 +270,11 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         resources = run_summary(run_path, verdict)
         print_resources(console, resources)
 
+    fit = ((manifest or {}).get("config") or {}).get("gateway_fit")
+    if fit:
+        from shopbench.doctor.gateway import fitted_sentence
+
+        console.print(f"[yellow]burst:[/] {fitted_sentence(fit)}", highlight=False)
     co = verdict.get("checkouts") or {}
     outcomes = Table("checkouts", "count", title="outcomes", title_justify="left")
     for key, label in (("ok", "2xx (ok)"), ("fail", "4xx (fail)"), ("info", "indeterminate"),
@@ -280,16 +301,19 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         table.add_row("from the client log", str(seed["stock_log"]), str(seed["payment_log"]))
         table.add_row("from the database", str(seed["stock_db"]), str(seed["payment_db"]))
         console.print(table)
+        console.print(seed_note(verdict), highlight=False)
 
     anomalies = verdict.get("anomalies") or []
     count = verdict.get("anomaly_count", len(anomalies))
     if anomalies:
-        table = Table("type", "explanation", title=f"anomalies ({count})", title_justify="left", show_lines=False)
+        table = Table("type", "explanation", title=f"anomalies ({count:,})", title_justify="left", show_lines=False)
         for a in anomalies[:MAX_ANOMALY_ROWS]:
             table.add_row(a["type"], a.get("message", ""))
         console.print(table)
         if count > MAX_ANOMALY_ROWS:
             console.print(f"… and {count - MAX_ANOMALY_ROWS} more, see verdict.json")
+    for line in gateway_notes(figures, bool(verdict.get("faults"))) if figures else ():
+        console.print(line, highlight=False)
     _print_slos(console, verdict.get("slo"))
     _print_faults(console, verdict.get("faults"))
     unresolved = verdict.get("unresolved") or {}
@@ -311,11 +335,12 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
         console.print("[bold green]VALID[/]: no money or stock was lost.")
     elif result == UNKNOWN:
         reasons = verdict.get("unknown_reasons") or []
-        console.print(f"[bold yellow]UNKNOWN[/]: the checks could not run on complete data ({len(reasons)} reasons):")
+        console.print("[bold yellow]UNKNOWN[/]: the checks could not run on complete data "
+                      f"({plural(len(reasons), 'reason')}):")
         for reason in reasons:
             console.print(f"  - {reason}")
     else:
-        console.print(f"[bold red]INVALID[/]: {count} anomalies.")
+        console.print(f"[bold red]INVALID[/]: {plural(count, 'anomaly', 'anomalies')}.")
         for reason in verdict.get("unknown_reasons") or ():
             console.print(f"  [yellow]also incomplete:[/] {reason}")
     if run_path:
@@ -349,6 +374,12 @@ def _print_faults(console: Console, faults: Any) -> None:
 
     for f in faults:
         during = f.get("during") or {}
+        # Throughput is measured in buckets (0.83 s in one run) and can look back before the first
+        # answer; it cannot be, so it is shown no earlier than "answers again".
+        back = f.get("throughput_recovery_s")
+        answers = f.get("time_to_answer_s")
+        if isinstance(back, int | float) and isinstance(answers, int | float) and back < answers:
+            f = {**f, "throughput_recovery_s": answers}
         table.add_row(str(f.get("action", "?")), str(f.get("service", "?")), num(f, "duration_s"),
                       num(f, "restore_s"), num(f, "time_to_answer_s"), num(f, "throughput_recovery_s"),
                       f"{during.get('ok', '-')}/{during.get('fail', '-')}/{during.get('indeterminate', '-')}")

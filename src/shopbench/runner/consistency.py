@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from shopbench.driver import GeventTransport, RestDriver, connect, new_driver
+from shopbench.driver.contract import check_at_door, operations_needed
 from shopbench.errors import TargetError, UsageError
 from shopbench.history import OpListener, tee
 from shopbench.monitor import LoadMonitor
@@ -74,6 +75,7 @@ class ConsistencySteps:
                                                pool_size=pool, advance=self.start("users", cfg.users))
             run.manifest["populate"] = {"items": items_mode, "users": users_mode,
                                         "items_created": len(items), "users_created": len(users)}
+            check_at_door(ctx.target, operations_needed(consistency=True), timeout=min(cfg.timeout, 5.0))
         with run.phase("orders"):
             setup.process = "orders"
             plan = plan_orders(rng, items, users, cfg.orders, cfg.items_per_order)

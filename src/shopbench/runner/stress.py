@@ -23,7 +23,9 @@ from typing import Any
 from rich.console import Console
 
 from shopbench.checker.slo import Slo, evaluate, measure, parse_slos
+from shopbench.doctor.needs import operations_of
 from shopbench.driver import connect
+from shopbench.driver.contract import check_at_door, operations_needed
 from shopbench.driver.inflight import IN_FLIGHT
 from shopbench.errors import TargetError, UsageError
 from shopbench.history import iter_history
@@ -165,6 +167,7 @@ class StressSteps:
 
         with ctx.run.phase("populate"):
             pool = populate(ctx.target, self.cfg, ctx.writer)
+            check_at_door(ctx.target, operations_needed() if self.locustfile else operations_of(self.cfg), timeout=5.0)
         self.session = sessions.Session(target=ctx.target, config=self.cfg, pool=pool, writer=ctx.writer,
                                         beside_load=ctx.beside_load)
         sessions.install(self.session)
