@@ -114,7 +114,8 @@ def touched_entities(ops: Iterable[dict[str, Any]]) -> Touched:
                 failed_checkouts.add(str((op.get("args") or {}).get("order_id")))
             continue
         f, args, value = op["f"], op.get("args") or {}, op.get("value")
-        recent.append(op)
+        if not f.startswith("find_"):  # a read changes nothing
+            recent.append(op)
         if op["type"] == "info" and not f.startswith("find_"):
             indeterminate += 1
             for key in named(f, args, value):
