@@ -65,6 +65,12 @@ def entities(snapshot: dict[str, Any]) -> dict[Key, Any]:
     return out
 
 
+def count(snapshot: dict[str, Any]) -> int:
+    """How many entities a read saw (each is one request)."""
+    unreadable = snapshot.get("unreadable") or {}
+    return sum(len(snapshot.get(kind) or {}) + len(unreadable.get(kind) or {}) for kind in KINDS)
+
+
 def part_of(keys: Iterable[Key]) -> Touched:
     part = Touched()
     for kind, entity_id in keys:
@@ -125,7 +131,7 @@ def until_quiet(read: Callable[[int], dict[str, Any]], deadline: float, first: d
         passes += 1
         last = read(passes)
         seen = entities(last)
-        entity_reads += len(seen)
+        entity_reads += count(last)
         window = [*window, (start, seen)][-QUIET_READS:]
         now = time.monotonic()
         agree = len(window) == QUIET_READS and all(w[1] == seen for w in window)
@@ -152,7 +158,7 @@ def settle(read: Read, touched: Touched, deadline: float, *, still_idle: Callabl
     passes = entity_reads = 0
     if still_idle is not None:
         state = read(touched, 1)
-        passes, entity_reads = 1, len(entities(state))
+        passes, entity_reads = 1, count(state)
         if still_idle():
             return Settled(state, "idle", passes, entity_reads, 0)
     part = sample(touched)
@@ -160,12 +166,12 @@ def settle(read: Read, touched: Touched, deadline: float, *, still_idle: Callabl
     passes += quiet.passes + 1
     state = read(touched, passes)
     return Settled(state, "quiet" if quiet.quiet else "deadline", passes,
-                   entity_reads + quiet.entity_reads + len(entities(state)), len(entities(quiet.last)))
+                   entity_reads + quiet.entity_reads + count(state), count(quiet.last))
 
 
 def figures(settled: Settled) -> dict[str, Any]:
     """What settling cost, for `state.json`'s `settle`."""
-    n = len(entities(settled.state))
+    n = count(settled.state)
     return {"sample": settled.sample, "entities": n, "entity_reads": settled.entity_reads,
             "reads_per_entity": round(settled.entity_reads / n, 3) if n else None,
             "quiet": {"reads": QUIET_READS, "seconds": QUIET_SECONDS}}
@@ -260,7 +266,7 @@ def confirm(target: Target, state: dict[str, Any], touched: Touched,
         info["reread"] = {"rounds": rounds, "entities": len(confirmed), "reads": passes,
                           "entity_reads": entity_reads, "seconds": round(time.monotonic() - started, 3),
                           "anomalies_first_read": first_anomalies}
-        n = len(entities(state))
+        n = count(state)
         info["reads_per_entity"] = round((int(info.get("entity_reads") or 0) + entity_reads) / n, 3) if n else None
         if changing:  # the shop did not settle: these never agreed over a quiet period
             info["unstable"] = {kind: sorted(i for k, i in changing if k == kind) for kind in KINDS}

@@ -28,6 +28,7 @@ from shopbench.settle import (
     sample,
     withhold_unsettled,
 )
+from shopbench.shop import RefShop
 from shopbench.state import Touched, touched_entities
 from shopbench.target import Target
 
@@ -229,3 +230,18 @@ def test_a_correct_shop_is_read_once_beyond_its_small_sample(tmp_path):
     once = [u for u in range(1, 300) if finds(shop, f"/payment/find_user/{u}") == 1]
     assert len(once) == 299  # every user the load did not name: read exactly once
     assert settle["entities"] == 302 and settle["entity_reads"] == 302 + (QUIET_READS * settle["sample"])
+
+
+@pytest.mark.slow
+def test_the_reference_shop_with_nothing_in_flight_is_read_once(tmp_path):
+    run = RunDir.create("test", tmp_path / "run")
+    with RefShop(tmp_path / "shop") as shop:
+        with HistoryWriter(run.file(OPS)) as writer:
+            d = connect(shop.target, writer, process="client")
+            assert d.batch_init_stock(3, 5, 1).ok and d.batch_init_users(3, 5).ok
+            oid = d.create_order("0").data["order_id"]
+            assert d.add_item(oid, "1", 2).ok and d.checkout(oid).ok
+        verdict = finish_run(run, shop.target, settle_timeout=5)
+    settle = verdict["settle"]
+    assert verdict["result"] == "valid" and settle["stopped"] == "idle" and settle["reads"] == 1
+    assert settle["entity_reads"] == settle["entities"] == 7 and settle["sample"] == 0
