@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 from tinyshop import TinyShop
 
+from shopbench import settle
 from shopbench.checker.ledger import check
 from shopbench.checker.verdict import assemble
 from shopbench.cli.app import main
@@ -24,6 +25,7 @@ from shopbench.settle import (
     SAMPLE_SIZE,
     Links,
     blamed,
+    confirm,
     keys_of,
     sample,
     withhold_unsettled,
@@ -245,3 +247,27 @@ def test_the_reference_shop_with_nothing_in_flight_is_read_once(tmp_path):
     settle = verdict["settle"]
     assert verdict["result"] == "valid" and settle["stopped"] == "idle" and settle["reads"] == 1
     assert settle["entity_reads"] == settle["entities"] == 7 and settle["sample"] == 0
+
+
+@pytest.mark.slow
+def test_re_reads_that_keep_revealing_more_to_blame_stop_after_max_rounds_unconfirmed(monkeypatch):
+    # Each re-read changes what it re-read (the first read was stale), and each check then blames
+    # one more user: after MAX_ROUNDS rounds the last one blamed is not confirmed, not judged on.
+    monkeypatch.setattr(settle, "MAX_ROUNDS", 2)  # the rule, in fewer quiet periods
+    with TinyShop() as shop:
+        shop.users.update({f"r{i}": 5 for i in range(10)})
+        state = state_of(users={f"r{i}": {"credit": 4} for i in range(10)})
+        state["settle"] = {"deadline_s": 30.0, "seconds": 0.0, "stopped": "quiet"}
+        checks: list[int] = []
+
+        def judge(s: dict) -> dict:
+            checks.append(len(checks))
+            k = len(checks) - 1
+            anomalies = [{"type": "user_credit_drift", "user_id": f"r{k}"}] if k < 10 else []
+            return {"anomalies": anomalies, "anomaly_count": len(anomalies)}
+
+        target = Target(order_url=shop.url, payment_url=shop.url, stock_url=shop.url)
+        confirm(target, state, Touched(users={f"r{i}" for i in range(10)}), judge)
+    assert state["settle"]["reread"]["rounds"] == 2
+    assert state["settle"]["unstable"] == {"orders": [], "items": [], "users": ["r2"]}
+    assert state["settled"] is False and state["users"]["r0"] == {"credit": 5}
