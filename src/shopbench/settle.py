@@ -16,7 +16,7 @@ only what the check would blame until it is stable before an anomaly stands.
    indeterminate operations the sample did not cover. The re-read values replace the first ones,
    the state is checked again, and so on until nothing new is blamed (at most MAX_ROUNDS times).
    An anomaly stands only when its entities were stable: one naming an entity still changing at the
-   deadline is withheld (`withhold_unsettled`: `unsettled_anomalies`, an UNKNOWN reason), never
+   deadline is withheld (checker/unsettled.py: `unsettled_anomalies`, an UNKNOWN reason), never
    INVALID.
 
 The deadline is --settle-timeout plus time for the indeterminate operations (state.py). The
@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from shopbench.checker.unsettled import KINDS, Key, Links, items_of
 from shopbench.driver import GeventTransport, new_driver
 from shopbench.history import OpListener
 from shopbench.state import SETTLE_PROCESS, Touched, _snapshot
@@ -43,10 +44,6 @@ SPACING = QUIET_SECONDS / (QUIET_READS - 1)  # reads spaced apart, not back to b
 SAMPLE_SIZE = 50  # entities read per pass of the quiet period; an order counts with its user and item
 ORDER_WEIGHT = 3
 MAX_ROUNDS = 4  # re-read rounds, each for what the previous one revealed
-HISTORY_ONLY = frozenset({"expected_fail_but_ok"})  # anomalies the history proves without the state
-KINDS = ("orders", "items", "users")
-
-Key = tuple[str, str]  # (kind, id)
 Read = Callable[[Touched, int], dict[str, Any]]  # a read of some touched entities (pass number n)
 
 
@@ -120,7 +117,6 @@ def until_quiet(read: Callable[[int], dict[str, Any]], deadline: float, first: d
     and the set had its quiet period's worth of reads. `first`, a read already made, counts as one,
     made now (so a span is never overstated)."""
     window: list[tuple[float, dict[Key, Any]]] = []  # (start, entities) of the last reads
-    last = first
     if first is not None:
         window.append((time.monotonic(), entities(first)))
     passes = entity_reads = 0
@@ -178,49 +174,6 @@ def figures(settled: Settled) -> dict[str, Any]:
 
 
 # -- what the check would blame -------------------------------------------------------------------
-class Links:
-    """The entities an anomaly rests on: those it names, and those an order links them to (an
-    order's user and items; a user's or an item's orders)."""
-
-    def __init__(self, state: dict[str, Any]):
-        self.orders: dict[str, dict[str, Any]] = state.get("orders") or {}
-        self.by_user: dict[str, list[str]] = {}
-        self.by_item: dict[str, list[str]] = {}
-        for order_id, order in self.orders.items():
-            self.by_user.setdefault(str(order.get("user_id")), []).append(order_id)
-            for item_id in _items_of(order):
-                self.by_item.setdefault(item_id, []).append(order_id)
-        self.users = list(state.get("users") or {})
-
-    def of(self, anomaly: dict[str, Any]) -> set[Key]:
-        kind = anomaly.get("type")
-        if kind in HISTORY_ONLY:
-            return set()
-        keys: set[Key] = set()
-        if kind == "money_drift":  # the total of every user's credit
-            keys |= {("users", u) for u in self.users} | {("orders", o) for o in self.orders}
-        for name, entity_kind in (("order_id", "orders"), ("user_id", "users"), ("item_id", "items")):
-            if anomaly.get(name) is not None:
-                keys.add((entity_kind, str(anomaly[name])))
-        for name, value in anomaly.items():
-            if name.endswith("_orders") and isinstance(value, list):
-                keys |= {("orders", str(o)) for o in value}
-        for entity_kind, entity_id in list(keys):
-            if entity_kind == "users":
-                keys |= {("orders", o) for o in self.by_user.get(entity_id, ())}
-            elif entity_kind == "items":
-                keys |= {("orders", o) for o in self.by_item.get(entity_id, ())}
-            elif entity_id in self.orders:
-                order = self.orders[entity_id]
-                keys.add(("users", str(order.get("user_id"))))
-                keys |= {("items", i) for i in _items_of(order)}
-        return keys
-
-
-def _items_of(order: dict[str, Any]) -> list[str]:
-    return [str(line[0]) for line in order.get("items") or () if isinstance(line, list | tuple) and line]
-
-
 def blamed(verdict: dict[str, Any], state: dict[str, Any], touched: Touched, covered: set[Key]) -> set[Key]:
     """What the check would blame: the entities of every anomaly, those that could not be read, and
     those of indeterminate operations the quiet sample did not cover."""
@@ -319,7 +272,7 @@ def _restrict(state: dict[str, Any], part: Touched) -> dict[str, Any]:
     for order_id in part.orders:
         if order_id in orders:
             keys.add(("users", str(orders[order_id].get("user_id"))))
-            keys |= {("items", i) for i in _items_of(orders[order_id])}
+            keys |= {("items", i) for i in items_of(orders[order_id])}
     out: dict[str, Any] = {kind: {} for kind in KINDS}
     out["unreadable"] = {kind: {} for kind in KINDS}
     out["not_found"] = {kind: [] for kind in KINDS}
@@ -356,44 +309,3 @@ def _merge(state: dict[str, Any], snapshot: dict[str, Any]) -> bool:
         unreadable[kind] = dict(sorted(bad.items()))
         gone.sort()
     return any(before.get(key) != value for key, value in seen.items())
-
-
-# -- an anomaly stands only on stable entities ----------------------------------------------------
-def withhold_unsettled(ledger: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    """The ledger's findings without the anomalies that rest on an entity still changing when it was
-    re-read (`state.settle.unstable`): those move to `unsettled_anomalies` with an UNKNOWN reason."""
-    unstable = (state.get("settle") or {}).get("unstable") or {}
-    bad = {(kind, entity_id) for kind, ids in unstable.items() for entity_id in ids}
-    if not bad:
-        return ledger
-    links = Links(state)
-    keep: list[dict[str, Any]] = []
-    held: list[dict[str, Any]] = []
-    for anomaly in ledger.get("anomalies") or []:
-        (held if links.of(anomaly) & bad else keep).append(anomaly)
-    if not held:
-        return ledger
-    out = dict(ledger)
-    out["anomalies"], out["unsettled_anomalies"] = keep, held
-    out["anomaly_count"] = int(ledger.get("anomaly_count", len(keep) + len(held))) - len(held)
-    types = dict(ledger.get("anomaly_types") or {})
-    for anomaly in held:
-        types[anomaly["type"]] = types.get(anomaly["type"], 1) - 1
-    out["anomaly_types"] = {t: n for t, n in types.items() if n > 0}
-    if "anomalies_listed" in out:
-        out["anomalies_listed"] = len(keep)
-    if "valid" in out:
-        out["valid"] = out["anomaly_count"] == 0
-    held_items = {str(a.get("item_id")) for a in held}
-    if "oversold_items" in out:  # an oversell on a stock still changing is not known either
-        out["oversold_items"] = [i for i in out["oversold_items"] if i not in held_items]
-    kinds = sorted({a["type"] for a in held})
-    ids = sorted(f"{kind[:-1]} {entity_id}" for kind, entity_id in bad)
-    shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-    n = len(held)
-    out["unknown_reasons"] = [*(ledger.get("unknown_reasons") or []), (
-        f"{n} {'anomaly' if n == 1 else 'anomalies'} ({', '.join(kinds)}) rest on entities that were still "
-        f"changing when re-read until the settle deadline ({shown}): the state may have been read mid-change, "
-        f"so {'it is' if n == 1 else 'they are'} listed in unsettled_anomalies, not counted as a loss; raise "
-        "--settle-timeout to give the shop longer to settle")]
-    return out

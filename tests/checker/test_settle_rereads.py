@@ -13,6 +13,7 @@ from tinyshop import TinyShop
 
 from shopbench import settle
 from shopbench.checker.ledger import check
+from shopbench.checker.unsettled import Links, withhold_unsettled
 from shopbench.checker.verdict import assemble
 from shopbench.cli.app import main
 from shopbench.driver import connect
@@ -23,12 +24,10 @@ from shopbench.runner.finish import finish_run
 from shopbench.settle import (
     QUIET_READS,
     SAMPLE_SIZE,
-    Links,
     blamed,
     confirm,
     keys_of,
     sample,
-    withhold_unsettled,
 )
 from shopbench.shop import RefShop
 from shopbench.state import Touched, touched_entities

@@ -14,10 +14,11 @@ from typing import Any
 from shopbench.checker.expectations import expectations_section
 from shopbench.checker.explain import attach_timelines
 from shopbench.checker.ledger import check
+from shopbench.checker.unsettled import withhold_unsettled
 from shopbench.checker.verdict import add_sections, assemble
 from shopbench.history import HistoryWriter, OpListener, iter_history
 from shopbench.rundir import OPS, STATE, VERDICT, RunDir
-from shopbench.settle import confirm, withhold_unsettled
+from shopbench.settle import confirm
 from shopbench.state import settle_and_read, touched_entities
 from shopbench.target import Target
 
