@@ -66,7 +66,7 @@ def withhold_unsettled(ledger: dict[str, Any], state: dict[str, Any]) -> dict[st
     keep: list[dict[str, Any]] = []
     held: list[dict[str, Any]] = []
     for anomaly in ledger.get("anomalies") or []:
-        (keep).append(anomaly)
+        (held if links.of(anomaly) & bad else keep).append(anomaly)
     if not held:
         return ledger
     out = dict(ledger)
@@ -82,7 +82,7 @@ def withhold_unsettled(ledger: dict[str, Any], state: dict[str, Any]) -> dict[st
         out["valid"] = out["anomaly_count"] == 0
     held_items = {str(a.get("item_id")) for a in held}
     if "oversold_items" in out:  # an oversell on a stock still changing is not known either
-        pass
+        out["oversold_items"] = [i for i in out["oversold_items"] if i not in held_items]
     kinds = sorted({a["type"] for a in held})
     ids = sorted(f"{kind[:-1]} {entity_id}" for kind, entity_id in bad)
     shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
