@@ -1,10 +1,10 @@
 """Settle, then read the final state of every entity a history touched (`state.json`).
 
-Settling: read every touched order, item and user again and again until the shop is quiet: the
-last QUIET_READS reads agree and span at least QUIET_SECONDS (a saga finishing in the background
-changes something between reads spaced apart; two back-to-back reads can both miss it). The
-deadline is the settle timeout plus a little per operation that was indeterminate when the load
-stopped (work that may still be in flight), capped. The last read is the final state.
+Settling (settle.py): wait until the shop is quiet (the reference shop's own idle signal, or a
+small sample read until QUIET_READS reads agree over QUIET_SECONDS), then read every touched order,
+item and user once; after the check, settle.confirm re-reads only what it blames until that is
+stable. The deadline is the settle timeout plus a little per operation that was indeterminate when
+the load stopped (work that may still be in flight), capped.
 
 Only when the target is the reference shop this process started (`is_reference_shop`: recognised
 from our own process tree, without a request) is its private `/internal/order/pending` asked
@@ -18,11 +18,13 @@ exist) is also listed in `not_found`.
      "not_found": {"items": [id], "users": [...], "orders": [...]},
      "settled": bool, "reads": n, "pending": n | null,
      "settle": {"seconds", "stopped": "quiet" | "idle" | "deadline", "reads", "deadline_s", "indeterminate_ops",
-                "reference_shop", "pending"}}
+                "reference_shop", "pending", "sample", "entities", "entity_reads", "reads_per_entity",
+                "reread": {...}, "unstable": {...}}}   (settle.py)
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import time
 from collections.abc import Callable, Iterable
@@ -39,8 +41,6 @@ from shopbench.target import Target
 
 SETTLE_PROCESS = "settle"
 POLL_PAUSE = 0.2
-QUIET_READS = 3  # reads that must agree ...
-QUIET_SECONDS = 0.5  # ... from the start of the first to the end of the last
 # The deadline grows with the work that may still be in flight: this much per indeterminate
 # operation of the load, at most SETTLE_EXTRA_CAP seconds more than --settle-timeout.
 SETTLE_PER_INDETERMINATE = 0.05
@@ -62,6 +62,35 @@ class Touched:
     max_id: int = -1
     partial_batches: dict[str, int] = field(default_factory=dict)  # kind -> n, batches not read whole
     indeterminate: int = 0  # operations that may have taken effect, answer unknown (work maybe in flight)
+    # (kind, id) of what the last operations named, and of what every indeterminate one named (most
+    # recent last): where work may still be going on when the load stops (settle.py's sample).
+    recent: list[tuple[str, str]] = field(default_factory=list)
+    in_doubt: dict[tuple[str, str], None] = field(default_factory=dict)
+
+
+RECENT_OPS = 50  # how many of the last operations `Touched.recent` covers
+
+
+def named(f: str, args: dict[str, Any], value: Any) -> tuple[tuple[str, str], ...]:
+    """The entities one operation (not a batch_init) may have changed, as (kind, id) pairs.
+    `touched_entities` has the same rules inline: it runs over every operation of the history."""
+    if f == "checkout":
+        return (("orders", str(args.get("order_id"))),)
+    if f == "add_stock" or f == "subtract_stock":
+        return (("items", str(args.get("item_id"))),)
+    if f == "add_funds" or f == "pay":
+        return (("users", str(args.get("user_id"))),)
+    if f == "add_item" or f == "remove_item":
+        return ("orders", str(args.get("order_id"))), ("items", str(args.get("item_id")))
+    if f == "create_order":
+        if isinstance(value, dict) and "order_id" in value:
+            return ("users", str(args.get("user_id"))), ("orders", str(value["order_id"]))
+        return (("users", str(args.get("user_id"))),)
+    if f == "create_item" and isinstance(value, dict) and "item_id" in value:
+        return (("items", str(value["item_id"])),)
+    if f == "create_user" and isinstance(value, dict) and "user_id" in value:
+        return (("users", str(value["user_id"])),)
+    return ()
 
 
 def touched_entities(ops: Iterable[dict[str, Any]]) -> Touched:
@@ -73,6 +102,7 @@ def touched_entities(ops: Iterable[dict[str, Any]]) -> Touched:
     indeterminate = 0
     orders_batch = 0
     failed_checkouts: set[str] = set()
+    recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_OPS)
     for op in ops:
         op_id = op.get("id")
         if type(op_id) is int and op_id > max_id:
@@ -84,8 +114,13 @@ def touched_entities(ops: Iterable[dict[str, Any]]) -> Touched:
                 failed_checkouts.add(str((op.get("args") or {}).get("order_id")))
             continue
         f, args, value = op["f"], op.get("args") or {}, op.get("value")
+        if not f.startswith("find_"):  # a read changes nothing
+            recent.append(op)
         if op["type"] == "info" and not f.startswith("find_"):
             indeterminate += 1
+            for key in named(f, args, value):
+                t.in_doubt.pop(key, None)  # most recent last
+                t.in_doubt[key] = None
         if f == "checkout":
             orders.add(str(args.get("order_id")))
         elif f in ("add_stock", "subtract_stock"):
@@ -121,6 +156,8 @@ def touched_entities(ops: Iterable[dict[str, Any]]) -> Touched:
             orders.add(oid)
     t.max_id = max_id
     t.indeterminate = indeterminate
+    t.recent = list(dict.fromkeys(key for op in recent
+                                  for key in named(op["f"], op.get("args") or {}, op.get("value"))))
     return t
 
 
@@ -245,66 +282,47 @@ def settle_and_read(
     concurrency: int = 64,
     on_pass: Callable[[int, int], Callable[[int], None] | None] | None = None,
 ) -> dict[str, Any]:
-    """Read until the shop is quiet (QUIET_READS equal reads over QUIET_SECONDS) or the deadline
+    """Wait until the shop is quiet, then read everything once (settle.settle), or until the deadline
     passes (the settle timeout, plus SETTLE_PER_INDETERMINATE per indeterminate operation, capped).
     A quiet shop is always given its quiet period, even past a zero timeout.
 
     `on_pass(n, total)` is called before read n and may return an `advance(k)` for a progress bar.
     """
+    from shopbench import settle  # settle.py reads through this module
+
     started = time.monotonic()
     allowed = max(settle_timeout, 0.0) + min(SETTLE_EXTRA_CAP, SETTLE_PER_INDETERMINATE * touched.indeterminate)
     deadline = started + allowed
     transport = GeventTransport(target, timeout=timeout, concurrency=concurrency)
     driver = new_driver(transport, listener, SETTLE_PROCESS, next_id)
-    total = len(touched.items) + len(touched.users) + len(touched.orders)
-    spacing = QUIET_SECONDS / max(QUIET_READS - 1, 1)
+
+    def read(part: Touched, n: int) -> dict[str, Any]:
+        total = len(part.items) + len(part.users) + len(part.orders)
+        return _snapshot(driver, part, concurrency, on_pass(n, total) if on_pass else None)
+
     try:
         refshop = is_reference_shop(target)
         pending = _pending(transport) if refshop else None
         while pending and time.monotonic() < deadline:
             time.sleep(POLL_PAUSE)
             pending = _pending(transport)
-        reads = 0
-        previous: dict[str, Any] | None = None
-        quiet_since = 0.0  # when the first read of the current run of equal reads started
-        equal = 0
-        stopped = "deadline"
-        if refshop and pending == 0 and touched.indeterminate == 0:
-            # Every request of the load was answered, so none is still at work in the shop, and the
-            # reference shop's own saga log says no checkout is in progress: its only work after an
-            # answer. One read bracketed by two such answers is final; the quiet period is for shops
-            # whose background work we cannot see.
-            reads = 1
-            current = _snapshot(driver, touched, concurrency, on_pass(reads, total) if on_pass else None)
-            pending = _pending(transport)
-            if pending == 0:
-                stopped = "idle"
-            previous = current
-        while stopped == "deadline":
-            reads += 1
-            read_start = time.monotonic()
-            current = _snapshot(driver, touched, concurrency, on_pass(reads, total) if on_pass else None)
-            if previous is not None and current == previous:
-                equal += 1
-            else:
-                equal, quiet_since = 1, read_start
-            now = time.monotonic()
-            if equal >= QUIET_READS and now - quiet_since >= QUIET_SECONDS:
-                stopped = "quiet"
-                break
-            if now >= deadline and reads >= QUIET_READS:
-                break
-            previous = current
-            time.sleep(max(spacing - (now - read_start), 0.0))  # reads spaced apart, not back to back
+        # Every request of the load was answered, so none is still at work in the shop, and the
+        # reference shop's own saga log says no checkout is in progress: its only work after an
+        # answer. One read bracketed by two such answers is final; the quiet period is for shops
+        # whose background work we cannot see.
+        idle = refshop and pending == 0 and touched.indeterminate == 0
+        settled = settle.settle(read, touched, deadline,
+                                still_idle=(lambda: _pending(transport) == 0) if idle else None)
     finally:
         transport.close()
-    current["settled"] = stopped in ("quiet", "idle")
-    current["reads"] = reads
+    current = settled.state
+    current["settled"] = settled.stopped in ("quiet", "idle")
+    current["reads"] = settled.passes
     current["pending"] = pending
-    current["settle"] = {"seconds": round(time.monotonic() - started, 3), "stopped": stopped, "reads": reads,
-                         "deadline_s": round(allowed, 3), "indeterminate_ops": touched.indeterminate,
-                         "reference_shop": refshop, "pending": pending,
-                         "quiet": {"reads": QUIET_READS, "seconds": QUIET_SECONDS}}
+    current["settle"] = {"seconds": round(time.monotonic() - started, 3), "stopped": settled.stopped,
+                         "reads": settled.passes, "deadline_s": round(allowed, 3),
+                         "indeterminate_ops": touched.indeterminate, "reference_shop": refshop, "pending": pending,
+                         **settle.figures(settled)}
     if touched.partial_batches:
         current["partial_batches"] = {
             "sizes": dict(touched.partial_batches),

@@ -14,9 +14,11 @@ from typing import Any
 from shopbench.checker.expectations import expectations_section
 from shopbench.checker.explain import attach_timelines
 from shopbench.checker.ledger import check
+from shopbench.checker.unsettled import withhold_unsettled
 from shopbench.checker.verdict import add_sections, assemble
 from shopbench.history import HistoryWriter, OpListener, iter_history
 from shopbench.rundir import OPS, STATE, VERDICT, RunDir
+from shopbench.settle import confirm
 from shopbench.state import settle_and_read, touched_entities
 from shopbench.target import Target
 
@@ -79,18 +81,22 @@ def finish_run(
         with run.phase("settle"):
             state = settle_and_read(target, touched, settle_timeout=settle_timeout, listener=listener,
                                     next_id=next_id, timeout=timeout, concurrency=concurrency, on_pass=on_pass)
+        run.write_json(STATE, state)
+        with run.phase("verify"):
+            if progress is not None:
+                progress.start("verify", None)
+            # An anomaly stands only on entities re-read until stable: confirm re-reads what it blames.
+            verdict = confirm(target, state, touched, lambda s: _verdict(read_ops, s, extra, run), listener=listener,
+                              next_id=next_id, timeout=timeout, concurrency=concurrency)
+            if late_sections is not None:
+                add_sections(verdict, late_sections(verdict))
     finally:
         if own_writer is not None:
             own_writer.close()
         elif flush is not None:
             flush()
-    run.write_json(STATE, state)
-    with run.phase("verify"):
-        if progress is not None:
-            progress.start("verify", None)
-        verdict = _verdict(read_ops, state, extra, run)
-        if late_sections is not None:
-            add_sections(verdict, late_sections(verdict))
+    if "reread" in state["settle"]:
+        run.write_json(STATE, state)  # with what was re-read
     run.write_json(VERDICT, verdict)
     return verdict
 
@@ -98,7 +104,7 @@ def finish_run(
 def _verdict(read_ops: Callable[[], Iterator[dict[str, Any]]], state: dict[str, Any],
              extra: dict[str, Any] | None, run: RunDir) -> dict[str, Any]:
     """The ledger check, each anomalous order explained by its timeline, and the other sections."""
-    ledger = check(read_ops(), state)
+    ledger = withhold_unsettled(check(read_ops(), state), state)
     if ledger["anomalies"]:
         ledger["anomalies"] = attach_timelines(read_ops(), ledger["anomalies"])
     extra = {**expectations_section(read_ops()), **(extra or {})}  # a workload that never ran is UNKNOWN
