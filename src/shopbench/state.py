@@ -248,21 +248,26 @@ def is_reference_shop(target: Target) -> bool:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     import psutil  # only here: a run against a user's shop needs nothing else of it
 
-    listening = refshop = False
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:
         return False
+    pids, refshop = set(), False
     for proc in children:
         try:
-            ours = "refshop" in proc.cmdline()  # `python -m refshop SERVICE …` (shop.py)
-            refshop |= ours
-            listening |= any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port
-                             for c in proc.net_connections(kind="tcp"))
+            refshop |= "refshop" in proc.cmdline()  # `python -m refshop SERVICE …` (shop.py)
+            pids.add(proc.pid)
         except psutil.Error:  # it ended meanwhile, or is not ours to inspect
             continue
-    # The order URL leads to a process we started (refshop itself, or the fault proxy in front of it).
-    return refshop and listening
+    if not refshop:  # the common case for a user's shop: no socket table read at all
+        return False
+    # The order URL leads to a process we started (refshop itself, or the fault proxy in front of it):
+    # one read of the socket table, not one per child (each reads the whole table).
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(c.pid in pids and c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in conns)
 
 
 def _pending(transport: GeventTransport) -> int | None:
