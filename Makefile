@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test lint bench clean chromium lowest
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,15 @@ chromium:
 	  (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "warning: chromium could not be installed; the browser tests will be skipped"; }
 
+# The floors in pyproject.toml hold: every direct dependency at the lowest version it allows (uv's
+# --resolution lowest-direct; what those pull in resolves as usual), then the fast tests.
+LOWEST := .venv-lowest
+lowest: $(STAMP)
+	rm -rf $(LOWEST)
+	$(BIN)/uv venv -q --python $(BIN)/python $(LOWEST)
+	$(BIN)/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[dev]'
+	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider -m 'not slow and not browser'
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 
@@ -31,4 +40,4 @@ bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) results .shopbench
+	rm -rf $(VENV) $(LOWEST) results .shopbench

@@ -334,7 +334,8 @@ def _print_slos(console: Console, slo: Any) -> None:
         value = r.get("measured")
         measured = f"{value:.2f}" if isinstance(value, float) else str(value)
         measured = f"{measured} {r.get('unit') or ''}".strip()
-        table.add_row(r.get("slo", "?"), measured, "[green]pass[/]" if r.get("passed") else "[red]FAIL[/]")
+        table.add_row(r.get("slo", "?"), measured, "[green]pass[/]" if r.get("passed") else
+                      "[yellow]not judged[/]" if r.get("passed") is None else "[red]FAIL[/]")
     console.print(table)
 
 

@@ -123,9 +123,24 @@ def write_report(run: RunDir, *, partial: bool = False) -> Path | None:
 CARRIED_SECTIONS = ("load", "slo", "faults", "faults_not_fired", "fault_landing")
 
 
+def carried_sections(previous: dict[str, Any], names: Iterable[str] = CARRIED_SECTIONS) -> dict[str, Any]:
+    """The sections a re-check takes over from the run's verdict.json. A verdict written before a
+    trigger that never fired was UNKNOWN has those triggers only in `faults_not_fired`: their
+    sentences join `fault_landing`'s reasons, so the re-check judges them as a run today would."""
+    extra = {name: previous[name] for name in names if name in previous}
+    not_fired = extra.get("faults_not_fired")
+    if isinstance(not_fired, list) and not_fired:
+        landing = dict(extra.get("fault_landing") or {})
+        reasons = list(landing.get("unknown_reasons") or [])
+        reasons += [str(t.get("message") or t) for t in not_fired
+                    if isinstance(t, dict) and str(t.get("message") or t) not in reasons]
+        landing["unknown_reasons"] = reasons
+        extra["fault_landing"] = landing
+    return extra
+
+
 def recheck(run: RunDir) -> dict[str, Any]:
     """The ledger verdict again, from the run directory's own ops.jsonl and state.json: no shop needed."""
     state = run.read_json(STATE)
     previous = run.read_json(VERDICT) if run.file(VERDICT).exists() else {}
-    extra = {name: previous[name] for name in CARRIED_SECTIONS if name in previous}
-    return _verdict(lambda: iter_history(run.file(OPS)), state, extra, run)
+    return _verdict(lambda: iter_history(run.file(OPS)), state, carried_sections(previous), run)
