@@ -14,7 +14,7 @@ from typing import Any
 from shopbench.checker.expectations import expectations_section
 from shopbench.checker.explain import attach_timelines
 from shopbench.checker.ledger import check
-from shopbench.checker.verdict import add_sections, assemble
+from shopbench.checker.verdict import add_sections, assemble, assemble_verdict
 from shopbench.history import HistoryWriter, OpListener, iter_history
 from shopbench.rundir import OPS, STATE, VERDICT, RunDir
 from shopbench.state import settle_and_read, touched_entities
@@ -140,7 +140,14 @@ def carried_sections(previous: dict[str, Any], names: Iterable[str] = CARRIED_SE
 
 
 def recheck(run: RunDir) -> dict[str, Any]:
-    """The ledger verdict again, from the run directory's own ops.jsonl and state.json: no shop needed."""
-    state = run.read_json(STATE)
+    """The ledger verdict again, from the run directory's own ops.jsonl and state.json: no shop
+    needed. A run that never ended cleanly is UNKNOWN (`RunDir.end_section`); killed before its
+    final state was read, it has nothing to check the history against."""
     previous = run.read_json(VERDICT) if run.file(VERDICT).exists() else {}
-    return _verdict(lambda: iter_history(run.file(OPS)), state, carried_sections(previous), run)
+    sections = {**carried_sections(previous), "run_end": run.end_section()}
+    if not run.file(STATE).exists() and not sections["run_end"]["ended"]:
+        sections["run_end"]["unknown_reasons"].append(
+            "the run ended before its final state was read (no state.json): the ledger could not check anything")
+        return assemble_verdict("ledger", {"anomalies": []}, sections)
+    state = run.read_json(STATE)
+    return _verdict(lambda: iter_history(run.file(OPS)), state, sections, run)
