@@ -74,6 +74,10 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     options.settle_options(environment, runner)
     if runner is not None:
         gevent.spawn(_feed_users, runner)
+    # gevent's loop caches "now" at each turn, and nothing has yielded to it since before Locust
+    # parsed its options and imported the locustfile (seconds, on a busy machine): -t's timer, set
+    # right after this event, would count from that stale now and end the load seconds early.
+    gevent.get_hub().loop.update_now()
 
 
 def users_now(runner: Any) -> int:
