@@ -20,9 +20,10 @@ def test_leaks_a_child(tmp_path):
     (tmp_path / "pid").write_text(str(proc.pid))
 
 def test_leaks_a_listening_child():
-    subprocess.Popen([sys.executable, "-c",
-                      "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
-                      "print(s.getsockname()[1], flush=True); time.sleep(60)"], stdout=subprocess.PIPE).stdout.readline()
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+                              "print(s.getsockname()[1], flush=True); time.sleep(60)"], stdout=subprocess.PIPE)
+    child.stdout.readline()
 
 def test_leaves_its_fixture_paused(paused_server):
     os.kill(paused_server.pid, signal.SIGSTOP)
