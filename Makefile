@@ -25,15 +25,16 @@ chromium:
 	  || echo "warning: chromium could not be installed; the browser tests will be skipped"; }
 
 # The floors in pyproject.toml hold: every direct dependency at the lowest version it allows (uv's
-# --resolution lowest-direct; what those pull in resolves as usual), then the fast tests.
+# --resolution lowest-direct; what those pull in resolves as usual), then the fast tests, in a
+# private temp folder outside the repository (caches the newer versions wrote, such as compiled
+# protos, must not be reused).
 LOWEST := .venv-lowest
 lowest: $(STAMP)
 	rm -rf $(LOWEST)
 	$(BIN)/uv venv -q --python $(BIN)/python $(LOWEST)
 	$(BIN)/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[dev]'
-	# its own temp folder: caches written by the newer versions (compiled protos) must not be reused
-	mkdir -p $(LOWEST)/tmp
-	TMPDIR=$(abspath $(LOWEST))/tmp $(LOWEST)/bin/python -m pytest -q -p no:cacheprovider -m 'not slow and not browser'
+	tmp=$$(mktemp -d) && TMPDIR=$$tmp $(LOWEST)/bin/python -m pytest -q -p no:cacheprovider \
+	  -m 'not slow and not browser'; code=$$?; rm -rf $$tmp; exit $$code
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
