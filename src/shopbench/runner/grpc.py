@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
-from shopbench.checker.verdict import VERDICT_VERSION, add_sections, result_of
+from shopbench.checker.verdict import assemble_verdict, result_of
 from shopbench.errors import TargetError, UsageError
 from shopbench.grpc.target import GrpcTarget
 from shopbench.history import HistoryWriter, iter_history
@@ -222,8 +222,8 @@ def _last_error(writer: HistoryWriter, run: RunDir) -> str:
 def judge(run: RunDir, sections: dict[str, Any], not_probed: list[str], every: dict[str, float],
           final_ok: bool, public_from: str = "") -> dict[str, Any]:
     """verdict.json from the history: the vacancy and auth checks, the schedules' lateness, the
-    companions' sections (the faults' recovery figures, resources); one rule for the result
-    (`add_sections`)."""
+    companions' sections (the faults' recovery figures, resources), through the one assembler
+    (`checker.verdict.assemble_verdict`)."""
     ops = list(iter_history(run.file(OPS)))
     verdict = grpc_verdict(ops, run.manifest, not_probed, every, final_ok, sections, public_from)
     run.write_json(VERDICT, verdict)
@@ -241,12 +241,7 @@ def grpc_verdict(ops: list[dict[str, Any]], manifest: dict[str, Any], not_probed
     auth["not_probed"] = list(not_probed)
     auth["expected_public_from"] = public_from
     vacancy["final_list_ok"] = final_ok
-    anomalies = vacancy.pop("anomalies") + auth.pop("anomalies")
-    types: dict[str, int] = {}
-    for a in anomalies:
-        types[a["type"]] = types.get(a["type"], 0) + 1
-    verdict: dict[str, Any] = {"version": VERDICT_VERSION, "checker": "grpc", "valid": True, "anomalies": anomalies,
-                               "anomaly_count": len(anomalies), "anomaly_types": types, "warnings": []}
+    findings: dict[str, Any] = {"anomalies": vacancy.pop("anomalies") + auth.pop("anomalies"), "warnings": []}
     sections: dict[str, Any] = {"vacancy": vacancy, "auth": auth, "schedule": {"every_s": every, **lateness(ops)},
                                 "load": {"stopped_early": manifest.get("stopped_early"),
                                          **(manifest.get("locust") or {})}}
@@ -257,9 +252,9 @@ def grpc_verdict(ops: list[dict[str, Any]], manifest: dict[str, Any], not_probed
     if incomplete:
         sections["load"]["unknown_reasons"] = [incomplete]
     if manifest.get("stopped_early"):
-        verdict["warnings"].append(f"{manifest['stopped_early']}: the verdict covers the load that ran")
+        findings["warnings"].append(f"{manifest['stopped_early']}: the verdict covers the load that ran")
     sections.update(companion_sections)
-    return add_sections(verdict, sections)
+    return assemble_verdict("grpc", findings, sections)
 
 
 def recheck_grpc(run: RunDir) -> dict[str, Any]:
