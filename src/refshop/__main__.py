@@ -19,6 +19,10 @@ FLAW_HELP = {
                  "durable, and keeps the saga in memory only: a kill loses acknowledged sales",
     "oversell": "the order service checks stock first and the stock service then subtracts it without a "
                 "reservation check: concurrent checkouts sell more than there is",
+    "abort-on-timeout": "the order service takes a stock reserve that got no answer (timeout, reset) as rejected and "
+                        "never releases it: a reserve whose answer was lost keeps its stock subtracted for no sale",
+    "retry-new-txid": "the order service retries a charge that got no answer under a new txid, so the payment "
+                      "service cannot recognise the retry: a charge whose answer was lost is charged again",
 }
 
 
@@ -48,8 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--attempt-timeout", type=float, default=2.0, metavar="SECONDS",
                         help="order only: how long one try of a saga step may take before it is retried (default 2)")
     parser.add_argument("--reply-delay", type=float, default=0.0, metavar="SECONDS",
-                        help="payment only, test aid: answer the first request of each saga charge this long after "
-                             "it is committed (a slow or lost answer), so the order service retries it")
+                        help="payment and stock, test aid: answer the first charge or reserve of each saga this "
+                             "long after it is committed (a slow or lost answer), so the order service retries it")
     args = parser.parse_args(argv)
     flaws = set()
     for value in args.flaw:
