@@ -45,6 +45,14 @@ def explore(
     tries: int = typer.Option(3, "--tries", help="Runs of each candidate plan while shrinking."),
     confirm: int = typer.Option(10, "--confirm", help="Runs of the smallest plan, to say how often it fails."),
     shrink_trials: int = typer.Option(40, "--shrink-trials", help="At most this many trials spent shrinking."),
+    only: list[str] = typer.Option([], "--only", help="requests: run just this request fault, LINK#N:MODE (e.g. "
+                                   "order->payment#1:lose-answer; repeat for a pair), then --confirm runs more."),
+    workload: str = typer.Option("alone", "--workload", help="requests, with --only: alone (one checkout) or "
+                                 "together (three at once)."),
+    pairs: int = typer.Option(0, "--pairs", help="requests: after every single fault, up to this many two-fault "
+                              "plans drawn from the reached positions."),
+    keep_going: bool = typer.Option(False, "--keep-going", help="requests: go on after the first failure and cover "
+                                    "the whole space (the first 3 failures are confirmed)."),
     out: Path | None = typer.Option(None, "--out", help="Explore directory (default results/explore-<time>/)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout (progress on stderr)."),
 ) -> int:
@@ -52,7 +60,9 @@ def explore(
     to the smallest that still fails, and print the command that reproduces it."""
     from rich.console import Console
 
+    from shopbench.explore.hit import RequestFault
     from shopbench.explore.output import summarise, summary_lines
+    from shopbench.explore.requests import RequestExplorer
     from shopbench.explore.schedule import Space
     from shopbench.explore.search import parse_budget, random_search
     from shopbench.explore.trial import Load, Shop, TrialRunner
@@ -80,12 +90,29 @@ def explore(
     def echo(line: str) -> None:
         err.print(line, highlight=False, markup=False, soft_wrap=True)
 
+    faults = [RequestFault.parse(text) for text in only]
+    if faults and mode != "requests":
+        raise UsageError("--only applies to --mode requests.")
+    if workload not in ("alone", "together"):
+        raise UsageError(f"--workload {workload!r}: choose alone or together.")
+    if pairs < 0:
+        raise UsageError(f"--pairs {pairs}: give 0 or more.")
+    services, links = targets(shop)
+    if not links and (mode == "requests" or not services):
+        raise UsageError(f"{services_file}: no `links` to fault; list them in the services file (see "
+                         f"docs/network-faults.md).")
     root = new_group_dir(out, "explore")
     runner = TrialRunner(root, shop, echo=echo)
     t0 = time.monotonic()
-    services, links = targets(shop)
-    found = random_search(runner, Space(services, links, max_faults=max_faults), load, seed=seed, budget=spend,
-                          need=need, tries=tries, confirm=confirm, shrink_trials=shrink_trials, echo=echo)
+    if mode == "random":
+        found = random_search(runner, Space(services, links, max_faults=max_faults), load, seed=seed,
+                              budget=spend, need=need, tries=tries, confirm=confirm, shrink_trials=shrink_trials,
+                              echo=echo)
+    else:
+        explorer = RequestExplorer(runner, list(links), set(services), load, services_file=services_file,
+                                   services_data=services_data, echo=echo)
+        found = explorer.explore(spend, only=faults or None, workload=workload, pair_bound=pairs, seed=seed,
+                                 confirm=confirm, keep_going=keep_going)
     summary = summarise(found, root, shop, time.monotonic() - t0)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))

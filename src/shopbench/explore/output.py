@@ -13,6 +13,7 @@ cover; 4 trials could not run, or the space was not covered.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,13 @@ def summarise(found: Exploration, root: Path, shop: Shop, seconds: float) -> dic
         failures.append({
             "plan_file": str(plan_path),
             "plan": failure.plan,
-            "faults": [describe(t) for t in failure.plan.get("kill_triggers") or []],
+            "faults": faults_of(failure.plan),
             "load": vars(failure.load),
-            "command": command(plan_path, failure.load, shop),
+            "command": (command(plan_path, failure.load, shop) if "request_faults" not in failure.plan
+                        else replay_command(failure.plan, failure.load, shop, failure.tries)),
             "reproduces": {"invalid": failure.hits, "runs": failure.tries},
             "found_by_trial": failure.found_by,
-            "original_faults": [describe(t) for t in failure.original.get("kill_triggers") or []],
+            "original_faults": faults_of(failure.original),
             "shrink_steps": failure.steps,
             "anomaly_types": failure.trial.anomaly_types,
             "explanation": failure.trial.explanation,
@@ -67,6 +69,23 @@ def summarise(found: Exploration, root: Path, shop: Shop, seconds: float) -> dic
     }
     (root / SUMMARY).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return summary
+
+
+def faults_of(plan: dict[str, Any]) -> list[str]:
+    """Each fault of a plan in words: a kill_config trigger, or a request fault LINK#N:MODE."""
+    if "request_faults" in plan:
+        return [str(f) for f in plan["request_faults"]]
+    return [describe(t) for t in plan.get("kill_triggers") or []]
+
+
+def replay_command(plan: dict[str, Any], load: Any, shop: Shop, runs: int) -> str:
+    """`shopbench explore --mode requests --only …`: the request faults of `plan`, run `runs` times more."""
+    args = ["shopbench", "explore", "--mode", "requests", "--workload", str(plan.get("workload") or "alone")]
+    for fault in plan.get("request_faults") or []:
+        args += ["--only", str(fault)]
+    args += ["--items", str(load.items), "--stock", str(load.stock), "--users", str(load.users), "--credit",
+             str(load.credit), "--seed", str(load.seed), "--confirm", str(runs), *shop.flags()]
+    return shlex.join(args)
 
 
 def summary_lines(summary: dict[str, Any], root: Path) -> list[str]:

@@ -34,12 +34,13 @@ class Load:
     orders: int = 200
     concurrency: int = 8
     seed: int = 1
+    timeout: float = 10.0
     settle_timeout: float = 20.0
 
     def config(self) -> ConsistencyConfig:
         return ConsistencyConfig(items=self.items, stock=self.stock, price=self.price, users=self.users,
                                  credit=self.credit, orders=self.orders, concurrency=self.concurrency,
-                                 seed=self.seed, settle_timeout=self.settle_timeout)
+                                 seed=self.seed, timeout=self.timeout, settle_timeout=self.settle_timeout)
 
     def flags(self) -> list[str]:
         """The `shopbench consistency` flags that run this workload."""
