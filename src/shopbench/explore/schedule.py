@@ -80,25 +80,27 @@ class Candidate:
 
 def smaller(plan: dict[str, Any], load: Load) -> Iterator[Candidate]:
     """Simpler variants of a failing (plan, load), the biggest simplifications first: drop a fault,
-    shorten one, lower the load, move one earlier."""
+    lower the load, shorten a fault (to the shortest at once, else by half), move one earlier (to
+    the first checkout at once, else by half)."""
     triggers = plan.get("kill_triggers") or []
     if len(triggers) > 1:
         for i, t in enumerate(triggers):
             yield Candidate(f"drop fault {i} ({describe(t)})", _with(triggers[:i] + triggers[i + 1:]), load)
-    for i, t in enumerate(triggers):
-        key = hold_key(t)
-        if (t.get(key) or 0) >= 2 * MIN_HOLD:
-            shorter = round(t[key] / 2, 2)
-            yield Candidate(f"shorten fault {i} to {shorter:g} s", _changed(triggers, i, {key: shorter}), load)
     for lighter in load.lighter():
         scaled = [{**t, "threshold": min(t["threshold"], max(1, int(lighter.orders * 0.8)))} for t in triggers]
         yield Candidate(f"lower the load to {lighter.orders} orders, concurrency {lighter.concurrency}",
                         _with(scaled), lighter)
     for i, t in enumerate(triggers):
-        if t["threshold"] >= 2:
-            earlier = int(t["threshold"] // 2)
-            yield Candidate(f"move fault {i} to checkout {earlier}", _changed(triggers, i, {"threshold": earlier}),
-                            load)
+        key = hold_key(t)
+        hold = t.get(key) or 0
+        for shorter in sorted({MIN_HOLD, round(hold / 2, 2)}):
+            if MIN_HOLD <= shorter < hold:
+                yield Candidate(f"shorten fault {i} to {shorter:g} s", _changed(triggers, i, {key: shorter}), load)
+    for i, t in enumerate(triggers):
+        for earlier in sorted({1, int(t["threshold"] // 2)}):
+            if 1 <= earlier < t["threshold"]:
+                yield Candidate(f"move fault {i} to checkout {earlier}",
+                                _changed(triggers, i, {"threshold": earlier}), load)
 
 
 def _with(triggers: Sequence[dict[str, Any]]) -> dict[str, Any]:
