@@ -68,6 +68,13 @@ def summarise(found: Exploration, root: Path, shop: Shop, seconds: float) -> dic
         "notes": found.notes,
     }
     (root / SUMMARY).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    try:
+        from shopbench.explore.page import build_page
+
+        build_page(root, summary)
+    except Exception as exc:  # noqa: BLE001 - the page is a view of summary.json, never its verdict
+        summary["notes"].append(f"summary.html not written: {type(exc).__name__}: {exc}")
+        (root / SUMMARY).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return summary
 
 
