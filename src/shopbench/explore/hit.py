@@ -111,6 +111,9 @@ class RequestHits:
         linked, _ = with_links(inner, supervisor, self.services_file, self.services_data)
         self.backend = inner
         self.proxy = linked.links.client
+        if not hasattr(self.proxy, "arm"):
+            raise UsageError("--mode requests needs the fault proxy's request positions, which this shopbench does "
+                             "not have; use --mode random.")
         unknown = sorted(set(self.links) - set(linked.link_names()))
         if unknown:
             raise UsageError(f"no link {unknown[0]!r} through the fault proxy; links: "

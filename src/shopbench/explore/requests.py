@@ -84,12 +84,16 @@ class RequestExplorer:
 
     def trial(self, point: Point | None, workload: str, label: str) -> tuple[Trial, RequestHits]:
         hits = RequestHits(list(point.faults) if point else [], self.links, late=self.late, **self.where)
+
+        def finish(trial: Trial) -> None:
+            trial.plan = point.plan() if point else {"workload": workload, "request_faults": []}
+            trial.extra["requests"] = dict(hits.counts)
+            if point is not None:
+                trial.extra["reached"] = bool(hits.reached) and all(r["reached"] for r in hits.reached.values())
+                trial.extra["hit"] = {"reached": hits.reached, "kills": hits.kills}
+
         trial = self.runner.run({"kill_triggers": []}, self.loads[workload], label, companions=[hits],
-                                extra={"request_plan": point.plan() if point else {"workload": workload}})
-        trial.plan = point.plan() if point else {"workload": workload, "request_faults": []}
-        trial.extra["requests"] = dict(hits.counts)
-        if point is not None:
-            trial.extra["reached"] = all(r["reached"] for r in hits.reached.values()) and bool(hits.reached)
+                                extra={"point": point.key()} if point else {}, finish=finish)
         return trial, hits
 
     def record(self, found: Exploration) -> dict[str, dict[str, int]] | None:
@@ -122,6 +126,10 @@ class RequestExplorer:
             points = space(counts, self.services)
             found.space = {"requests": counts, "modes": list(MODES), "total": len(points), "reached": 0,
                            "unreachable": 0, "pairs": 0}
+            if self.echo is not None:
+                self.echo(f"space: {len(points)} positions x modes; requests per link from the load's start: "
+                          + "; ".join(f"{w}: " + ", ".join(f"{lk} {n}" for lk, n in c.items() if n)
+                                      for w, c in counts.items()))
         done, reached, judged = 0, [], 0
         failed: list[tuple[Point, Trial]] = []
         queue = list(points)

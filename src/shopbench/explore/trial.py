@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,8 @@ class TrialRunner:
         (root / TRIALS).mkdir(parents=True, exist_ok=True)
 
     def run(self, plan: dict[str, Any], load: Load, label: str, *, companions: list[Any] | None = None,
-            extra: dict[str, Any] | None = None) -> Trial:
+            extra: dict[str, Any] | None = None, finish: Callable[[Trial], None] | None = None) -> Trial:
+        """One trial; `finish(trial)` may add to it (what the companions saw) before it is logged."""
         from shopbench.checker.verdict import result_of
         from shopbench.runner.consistency import run_consistency
 
@@ -146,11 +148,14 @@ class TrialRunner:
         except Exception as exc:  # noqa: BLE001 - one broken trial is recorded, the exploration goes on
             trial.error = f"{type(exc).__name__}: {exc}"
         trial.seconds = round(time.monotonic() - t0, 3)
+        if finish is not None:
+            finish(trial)
         with (self.root / TRIALS_LOG).open("a") as f:
             f.write(json.dumps(trial.as_dict(), default=str) + "\n")
         if self.echo is not None:
             what = trial.error or ", ".join(f"{k} {v}" for k, v in trial.anomaly_types.items()) or ""
-            self.echo(f"trial {index} {label}: {trial.result.upper()} in {trial.seconds:.1f} s"
+            point = f" {trial.extra['point']}" if trial.extra.get("point") else ""
+            self.echo(f"trial {index} {label}{point}: {trial.result.upper()} in {trial.seconds:.1f} s"
                       + (f" ({what})" if what else ""))
         return trial
 
