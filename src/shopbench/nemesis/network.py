@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shopbench.configfile import parse_hostport
 from shopbench.errors import ShopbenchError, TargetError, UsageError
 
 NETWORK_ACTIONS = ("delay", "partition", "blackhole", "reset", "bandwidth")
@@ -117,16 +118,17 @@ def parse_links(data: Any, source: str) -> list[LinkSpec]:
         except UsageError as exc:
             raise UsageError(f"{where}: {exc}") from None
         upstream = body.get("upstream")
-        host, _, port = str(upstream or "").removeprefix("http://").rstrip("/").rpartition(":")
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        try:
+            address = parse_hostport(upstream)
+        except ValueError:
             raise UsageError(f"{where}.upstream is {upstream!r}; it must be HOST:PORT of the service the link "
-                             f"leads to, e.g. 127.0.0.1:8002.")
+                             f"leads to, e.g. 127.0.0.1:8002.") from None
         listen = body.get("listen", 0)
         if not isinstance(listen, int) or isinstance(listen, bool) or not 0 <= listen < 65536:
             raise UsageError(f"{where}.listen is {listen!r}; it must be a port number (0: any free port).")
         if any(s.name == name for s in out):
             raise UsageError(f"{where}: link {name!r} appears twice.")
-        out.append(LinkSpec(name, (host or "127.0.0.1", int(port)), listen))
+        out.append(LinkSpec(name, address, listen))
     return out
 
 
@@ -263,8 +265,7 @@ class ProxyLinks:
         return sorted(self.links)
 
     def _upstream(self, link: str) -> tuple[str, int]:
-        host, _, port = str(self.links[link]["upstream"]).rpartition(":")
-        return host, int(port)
+        return parse_hostport(self.links[link]["upstream"])
 
     def apply(self, action: str, link: str, trigger: Any) -> Any:
         from shopbench.nemesis.backends.base import OK
