@@ -51,8 +51,9 @@ def explore(
                                  "together (three at once)."),
     pairs: int = typer.Option(0, "--pairs", help="requests: after every single fault, up to this many two-fault "
                               "plans drawn from the reached positions."),
-    keep_going: bool = typer.Option(False, "--keep-going", help="requests: go on after the first failure and cover "
-                                    "the whole space (the first 3 failures are confirmed)."),
+    keep_going: bool = typer.Option(False, "--keep-going", help="requests: cover the whole space whatever fails (the "
+                                    "first 3 failing points are confirmed); without it, stop at the first point "
+                                    "that fails in 9 of 10 confirming runs."),
     out: Path | None = typer.Option(None, "--out", help="Explore directory (default results/explore-<time>/)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout (progress on stderr)."),
 ) -> int:

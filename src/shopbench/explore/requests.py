@@ -114,7 +114,11 @@ class RequestExplorer:
 
     def explore(self, budget: Budget, *, only: list[RequestFault] | None = None, workload: str | None = None,
                 pair_bound: int = 0, seed: int = 1, confirm: int = 10, keep_going: bool = False,
-                max_confirmed: int = 3) -> Exploration:
+                max_confirmed: int = 3, reliable: float = 0.9) -> Exploration:
+        """Run the points until the budget ends. A failing point is confirmed at once (`confirm` runs,
+        at most `max_confirmed` points); without `keep_going` the exploration stops at the first
+        that fails in at least `reliable` of its confirming runs: a kill that lands in a race may
+        fail only sometimes, and a later position may fail every time."""
         found = Exploration("requests")
         if only:
             points = [Point(workload or "alone", tuple(only))]
@@ -152,8 +156,11 @@ class RequestExplorer:
                 judged += trial.result in ("valid", "invalid")
                 if trial.result == "invalid":
                     failed.append((point, trial))
-                    if not keep_going:
-                        break
+                    if len(found.failures) < max_confirmed:
+                        failure = self.confirm(point, trial, confirm, found)
+                        found.failures.append(failure)
+                        if not keep_going and failure.hits >= reliable * failure.tries:
+                            break
             if not queue and pair_bound and not pairs_added and not only:
                 pairs_added = True
                 extra = pairs([p for p in reached if len(p.faults) == 1], pair_bound, rng)
@@ -161,14 +168,14 @@ class RequestExplorer:
                 found.space["total"] += len(extra)
                 queue += extra
         found.space["run"] = done
-        for point, trial in failed[:max_confirmed]:
-            found.failures.append(self.confirm(point, trial, confirm, found))
         if len(failed) > max_confirmed:
             found.notes.append(f"{len(failed)} failing points; the first {max_confirmed} confirmed, the others in "
                                f"trials.jsonl")
             for point, trial in failed[max_confirmed:]:
                 found.failures.append(Failure(point.plan(), trial.load, trial.index, point.plan(), [], 1, 1, trial,
                                               extra={"point": point.key()}))
+        # The most reliable first: the one to hand a developer.
+        found.failures.sort(key=lambda f: -f.hits / max(f.tries, 1))
         unjudged = done - found.space["unreachable"] - judged
         if unjudged:
             found.notes.append(f"{unjudged} reached points ended without a verdict (UNKNOWN or an error): see "
