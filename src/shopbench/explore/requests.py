@@ -188,13 +188,16 @@ class RequestExplorer:
     def confirm(self, point: Point, first: Trial, runs: int, found: Exploration) -> Failure:
         """Run a failing point `runs` times more; a pair that fails with one of its faults alone
         shrinks to that one."""
+        original, steps = point, []
         if len(point.faults) == 2:
             for fault in point.faults:
                 alone = Point(point.workload, (fault,))
                 trial, _ = self.trial(alone, point.workload, "shrink")
                 found.trials.append(trial)
                 if trial.result == "invalid":
+                    dropped = next(f for f in point.faults if f != fault)
                     point, first = alone, trial
+                    steps.append(f"drop {dropped.key()}: {fault.key()} fails alone")
                     break
         hits, witness = 0, first
         for _ in range(runs):
@@ -202,5 +205,5 @@ class RequestExplorer:
             found.trials.append(trial)
             if trial.result == "invalid":
                 hits, witness = hits + 1, trial
-        return Failure(point.plan(), first.load, first.index, point.plan(), [], hits, runs, witness,
+        return Failure(point.plan(), first.load, first.index, original.plan(), steps, hits, runs, witness,
                        extra={"point": point.key()})
