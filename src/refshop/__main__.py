@@ -52,8 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--attempt-timeout", type=float, default=2.0, metavar="SECONDS",
                         help="order only: how long one try of a saga step may take before it is retried (default 2)")
     parser.add_argument("--reply-delay", type=float, default=0.0, metavar="SECONDS",
-                        help="payment and stock, test aid: answer the first charge or reserve of each saga this "
-                             "long after it is committed (a slow or lost answer), so the order service retries it")
+                        help="payment only, test aid: answer the first request of each saga charge this long after "
+                             "it is committed (a slow or lost answer), so the order service retries it")
     args = parser.parse_args(argv)
     flaws = set()
     for value in args.flaw:

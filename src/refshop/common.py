@@ -117,21 +117,6 @@ def tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
 
 
-class LateReply:
-    """Test aid (`--reply-delay`): the first answer of each saga txid leaves `delay` seconds late,
-    its effect already committed: a slow or lost answer, so the order service retries the step."""
-
-    def __init__(self, delay: float = 0.0):
-        self.delay = delay
-        self.answered: set[str] = set()  # txids whose first answer went out
-
-    async def __call__(self, txid: str, body: dict[str, Any]) -> web.Response:
-        if self.delay and txid not in self.answered:
-            self.answered.add(txid)
-            await asyncio.sleep(self.delay)
-        return json_response(body)
-
-
 async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 

@@ -19,7 +19,6 @@ from refshop.common import (
     MAX_BATCH,
     MAX_TOTAL,
     ApiError,
-    LateReply,
     base_app,
     json_response,
     open_db,
@@ -43,7 +42,15 @@ class Payment:
         self.conn.executescript(SCHEMA)
         self.lost_update = "lost-update" in flaws
         self.double_charge = "double-charge" in flaws
-        self._reply = LateReply(reply_delay)
+        self.reply_delay = reply_delay
+        self.answered: set[str] = set()  # txids whose first answer went out (for --reply-delay)
+
+    async def _reply(self, txid: str, body: dict[str, Any]) -> web.Response:
+        """Test aid: the first answer of a txid leaves `reply_delay` late, its effect already committed."""
+        if self.reply_delay and txid not in self.answered:
+            self.answered.add(txid)
+            await asyncio.sleep(self.reply_delay)
+        return json_response(body)
 
     def _credit(self, user_id: str) -> int:
         row = self.conn.execute("SELECT credit FROM users WHERE id = ?", (user_id,)).fetchone()

@@ -1,8 +1,7 @@
 """The stock service: items with stock and price, and the idempotent saga steps reserve / release.
 
 Flaws it applies: lost-update, and oversell (reserve subtracts without checking the stock, trusting
-the check the order service made earlier). `--reply-delay` (test aid) answers the first reserve of
-each txid late, after it is committed.
+the check the order service made earlier).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from refshop.common import (
     MAX_BATCH,
     MAX_TOTAL,
     ApiError,
-    LateReply,
     base_app,
     json_response,
     open_db,
@@ -52,8 +50,7 @@ def parse_lines(body: Any) -> list[tuple[str, int]]:
 
 
 class Stock:
-    def __init__(self, db: str, flaws: set[str], reply_delay: float = 0.0):
-        self._reply = LateReply(reply_delay)
+    def __init__(self, db: str, flaws: set[str]):
         self.conn = open_db(db)
         self.conn.executescript(SCHEMA)
         self.lost_update = "lost-update" in flaws
@@ -166,7 +163,7 @@ class Stock:
                               [(qty, item_id) for item_id, qty in lines])
             c.execute("INSERT INTO txs (txid, state, lines, reason) VALUES (?, ?, ?, ?)",
                       (txid, "rejected" if reason else "applied", blob, reason))
-        return await self._reply(txid, {"result": "rejected" if reason else "applied", "reason": reason or ""})
+        return json_response({"result": "rejected" if reason else "applied", "reason": reason or ""})
 
     async def release(self, request: web.Request) -> web.Response:
         txid = request.match_info["txid"]
@@ -185,7 +182,7 @@ class Stock:
 
 
 def build_app(args: Any) -> web.Application:
-    svc = Stock(args.db, args.flaws, getattr(args, "reply_delay", 0.0))
+    svc = Stock(args.db, args.flaws)
     app = base_app(openapi.schema("stock"), svc.conn)
     r = app.router
     r.add_post("/stock/item/create/{price}", svc.create)

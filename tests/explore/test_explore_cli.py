@@ -46,9 +46,9 @@ def test_a_shop_that_fails_without_faults_is_a_failure_with_an_empty_plan(tmp_pa
 
 @pytest.mark.slow
 def test_the_correct_shop_survives_a_budget_of_random_plans(tmp_path):
-    proc, summary = explore(tmp_path, "--budget", "3", "--seed", "4", *SMALL)
+    proc, summary = explore(tmp_path, "--budget", "2", "--seed", "4", *SMALL)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert summary["covered"] and summary["space"]["plans_drawn"] == 2 and summary["space"]["plans_judged"] == 2
+    assert summary["covered"] and summary["space"]["plans_drawn"] == 1 and summary["space"]["plans_judged"] == 1
     lines = (tmp_path / "explore" / "trials.jsonl").read_text().splitlines()
-    assert [json.loads(line)["result"] for line in lines] == ["valid"] * 3
+    assert [json.loads(line)["result"] for line in lines] == ["valid"] * 2
     assert all(json.loads(line)["plan"]["kill_triggers"] for line in lines[1:])

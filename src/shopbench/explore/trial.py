@@ -107,6 +107,9 @@ class Trial:
 
 
 EXPLAIN_LINES = 5
+# A trial that could not run (a port another process took between its choice and its bind, on a
+# busy machine) is tried again once before it counts as not run.
+ERROR_RETRIES = 1
 
 
 def explanation(verdict: dict[str, Any]) -> list[str]:
@@ -133,20 +136,27 @@ class TrialRunner:
         out = self.root / TRIALS / f"{index:04d}-{label}"
         t0 = time.monotonic()
         trial = Trial(index, label, plan, load, "error", 0.0, str(out), extra=dict(extra or {}))
-        try:
-            hook = self._hook(plan)
-            result = run_consistency(load.config(), target=self.shop.target(), flaw=self.shop.flaw, out=str(out),
-                                     companions=[c for c in [hook, *(companions or [])] if c is not None],
-                                     command_config={"explore": {"label": label, "plan": plan, **trial.extra}})
-            verdict = result.verdict
-            trial.result = result_of(verdict)
-            trial.anomaly_types = dict(verdict.get("anomaly_types") or {})
-            trial.explanation = explanation(verdict)
-            trial.unknown_reasons = [str(r) for r in verdict.get("unknown_reasons") or []]
-        except ShopbenchError as exc:
-            trial.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - one broken trial is recorded, the exploration goes on
-            trial.error = f"{type(exc).__name__}: {exc}"
+        for attempt in range(1 + ERROR_RETRIES):
+            where = out if attempt == 0 else out.with_name(f"{out.name}-again{attempt}")
+            trial.run_dir, trial.error = str(where), None
+            try:
+                hook = self._hook(plan)
+                result = run_consistency(load.config(), target=self.shop.target(), flaw=self.shop.flaw,
+                                         out=str(where),
+                                         companions=[c for c in [hook, *(companions or [])] if c is not None],
+                                         command_config={"explore": {"label": label, "plan": plan, **trial.extra}})
+                verdict = result.verdict
+                trial.result = result_of(verdict)
+                trial.anomaly_types = dict(verdict.get("anomaly_types") or {})
+                trial.explanation = explanation(verdict)
+                trial.unknown_reasons = [str(r) for r in verdict.get("unknown_reasons") or []]
+                break
+            except ShopbenchError as exc:
+                trial.error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one broken trial is recorded, the exploration goes on
+                trial.error = f"{type(exc).__name__}: {exc}"
+            if self.echo is not None and attempt < ERROR_RETRIES:
+                self.echo(f"trial {index} {label} could not run ({trial.error}); once more")
         trial.seconds = round(time.monotonic() - t0, 3)
         if finish is not None:
             finish(trial)
