@@ -100,8 +100,8 @@ def explore(
         raise UsageError(f"--pairs {pairs}: give 0 or more.")
     services, links = targets(shop)
     if not links and (mode == "requests" or not services):
-        raise UsageError(f"{services_file}: no `links` to fault; list them in the services file (see "
-                         f"docs/network-faults.md).")
+        raise UsageError(f"{services_file or services_data}: no services or `links` explore can fault; list the "
+                         f"services and their links in a services file (--services-file; see docs/network-faults.md).")
     root = new_group_dir(out, "explore")
     runner = TrialRunner(root, shop, echo=echo)
     t0 = time.monotonic()
