@@ -108,7 +108,8 @@ def summary_lines(summary: dict[str, Any], root: Path) -> list[str]:
     for n, failure in enumerate(summary["failures"], 1):
         rep = failure["reproduces"]
         out.append(f"FAILURE {n}: {len(failure['faults'])} fault(s): " + ("; ".join(failure["faults"]) or "none"))
-        out.append(f"  reproduces in {rep['invalid']} of {rep['runs']} runs; plan: {failure['plan_file']}")
+        out.append(f"  reproduces in {rep['invalid']} of {rep['runs']} runs"
+                   + (f" ({failure['stopped']})" if failure.get("stopped") else "") + f"; plan: {failure['plan_file']}")
         out.append(f"  command: {failure['command']}")
         for line in failure["explanation"][:3]:
             out.append(f"  ledger: {line}")

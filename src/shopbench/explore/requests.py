@@ -15,6 +15,7 @@ positions (different requests of the same workload).
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -115,10 +116,11 @@ class RequestExplorer:
     def explore(self, budget: Budget, *, only: list[RequestFault] | None = None, workload: str | None = None,
                 pair_bound: int = 0, seed: int = 1, confirm: int = 10, keep_going: bool = False,
                 max_confirmed: int = 3, reliable: float = 0.9) -> Exploration:
-        """Run the points until the budget ends. A failing point is confirmed at once (`confirm` runs,
-        at most `max_confirmed` points); without `keep_going` the exploration stops at the first
-        that fails in at least `reliable` of its confirming runs: a kill that lands in a race may
-        fail only sometimes, and a later position may fail every time."""
+        """Run the points until the budget ends. A failing point is confirmed at once (`confirm` runs).
+        Without `keep_going` the exploration stops at the first point that fails in at least
+        `reliable` of its confirming runs (a kill that lands in a race may fail only sometimes, and
+        a later position may fail every time), and gives up confirming one as soon as it cannot;
+        with it, the whole space is run and the first `max_confirmed` failing points confirmed."""
         found = Exploration("requests")
         if only:
             points = [Point(workload or "alone", tuple(only))]
@@ -156,8 +158,9 @@ class RequestExplorer:
                 judged += trial.result in ("valid", "invalid")
                 if trial.result == "invalid":
                     failed.append((point, trial))
-                    if len(found.failures) < max_confirmed:
-                        failure = self.confirm(point, trial, confirm, found)
+                    if not keep_going or len(found.failures) < max_confirmed:
+                        failure = self.confirm(point, trial, confirm, found, reliable=reliable,
+                                               give_up=not keep_going)
                         found.failures.append(failure)
                         if not keep_going and failure.hits >= reliable * failure.tries:
                             break
@@ -168,10 +171,12 @@ class RequestExplorer:
                 found.space["total"] += len(extra)
                 queue += extra
         found.space["run"] = done
-        if len(failed) > max_confirmed:
-            found.notes.append(f"{len(failed)} failing points; the first {max_confirmed} confirmed, the others in "
-                               f"trials.jsonl")
-            for point, trial in failed[max_confirmed:]:
+        confirmed = {f.found_by for f in found.failures}
+        unconfirmed = [(point, trial) for point, trial in failed if trial.index not in confirmed]
+        if unconfirmed:
+            found.notes.append(f"{len(failed)} failing points; {len(failed) - len(unconfirmed)} confirmed, the others "
+                               f"failed once (see trials.jsonl)")
+            for point, trial in unconfirmed:
                 found.failures.append(Failure(point.plan(), trial.load, trial.index, point.plan(), [], 1, 1, trial,
                                               extra={"point": point.key()}))
         # The most reliable first: the one to hand a developer.
@@ -185,10 +190,11 @@ class RequestExplorer:
             found.notes.append(f"the budget ended with {len(queue)} of {found.space['total']} points not run")
         return found
 
-    def confirm(self, point: Point, first: Trial, runs: int, found: Exploration) -> Failure:
-        """Run a failing point `runs` times more; a pair that fails with one of its faults alone
-        shrinks to that one."""
-        original, steps = point, []
+    def confirm(self, point: Point, first: Trial, runs: int, found: Exploration, *, reliable: float = 0.9,
+                give_up: bool = False) -> Failure:
+        """Run a failing point `runs` times more (with `give_up`, only until it can no longer fail in
+        `reliable` of them); a pair that fails with one of its faults alone shrinks to that one."""
+        original, steps, origin = point, [], first.index
         if len(point.faults) == 2:
             for fault in point.faults:
                 alone = Point(point.workload, (fault,))
@@ -199,11 +205,16 @@ class RequestExplorer:
                     point, first = alone, trial
                     steps.append(f"drop {dropped.key()}: {fault.key()} fails alone")
                     break
-        hits, witness = 0, first
-        for _ in range(runs):
+        hits, tries, witness = 0, 0, first
+        misses_allowed = runs - math.ceil(reliable * runs) if give_up else runs
+        while tries < runs and tries - hits <= misses_allowed:
             trial, _ = self.trial(point, point.workload, "confirm")
             found.trials.append(trial)
+            tries += 1
             if trial.result == "invalid":
                 hits, witness = hits + 1, trial
-        return Failure(point.plan(), first.load, first.index, original.plan(), steps, hits, runs, witness,
-                       extra={"point": point.key()})
+        failure = Failure(point.plan(), first.load, origin, original.plan(), steps, hits, tries, witness,
+                          extra={"point": point.key()})
+        if tries < runs:
+            failure.extra["stopped"] = f"stopped after {tries} runs: it can no longer fail in {reliable:.0%} of {runs}"
+        return failure
