@@ -140,7 +140,7 @@ class RequestExplorer:
         failed: list[tuple[Point, Trial]] = []
         queue = list(points)
         rng = random.Random(seed)
-        pairs_added = False
+        pairs_added = stopped = False
         while queue:
             if not budget.left(len(found.trials)):
                 break
@@ -163,6 +163,7 @@ class RequestExplorer:
                                                give_up=not keep_going)
                         found.failures.append(failure)
                         if not keep_going and failure.hits >= reliable * failure.tries:
+                            stopped = True
                             break
             if not queue and pair_bound and not pairs_added and not only:
                 pairs_added = True
@@ -187,7 +188,8 @@ class RequestExplorer:
                                f"their trials")
         found.covered = not queue and unjudged == 0 and done == len(points) + found.space.get("pairs", 0)
         if queue:
-            found.notes.append(f"the budget ended with {len(queue)} of {found.space['total']} points not run")
+            why = "stopped at the first failure that reproduces" if stopped else "the budget ended"
+            found.notes.append(f"{why} with {len(queue)} of {found.space['total']} points not run")
         return found
 
     def confirm(self, point: Point, first: Trial, runs: int, found: Exploration, *, reliable: float = 0.9,
