@@ -57,3 +57,12 @@ def test_the_recording_sets_the_space_and_an_unfinished_budget_exits_4(tmp_path)
     assert space["requests"]["together"]["order->payment"] == 3
     assert space["total"] == (5 + 6 + 6) + 3 * (5 + 6 + 6) and space["run"] == 2
     assert not summary["covered"] and any("budget ended" in n for n in summary["notes"])
+
+
+def test_a_position_the_run_never_reaches_is_skipped_not_failed(tmp_path):
+    # One checkout sends one charge: there is no fifth request on order->payment to refuse.
+    proc, summary = explore(tmp_path, "--only", "order->payment#5:refuse")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert summary["space"]["unreachable"] == 1 and summary["space"]["reached"] == 0 and summary["covered"]
+    (trial,) = [json.loads(line) for line in (tmp_path / "explore" / "trials.jsonl").read_text().splitlines()]
+    assert trial["extra"]["reached"] is False and trial["extra"]["requests"]["order->payment"] == 1
