@@ -16,15 +16,15 @@ SMALL = ["--orders", "40", "--concurrency", "4", "--items", "4", "--users", "8"]
 
 def explore(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, dict]:
     out = tmp_path / "explore"
-    proc = subprocess.run([EXE, "explore", "--out", str(out), "--json", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=tmp_path)
+    proc = subprocess.run([EXE, "explore", "--mode", "random", "--out", str(out), "--json", *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
     summary = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
     return proc, summary
 
 
 def test_bad_flags_are_one_sentence_and_exit_2(tmp_path):
     for args, needle in ((["--budget", "soon"], "--budget"), (["--mode", "chaos"], "--mode"),
-                         (["--only", "order->payment#1:lose-answer"], "--only applies"),
+                         (["--mode", "random", "--only", "order->payment#1:lose-answer"], "--only applies"),
                          (["--need", "4", "--tries", "3"], "--need")):
         proc = subprocess.run([EXE, "explore", *args], capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

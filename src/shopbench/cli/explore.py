@@ -21,9 +21,9 @@ MODES = ("random", "requests")
 
 @app.command("explore")
 def explore(
-    mode: str = typer.Option("random", "--mode", help="random: random plans of process and network faults under "
-                             "load, the first failing one shrunk; requests: every request position on every link "
-                             "hit in every fault mode, one at a time."),
+    mode: str = typer.Option("requests", "--mode", help="requests: every request position on every link hit in "
+                             "every fault mode, one at a time; random: random plans of process and network faults "
+                             "under load, the first failing one shrunk."),
     budget: str = typer.Option("5m", "--budget", help="How long to explore: a time (90s, 5m, 1h) or a number of "
                                "trials (40)."),
     seed: int = typer.Option(1, "--seed", help="Seed of the random plans and of the workload's orders."),
