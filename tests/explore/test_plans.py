@@ -145,3 +145,27 @@ def test_a_plan_without_a_verdict_leaves_the_budget_uncovered():
     found = random_search(OneUnknown(), Space(("stock",), ()), Load(), seed=1, budget=parse_budget("4"))
     assert not found.failures and not found.covered and found.space["plans_judged"] == 2
     assert any("without a verdict" in note for note in found.notes)
+
+
+def test_a_smallest_plan_that_no_longer_reproduces_steps_back():
+    class FlakyWhenShort(ScriptedRunner):
+        """A short kill of order fails the first two times only (luck while shrinking)."""
+
+        def __init__(self):
+            super().__init__()
+            self.short_seen = 0
+
+        def run(self, plan, load, label, **kw):
+            trial = super().run(plan, load, label)
+            if trial.result == "invalid" and any(t.get("recovery_time", 9) < 0.5 for t in plan["kill_triggers"]):
+                self.short_seen += 1
+                trial.result = "invalid" if self.short_seen <= 2 else "valid"
+            return trial
+
+    plan = {"kill_triggers": [{"type": "checkouts", "threshold": 1, "action": "kill", "services": ["order"],
+                               "recovery_time": 1.6}]}
+    runner = FlakyWhenShort()
+    failing = runner.run(plan, Load(orders=10, concurrency=1), "random")
+    failure = shrink(runner, failing, need=2, tries=3, confirm=4, max_trials=50, into=[])
+    assert failure.plan["kill_triggers"][0]["recovery_time"] >= 0.5 and (failure.hits, failure.tries) == (4, 4)
+    assert not any(step.startswith("shorten fault 0 to 0.1") for step in failure.steps)

@@ -50,6 +50,9 @@ def parse_budget(text: str) -> Budget:
     raise UsageError(f"--budget {text!r}: give a time (90s, 5m, 1h) or a number of trials (40).")
 
 
+STEP_BACKS = 2
+
+
 @dataclass
 class Failure:
     """A failing plan, shrunk: the smallest (plan, load) found and how often it fails."""
@@ -100,6 +103,7 @@ def shrink(runner: TrialRunner, failing: Trial, *, need: int, tries: int, confir
     plan, load = failing.plan, failing.load
     steps: list[str] = []
     witness = failing
+    path: list[tuple[dict[str, Any], Load, Trial]] = [(plan, load, failing)]  # every plan kept, in order
     start = len(into)
     progress = True
     while progress and len(into) - start < max_trials:
@@ -113,17 +117,31 @@ def shrink(runner: TrialRunner, failing: Trial, *, need: int, tries: int, confir
             if hits >= need and trial is not None:
                 plan, load, witness = cand.plan, cand.load, trial
                 steps.append(cand.what)
+                path.append((plan, load, trial))
                 if echo is not None:
                     echo(f"shrink: {cand.what} (still fails {hits} of {tries})")
                 progress = True
                 break
-    hits = 0
-    for _ in range(confirm):
-        trial = runner.run(plan, load, "confirm")
-        into.append(trial)
-        if trial.result == "invalid":
-            hits, witness = hits + 1, trial
-    return Failure(plan, load, failing.index, failing.plan, steps, hits, confirm, witness)
+    # The last shrink steps may have reached the edge of what reproduces (2 of 3 by luck): when the
+    # smallest plan confirms below need/tries, step back along the path, at most STEP_BACKS times.
+    best: Failure | None = None
+    for back in range(min(STEP_BACKS, len(path) - 1) + 1):
+        plan, load, kept = *path[-1 - back][:2], steps[:len(steps) - back]
+        hits, witness = 0, path[-1 - back][2]
+        for _ in range(confirm):
+            trial = runner.run(plan, load, "confirm")
+            into.append(trial)
+            if trial.result == "invalid":
+                hits, witness = hits + 1, trial
+        failure = Failure(plan, load, failing.index, failing.plan, kept, hits, confirm, witness)
+        if best is None or hits > best.hits:
+            best = failure
+        if hits * tries >= need * confirm:
+            break
+        if echo is not None and back < min(STEP_BACKS, len(path) - 1):
+            echo(f"shrink: the smallest plan failed only {hits} of {confirm}; stepping back one shrink step")
+    assert best is not None
+    return best
 
 
 def random_search(runner: TrialRunner, space: Space, load: Load, *, seed: int, budget: Budget, need: int = 2,
