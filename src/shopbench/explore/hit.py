@@ -98,6 +98,7 @@ class RequestHits:
         self.counts: dict[str, int] = {}
         self.reached: dict[str, dict[str, Any]] = {}
         self.kills: list[dict[str, Any]] = []
+        self.closing = False
 
     # -- Companion --------------------------------------------------------------------------------
     def bind(self, run: Any, supervisor: Any = None) -> None:
@@ -136,8 +137,10 @@ class RequestHits:
             yield self
         finally:
             self._wait_reached()
-            for t in killers:
-                t.join(timeout=REACH_WAIT + 30)
+            self.closing = True  # nothing is hit after the load: the settle reads go through the links too
+            for fault, t in zip([f for f in self.faults if f.victim() is not None], killers, strict=True):
+                if self.reached.get(fault.key(), {}).get("reached"):
+                    t.join(timeout=REACH_WAIT + 30)  # its kill and restart are under way
             self.proxy.disarm(None)
             for link in self.links:
                 self.counts[link] = int(self.proxy.requests(link).get("count") or 0)
@@ -179,6 +182,8 @@ class RequestHits:
             self.proxy.wait(fault.link, fault.n, event, timeout=REACH_WAIT + 20)
         except ProxyError:
             return  # never reached: `reached` says so
+        if self.closing:
+            return
         entry: dict[str, Any] = {"fault": fault.key(), "service": victim, "at": time.time()}
         try:
             hits = self.backend.apply("kill", victim, 1)
