@@ -41,6 +41,7 @@ PROXY_MODE = {
     "kill-source": ("hold_after_delivery", "delivered", "source"),
 }
 REACH_WAIT = 8.0  # after the load, how long an armed request that has not come yet may still come
+QUIET = 0.5  # the links are quiet when no request came for this long
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,23 @@ class RequestHits:
                 if self.reached.get(fault.key(), {}).get("reached"):
                     t.join(timeout=REACH_WAIT + 30)  # its kill and restart are under way
             self.proxy.disarm(None)
-            for link in self.links:
-                self.counts[link] = int(self.proxy.requests(link).get("count") or 0)
+            self.counts = self._quiet_counts()
+
+    def _quiet_counts(self) -> dict[str, int]:
+        """The requests on every link once none came for QUIET seconds: a saga goes on after the
+        checkout is answered (early answers, retries, compensations), and its requests are positions too."""
+        deadline = time.monotonic() + REACH_WAIT
+        counts = self._counts()
+        while time.monotonic() < deadline:
+            time.sleep(QUIET)
+            now = self._counts()
+            if now == counts:
+                break
+            counts = now
+        return counts
+
+    def _counts(self) -> dict[str, int]:
+        return {link: int(self.proxy.requests(link).get("count") or 0) for link in self.links}
 
     def sections(self, inputs: Any = None) -> dict[str, Any]:
         reasons = [f"{k['fault']}: the kill of {k['service']} did not land ({k.get('evidence') or k.get('error')})"
