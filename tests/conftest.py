@@ -9,6 +9,9 @@ After every test, one psutil scan looks for what the test started and did not en
                    process itself opened during the test and still listens on
   a paused process any of ours (new or not) left SIGSTOPped: the next test would hang on it
 
+The restore guardian this pytest process starts on first use (processes/guardian.py: one per process,
+alive until the process ends) is not a leak.
+
 Processes of wider-scoped fixtures (a module's reference shop, restarted by a test's clean-up)
 are not the test's: a new process whose command line names a folder of the temp tree that
 existed before the test (and none created during it) belongs to its fixture.
@@ -173,6 +176,8 @@ def leftovers(before: Snapshot, basetemp: Path) -> tuple[list[psutil.Process], l
         refs = _references(proc, base)
         if not (_descends_from_us(proc, WATCH.ours) or refs):
             continue  # another user's process on this shared machine
+        if _own_guardian(proc):
+            continue  # this pytest process's restore guardian: one per process, it lives as long as we do
         if _paused(proc):
             paused.append(proc)
         elif refs and refs <= before.temp_dirs:
@@ -190,6 +195,14 @@ def leftovers(before: Snapshot, basetemp: Path) -> tuple[list[psutil.Process], l
     WATCH.ours &= pids
     ports = sorted(f"{ip}:{port}" for ip, port in _own_listening() - before.own_listening)
     return new, paused, ports
+
+
+def _own_guardian(proc: psutil.Process) -> bool:
+    """The restore guardian (shopbench.processes.guardian) this pytest process started on first use."""
+    try:
+        return proc.ppid() == ME and any(word.endswith("processes/guardian.py") for word in proc.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _clean(new: list[psutil.Process], paused: list[psutil.Process]) -> None:

@@ -11,6 +11,7 @@ shopbench never imports this package: it starts it as processes and talks HTTP t
 """
 
 SERVICES = ("stock", "payment", "order")
-FLAWS = ("lost-update", "no-compensation", "no-recovery", "double-charge", "early-ack", "oversell")
+FLAWS = ("lost-update", "no-compensation", "no-recovery", "double-charge", "early-ack", "oversell",
+         "abort-on-timeout", "retry-new-txid")
 
 __all__ = ["FLAWS", "SERVICES"]

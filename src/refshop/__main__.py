@@ -19,6 +19,10 @@ FLAW_HELP = {
                  "durable, and keeps the saga in memory only: a kill loses acknowledged sales",
     "oversell": "the order service checks stock first and the stock service then subtracts it without a "
                 "reservation check: concurrent checkouts sell more than there is",
+    "abort-on-timeout": "the order service takes a stock reserve that got no answer (timeout, reset) as rejected and "
+                        "never releases it: a reserve whose answer was lost keeps its stock subtracted for no sale",
+    "retry-new-txid": "the order service retries a charge that got no answer under a new txid, so the payment "
+                      "service cannot recognise the retry: a charge whose answer was lost is charged again",
 }
 
 

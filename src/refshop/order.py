@@ -16,8 +16,11 @@ On start, every saga still 'started' is driven again to its commit or its compen
 background loop does the same for any saga that nothing is driving.
 
 Known-bad modes (--flaw) this service applies: no-compensation, no-recovery, early-ack (answer 2xx
-as soon as the saga starts, and keep the saga in memory only) and oversell (check stock with a
-read first; the stock service, under the same flaw, then subtracts without checking). The
+as soon as the saga starts, and keep the saga in memory only), oversell (check stock with a
+read first; the stock service, under the same flaw, then subtracts without checking),
+abort-on-timeout (a reserve with no answer is taken as rejected and never released) and
+retry-new-txid (a charge with no answer is retried under a new txid, so payment cannot de-duplicate
+it). The last two need one request's answer lost or late: `shopbench explore` finds them. The
 double-charge flaw lives in the payment service: it does not de-duplicate this service's retries.
 
 At most one saga per order is active (a partial unique index, and `self.active` in memory); a second
@@ -32,6 +35,7 @@ import random
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +107,8 @@ class Orders:
         self.no_recovery = "no-recovery" in args.flaws
         self.early_ack = "early-ack" in args.flaws
         self.oversell = "oversell" in args.flaws
+        self.abort_on_timeout = "abort-on-timeout" in args.flaws
+        self.retry_new_txid = "retry-new-txid" in args.flaws
         self.attempt_timeout: float = getattr(args, "attempt_timeout", ATTEMPT_TIMEOUT)
         self.active: dict[str, asyncio.Task[Outcome]] = {}  # order_id -> the task driving its saga
         self.session: aiohttp.ClientSession | None = None
@@ -178,19 +184,32 @@ class Orders:
             raise Indeterminate(f"{method} {url}: HTTP {status} with a body that is not JSON") from None
         return status, data
 
-    async def step(self, url: str, body: Any) -> dict[str, Any]:
-        """One saga step, retried with backoff until its outcome is known."""
+    async def step(self, url: str | Callable[[], str], body: Any,
+                   unknown: Callable[[Indeterminate], dict[str, Any] | None] | None = None) -> dict[str, Any]:
+        """One saga step, retried with backoff until its outcome is known. `url` may be a function
+        (asked before each try); `unknown(exc)` may end the step on an indeterminate try (flaws only)."""
         delay = BACKOFF_MIN
         while True:
+            where = url() if callable(url) else url
             try:
-                status, data = await self.call("POST", url, body)
+                status, data = await self.call("POST", where, body)
                 if status == 200 and isinstance(data, dict) and "result" in data:
                     return data
-                log.error("saga step %s answered %s %r; retrying", url, status, data)
+                log.error("saga step %s answered %s %r; retrying", where, status, data)
             except Indeterminate as exc:
+                if unknown is not None and (decided := unknown(exc)) is not None:
+                    return decided
                 log.warning("saga step indeterminate, retrying in %.2fs: %s", delay, exc)
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, BACKOFF_MAX)
+
+    def _reserve_unknown(self, exc: Indeterminate) -> dict[str, Any] | None:
+        """FLAW abort-on-timeout: a reserve with no answer is taken as rejected, and nothing releases
+        it; when it had reached stock (its answer lost or late), that stock is gone for good."""
+        if not self.abort_on_timeout:
+            return None
+        log.warning("flaw abort-on-timeout: reserve taken as rejected: %s", exc)
+        return {"result": "rejected", "reason": f"stock service unavailable: {exc}"}
 
     # -- the saga ---------------------------------------------------------------------------------
     def spawn(self, saga: Saga) -> asyncio.Task[Outcome]:
@@ -239,13 +258,21 @@ class Orders:
                 if self.step_delay:
                     await asyncio.sleep(self.step_delay)
             reserved = await self.step(f"{self.stock_url}/internal/stock/reserve/{saga.txid}",
-                                       {"lines": saga.lines})
+                                       {"lines": saga.lines}, self._reserve_unknown)
             if reserved["result"] != "applied":
                 return self.finish(saga, Outcome(False, reserved.get("reason") or "out of stock"))
             if self.step_delay and not self.oversell:  # test aid: widens the window between the two steps
                 await asyncio.sleep(self.step_delay)
-            charged = await self.step(f"{self.payment_url}/internal/payment/charge/{saga.txid}",
-                                      {"user_id": saga.user_id, "amount": saga.amount})
+            charge_txid = [saga.txid]
+
+            def fresh_txid(exc: Indeterminate) -> None:
+                # FLAW retry-new-txid: the retry is a new charge; one whose answer was lost stays applied
+                charge_txid[0] = uuid.uuid4().hex
+                return None
+
+            charged = await self.step(lambda: f"{self.payment_url}/internal/payment/charge/{charge_txid[0]}",
+                                      {"user_id": saga.user_id, "amount": saga.amount},
+                                      fresh_txid if self.retry_new_txid else None)
             if charged["result"] != "applied":
                 if not self.no_compensation:  # FLAW no-compensation: the reserved stock stays subtracted
                     await self.step(f"{self.stock_url}/internal/stock/release/{saga.txid}", {})

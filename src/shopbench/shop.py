@@ -24,7 +24,8 @@ from shopbench.target import Target
 SERVICES = ("stock", "payment", "order")  # start order: order needs the other two
 LINKS = {"client->order": "order", "client->stock": "stock", "client->payment": "payment",
          "order->stock": "stock", "order->payment": "payment"}  # link -> the service it leads to
-FLAWS = ("lost-update", "no-compensation", "no-recovery", "double-charge", "early-ack", "oversell")
+FLAWS = ("lost-update", "no-compensation", "no-recovery", "double-charge", "early-ack", "oversell",
+         "abort-on-timeout", "retry-new-txid")
 HOST = "127.0.0.1"
 
 

@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grpc": ("grpc", "Load a gRPC vacancy service (seed 004) with Locust: users sign in round robin over the "
                      "credentials, run create -> update -> get -> delete and the list on their own schedules; then "
                      "probe every RPC without, with a malformed and with an expired token, and check the history."),
+    "explore": ("explore", "Look for the fault plan that breaks the shop (random plans, or request by request), "
+                           "shrink it to the smallest that still fails, and print the command that reproduces it."),
     "shop": ("shop", "Run the reference shop (refshop) in the background."),
     "services": ("services", "List, inspect and fault the services of a shop by hand (local processes or Docker "
                              "containers)."),

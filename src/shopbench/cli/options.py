@@ -7,7 +7,8 @@ import typer
 # Choice lists for help texts, kept here so `--help` imports neither the reference shop's process
 # supervisor nor gevent. tests/report/test_cli_startup.py checks them against their homes
 # (shopbench.shop.FLAWS, shopbench.workload.populate.MODES).
-FLAWS = "lost-update, no-compensation, no-recovery, double-charge, early-ack, oversell"
+FLAWS = ("lost-update, no-compensation, no-recovery, double-charge, early-ack, oversell, abort-on-timeout, "
+         "retry-new-txid")
 POPULATE_MODES = "auto|batch|api"
 
 FAULTS = typer.Option(None, "--faults", help="kill_config.json (seed 001's format): faults fired during the "
