@@ -40,7 +40,8 @@ class Service:
             argv = [sys.executable, str(HERE / "positions_app.py"), str(self.port), str(self.log)]
         else:
             argv = [GUNICORN, "-k", "gthread", "--threads", "4", "-w", "1", "--keep-alive", "30",
-                    "-b", f"127.0.0.1:{self.port}", "--chdir", str(HERE), "positions_app:wsgi"]
+                    "-b", f"127.0.0.1:{self.port}", "--pythonpath", str(HERE), "--chdir", str(tmp),
+                    "positions_app:wsgi"]  # its folder as cwd: setproctitle hides the command line
         self.proc = subprocess.Popen(argv, env={**os.environ, "POSITIONS_LOG": str(self.log)},
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 20
@@ -77,19 +78,22 @@ class _suppress:  # noqa: N801 - a tiny contextlib.suppress(ProcessLookupError)
 
 
 @pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Service]]:
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Service], Path]]:
+    # The module's own folder, made before any test: the suite's leak check knows its services are
+    # the module's, not a test's (tests/conftest.py).
     running: dict[str, Service] = {}
-    yield running
+    yield running, tmp_path_factory.mktemp("position-services")
     for svc in running.values():
         svc.stop()
 
 
 @pytest.fixture(params=["aiohttp", "gunicorn"])
-def service(request: pytest.FixtureRequest, services: dict[str, Service], tmp_path: Path) -> Service:
+def service(request: pytest.FixtureRequest, services: tuple[dict[str, Service], Path]) -> Service:
     """One service of each kind for the module (started again after a test killed it), its log empty."""
-    svc = services.get(request.param)
+    running, folder = services
+    svc = running.get(request.param)
     if svc is None or svc.proc.poll() is not None:
-        svc = services[request.param] = Service(request.param, tmp_path)
+        svc = running[request.param] = Service(request.param, folder)
     svc.log.write_bytes(b"")
     return svc
 
