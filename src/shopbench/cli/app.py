@@ -51,8 +51,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explore": ("explore", "Look for the fault plan that breaks the shop (random plans, or request by request), "
                            "shrink it to the smallest that still fails, and print the command that reproduces it."),
     "shop": ("shop", "Run the reference shop (refshop) in the background."),
-    "services": ("services", "List, inspect and fault the services of a shop by hand (local processes or Docker "
-                             "containers)."),
+    "services": ("services", "List, inspect and fault the services of a shop by hand (local processes, Docker "
+                             "containers or Kubernetes pods)."),
     "mapping": ("mapping", "Describe your shop's API in a mapping file: `mapping draft --openapi URL` prints a "
                            "first one."),
 }
