@@ -1,0 +1,92 @@
+"""Items' stock against what was supplied and what the paid orders took, and the items oversold.
+
+An item's expected stock is `[in_lo - out_hi - sold - unreadable_max, in_hi - out_lo - sold]`; its
+supply (initial + added - taken directly) is `[in_lo - out_hi, in_hi - out_lo]`. Paid orders
+holding more units than the supply's high bound oversold it; beyond only the low bound (an
+indeterminate restock could explain it) is a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopbench.checker.ledger.amounts import baseline, price_of
+from shopbench.checker.ledger.anomalies import ids, interval
+from shopbench.checker.ledger.books import Books
+from shopbench.checker.ledger.culprits import beyond, units
+
+
+def check_items(books: Books) -> None:
+    stock = books.stock
+    for iid, item in books.items.items():
+        actual = item.get("stock")
+        if type(actual) is not int:
+            books.unresolved_items.append(iid)
+            continue
+        entry = baseline(iid, books.item_iv, books.stock_batches)
+        if entry is None:
+            books.unresolved_items.append(iid)
+            continue
+        in_lo, in_hi, out_lo, out_hi = entry
+        s = books.sold.get(iid, 0)
+        extra = books.sold_extra.get(iid, 0)
+        lo, hi = in_lo - out_hi - s - extra, in_hi - out_lo - s
+        stock["in"][0] += in_lo
+        stock["in"][1] += in_hi
+        books.stock_value_in += in_lo * (price_of(iid, books.items, books.item_price, books.stock_batches) or 0)
+        stock["out_direct"][0] += out_lo
+        stock["out_direct"][1] += out_hi
+        stock["out_paid_orders"] += s
+        stock["out_unresolved_orders_max"] += extra
+        stock["expected"][0] += lo
+        stock["expected"][1] += hi
+        stock["actual"] += actual
+        stock["items_checked"] += 1
+        _judge(books, iid, actual, (lo, hi), entry, s)
+
+
+def _oversell(books: Books, iid: str, supply: list[int], s: int) -> dict[str, Any]:
+    """The oversell fields of an item's anomaly (empty when not oversold); a possible one is warned about."""
+    orders = books.paid_by_item.get(iid, [])
+    if s > supply[1]:
+        books.oversold_items.append(iid)
+        culprits = beyond(orders, supply[1], lambda oid: units(books.orders[oid], iid), books.done_at)
+        return {"oversold": True, "supply": supply, "units_in_paid_orders": s,
+                "oversold_units": s - supply[1], "oversold_orders": culprits, "culprit_orders": culprits}
+    if s > supply[0] and books.bounded:
+        books.warnings.append(f"item {iid} possibly oversold by up to {s - supply[0]} units: paid orders hold {s}, "
+                              f"the supply was {interval(*supply)} because some add_stock/subtract_stock answers "
+                              f"were indeterminate.")
+    return {}
+
+
+def _judge(books: Books, iid: str, actual: int, expected: tuple[int, int], entry: list[int], s: int) -> None:
+    lo, hi = expected
+    in_lo, in_hi, out_lo, out_hi = entry
+    supply = [in_lo - out_hi, in_hi - out_lo]
+    orders = books.paid_by_item.get(iid, [])
+    oversell = _oversell(books, iid, supply, s)
+    sold_note = (f"supply {interval(*supply)} ({interval(in_lo, in_hi)} put in), {s} units in "
+                 f"{len(orders)} paid orders")
+    over_note = (f"; oversold by {oversell['oversold_units']}: the paid orders whose checkout completed after "
+                 f"the supply ran out are {ids(oversell['oversold_orders'])}" if oversell else "")
+    drift = books.bounded and not lo <= actual <= hi
+    if actual < 0:
+        books.anomalies.add("negative_stock", f"item {iid} has stock {actual}, below zero: {sold_note}{over_note}.",
+                            item_id=iid, expected=interval(max(lo, 0), max(hi, 0)), actual=actual,
+                            **({} if drift else oversell))
+    if not drift:
+        return
+    if actual > hi:
+        direction = "missing_stock_movement"
+        why = f"{actual - hi} units more than expected: "
+        why += ("stock subtractions of some of its paid orders are missing (a lost update?)" if orders
+                else "stock appeared with no operation behind it")
+    else:
+        direction = "unbacked_stock_movement"
+        why = f"{lo - actual} units less than expected: stock taken with no paid order behind it"
+    books.anomalies.add("stock_drift",
+                        f"item {iid} has stock {actual}, expected {interval(lo, hi)} ({sold_note}): {why}{over_note}.",
+                        item_id=iid, expected=[lo, hi], actual=actual, direction=direction,
+                        paid_orders=orders[:20], diff=actual - hi if actual > hi else actual - lo,
+                        **(oversell or {"oversold": False, "supply": supply, "units_in_paid_orders": s}))
