@@ -21,13 +21,14 @@ Anomaly types (each with ids, amounts and a one-sentence `message`):
                            `missing_stock_movement` (paid orders whose stock was never subtracted,
                            e.g. lost updates, overselling) or `unbacked_stock_movement` (stock gone
                            with no paid order behind it, e.g. a forgotten compensation)
-  money_drift              the total credit of all users is outside its expected interval (money
-                           created or destroyed) beyond what the users a user_credit_drift names
-                           explain; otherwise the total is only reported in `totals.money.drift`
   negative_stock           an item's stock is below zero
   negative_credit          a user's credit is below zero
   order_total_mismatch     a paid order's total_cost differs from its lines priced at the items' prices
   expected_fail_but_ok     the workload knew an operation must fail (expect="fail") and it answered 2xx
+
+The total credit of all users outside its interval is no anomaly of its own (each user in it was
+checked against its own interval, so a total outside means some user_credit_drift): it is only
+reported, in `totals.money.drift`.
 
 Culprits: an item whose paid orders hold more units than its supply (initial + added - taken
 directly, an interval) is oversold (`oversold_items`); its stock_drift or negative_stock anomaly

@@ -9,8 +9,8 @@ MAX_LISTED = 10_000  # anomalies listed in full; `anomaly_count` and `anomaly_ty
 MAX_IDS_IN_MESSAGE = 5
 
 ANOMALY_TYPES = (
-    "acknowledged_lost", "failed_but_paid", "user_credit_drift", "stock_drift", "money_drift",
-    "negative_stock", "negative_credit", "order_total_mismatch", "expected_fail_but_ok",
+    "acknowledged_lost", "failed_but_paid", "user_credit_drift", "stock_drift", "negative_stock",
+    "negative_credit", "order_total_mismatch", "expected_fail_but_ok",
 )
 
 

@@ -5,8 +5,6 @@ A user's expected credit is `[in_lo - out_hi - charged - unreadable_max, in_hi -
 
 from __future__ import annotations
 
-from typing import Any
-
 from shopbench.checker.ledger.amounts import as_int, baseline
 from shopbench.checker.ledger.anomalies import ids, interval
 from shopbench.checker.ledger.books import Books
@@ -15,7 +13,6 @@ from shopbench.checker.ledger.culprits import beyond, in_completion_order, overs
 
 def check_users(books: Books) -> None:
     money = books.money
-    flagged = {"expected": [0, 0], "actual": 0, "n": 0}  # users a per-user anomaly already names
     for uid, user in books.users.items():
         credit = user.get("credit")
         if type(credit) is not int:
@@ -49,12 +46,8 @@ def check_users(books: Books) -> None:
                                 **({} if over is None or (books.bounded and not lo <= credit <= hi) else
                                    overspent(ch, in_lo - out_hi, budget, over)))
         if books.bounded and not lo <= credit <= hi:
-            flagged["expected"][0] += lo
-            flagged["expected"][1] += hi
-            flagged["actual"] += credit
-            flagged["n"] += 1
             _drift(books, uid, credit, (lo, hi), entry, ch, orders, over)
-    _total(books, flagged)
+    _total(books)
 
 
 def _drift(books: Books, uid: str, credit: int, expected: tuple[int, int], entry: list[int], ch: int,
@@ -82,24 +75,13 @@ def _drift(books: Books, uid: str, credit: int, expected: tuple[int, int], entry
                         diff=credit - hi if credit > hi else credit - lo, **details)
 
 
-def _total(books: Books, flagged: dict[str, Any]) -> None:
+def _total(books: Books) -> None:
+    """The total credit outside its interval is reported (`totals.money.drift`), never an anomaly of
+    its own: every user it covers was checked against its own interval, and a sum of values inside
+    their intervals lies inside the sum of the intervals, so the users' anomalies say it all."""
     money = books.money
-    if not (books.bounded and money["users_checked"]
-            and not money["expected"][0] <= money["actual"] <= money["expected"][1]):
-        return
     lo, hi = money["expected"]
     actual = money["actual"]
-    what = f"{actual - hi} created" if actual > hi else f"{lo - actual} destroyed"
-    rest_lo = lo - flagged["expected"][0]
-    rest_hi = hi - flagged["expected"][1]
-    rest = actual - flagged["actual"]
-    money["drift"] = {"what": what, "explained_by_users": flagged["n"]}
-    # The per-user anomalies already name where the money went; a total outside its interval is
-    # news only when the users no anomaly names do not add up on their own.
-    if not rest_lo <= rest <= rest_hi:
-        books.anomalies.add("money_drift",
-                            f"total credit of {money['users_checked']} users is {actual}, expected "
-                            f"{interval(lo, hi)}: {what} (money in {interval(*money['in'])}, paid orders "
-                            f"{money['out_paid_orders']}, direct payments {interval(*money['out_direct'])}), beyond "
-                            f"what the {flagged['n']} drifting users explain.",
-                            expected=[lo, hi], actual=actual, diff=actual - hi if actual > hi else actual - lo)
+    if books.bounded and money["users_checked"] and not lo <= actual <= hi:
+        money["drift"] = {"what": f"{actual - hi} created" if actual > hi else f"{lo - actual} destroyed",
+                          "explained_by_users": books.anomalies.by_type.get("user_credit_drift", 0)}
