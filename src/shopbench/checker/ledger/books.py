@@ -57,7 +57,13 @@ class Books:
     paid_by_user: dict[str, list[str]] = field(default_factory=dict)
     paid_by_item: dict[str, list[str]] = field(default_factory=dict)
     paid_count: int = 0
+    # Unreadable orders whose possible effect has no bound: of an unknown user and lines (made by
+    # batch_init_orders) they may have charged anyone and taken anything (`unbounded_all`); of
+    # unpriced items, they may have charged their user anything (`unbounded_users`).
     unbounded_orders: list[str] = field(default_factory=list)
+    unbounded_users: set[str] = field(default_factory=set)
+    unbounded_all: bool = False
+    possible_drifts: int = 0  # drifts that only an unbounded order could explain: warned about
 
     # -- checkouts, money, inventory --------------------------------------------------------------
     checkout_counts: dict[str, int] = field(default_factory=lambda: {
@@ -82,6 +88,9 @@ class Books:
 
     @property
     def bounded(self) -> bool:
-        """An unreadable order we cannot bound (made by batch_init_orders, or of unpriced items) may
-        have moved anyone's money."""
         return not self.unbounded_orders
+
+    def least_known(self, kind: str, entity_id: str) -> bool:
+        """Whether the low bound of an entity's expected credit or stock is a true bound: unreadable
+        orders can only add sales and charges, so the high bound always is."""
+        return not self.unbounded_all and (kind == "item" or entity_id not in self.unbounded_users)

@@ -44,8 +44,8 @@ def findings(books: Books) -> dict[str, Any]:
             "items": sorted(books.unresolved_items),
             "unbounded_orders": books.unbounded_orders,
             "note": ("entities that could not be read, or have no baseline in this history: not checked, "
-                     "never guessed" + ("; some unreadable orders could not be bounded, so no credit or stock "
-                                        "drift was checked" if not books.bounded else "")),
+                     "never guessed" + ("; some unreadable orders could not be bounded, so credit or stock below "
+                                        "its interval was not judged" if not books.bounded else "")),
         },
         "seed_inputs": seed_inputs(books),
     }

@@ -2,8 +2,10 @@
 
 An item's expected stock is `[in_lo - out_hi - sold - unreadable_max, in_hi - out_lo - sold]`; its
 supply (initial + added - taken directly) is `[in_lo - out_hi, in_hi - out_lo]`. Paid orders
-holding more units than the supply's high bound oversold it; beyond only the low bound (an
-indeterminate restock could explain it) is a warning.
+holding more units than the supply's high bound oversold it, whatever unreadable orders hold
+(they can only sell more); beyond only the low bound (an indeterminate restock could explain it)
+is a warning. Stock below the low bound is an anomaly only when every unreadable order was bounded,
+else a "possibly" warning and the run UNKNOWN (unknowns.py).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _oversell(books: Books, iid: str, supply: list[int], s: int) -> dict[str, An
         culprits = beyond(orders, supply[1], lambda oid: units(books.orders[oid], iid), books.done_at)
         return {"oversold": True, "supply": supply, "units_in_paid_orders": s,
                 "oversold_units": s - supply[1], "oversold_orders": culprits, "culprit_orders": culprits}
-    if s > supply[0] and books.bounded:
+    if s > supply[0]:
         books.warnings.append(f"item {iid} possibly oversold by up to {s - supply[0]} units: paid orders hold {s}, "
                               f"the supply was {interval(*supply)} because some add_stock/subtract_stock answers "
                               f"were indeterminate.")
@@ -70,7 +72,15 @@ def _judge(books: Books, iid: str, actual: int, expected: tuple[int, int], entry
                  f"{len(orders)} paid orders")
     over_note = (f"; oversold by {oversell['oversold_units']}: the paid orders whose checkout completed after "
                  f"the supply ran out are {ids(oversell['oversold_orders'])}" if oversell else "")
-    drift = books.bounded and not lo <= actual <= hi
+    # Unreadable orders can only sell more: stock above `hi` (an oversell included: `hi` is then below
+    # zero) is certain whatever they hold, below `lo` only when every one of them is bounded.
+    certain = books.least_known("item", iid)
+    drift = actual > hi or (certain and actual < lo)
+    if not drift and actual < lo:
+        books.possible_drifts += 1
+        books.warnings.append(f"item {iid} possibly lost {lo - actual} units with no paid order behind them: stock "
+                              f"{actual}, expected at least {lo} unless an unreadable order we could not bound "
+                              f"held it and was paid.")
     if actual < 0:
         books.anomalies.add("negative_stock", f"item {iid} has stock {actual}, below zero: {sold_note}{over_note}.",
                             item_id=iid, expected=interval(max(lo, 0), max(hi, 0)), actual=actual,
@@ -85,8 +95,9 @@ def _judge(books: Books, iid: str, actual: int, expected: tuple[int, int], entry
     else:
         direction = "unbacked_stock_movement"
         why = f"{lo - actual} units less than expected: stock taken with no paid order behind it"
+    expected_note = interval(lo, hi) if certain else f"at most {hi}"
     books.anomalies.add("stock_drift",
-                        f"item {iid} has stock {actual}, expected {interval(lo, hi)} ({sold_note}): {why}{over_note}.",
-                        item_id=iid, expected=[lo, hi], actual=actual, direction=direction,
+                        f"item {iid} has stock {actual}, expected {expected_note} ({sold_note}): {why}{over_note}.",
+                        item_id=iid, expected=[lo if certain else None, hi], actual=actual, direction=direction,
                         paid_orders=orders[:20], diff=actual - hi if actual > hi else actual - lo,
                         **(oversell or {"oversold": False, "supply": supply, "units_in_paid_orders": s}))

@@ -1,6 +1,9 @@
 """Users' credit against what was put in, paid directly and charged by paid orders.
 
 A user's expected credit is `[in_lo - out_hi - charged - unreadable_max, in_hi - out_lo - charged]`.
+Unreadable orders can only charge more, so the high bound holds whatever they hold: credit above
+it is an anomaly. Below the low bound is one only when every unreadable order was bounded;
+otherwise it is a "possibly" warning, and the run UNKNOWN (unknowns.py).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from shopbench.checker.ledger.culprits import beyond, in_completion_order, overs
 
 
 def check_users(books: Books) -> None:
-    money = books.money
     for uid, user in books.users.items():
         credit = user.get("credit")
         if type(credit) is not int:
@@ -24,34 +26,51 @@ def check_users(books: Books) -> None:
             continue
         in_lo, in_hi, out_lo, out_hi = entry
         ch = books.charged.get(uid, 0)
-        extra = books.charge_extra.get(uid, 0)
-        lo, hi = in_lo - out_hi - ch - extra, in_hi - out_lo - ch
-        money["in"][0] += in_lo
-        money["in"][1] += in_hi
-        money["out_direct"][0] += out_lo
-        money["out_direct"][1] += out_hi
-        money["out_paid_orders"] += ch
-        money["out_unresolved_orders_max"] += extra
-        money["expected"][0] += lo
-        money["expected"][1] += hi
-        money["actual"] += credit
-        money["users_checked"] += 1
+        lo, hi = _count(books, uid, credit, entry, ch)
         orders = books.paid_by_user.get(uid, [])
         budget = in_hi - out_lo  # the most this user could ever have spent on orders
         over = beyond(orders, budget, lambda oid: as_int(books.orders[oid].get("total_cost")) or 0,
                       books.done_at) if ch > budget else None
+        # Unreadable orders can only charge more: credit above `hi` is certain whatever they hold,
+        # below `lo` only when every one of them is bounded.
+        certain = books.least_known("user", uid)
+        drift = credit > hi or (certain and credit < lo)
         if credit < 0:
             books.anomalies.add("negative_credit", f"user {uid} has credit {credit}, below zero.",
                                 user_id=uid, expected=interval(max(lo, 0), max(hi, 0)), actual=credit,
-                                **({} if over is None or (books.bounded and not lo <= credit <= hi) else
-                                   overspent(ch, in_lo - out_hi, budget, over)))
-        if books.bounded and not lo <= credit <= hi:
-            _drift(books, uid, credit, (lo, hi), entry, ch, orders, over)
+                                **({} if over is None or drift else overspent(ch, in_lo - out_hi, budget, over)))
+        if drift:
+            _drift(books, uid, credit, (lo if certain else None, hi), entry, ch, orders, over)
+        elif credit < lo:
+            books.possible_drifts += 1
+            books.warnings.append(f"user {uid} possibly charged {lo - credit} with no paid order behind it: credit "
+                                  f"{credit}, expected at least {lo} unless an unreadable order we could not bound "
+                                  f"was its and paid.")
     _total(books)
 
 
-def _drift(books: Books, uid: str, credit: int, expected: tuple[int, int], entry: list[int], ch: int,
+def _count(books: Books, uid: str, credit: int, entry: list[int], ch: int) -> tuple[int, int]:
+    """The user's expected credit, added to the totals."""
+    in_lo, in_hi, out_lo, out_hi = entry
+    money = books.money
+    extra = books.charge_extra.get(uid, 0)
+    lo, hi = in_lo - out_hi - ch - extra, in_hi - out_lo - ch
+    money["in"][0] += in_lo
+    money["in"][1] += in_hi
+    money["out_direct"][0] += out_lo
+    money["out_direct"][1] += out_hi
+    money["out_paid_orders"] += ch
+    money["out_unresolved_orders_max"] += extra
+    money["expected"][0] += lo
+    money["expected"][1] += hi
+    money["actual"] += credit
+    money["users_checked"] += 1
+    return lo, hi
+
+
+def _drift(books: Books, uid: str, credit: int, expected: tuple[int | None, int], entry: list[int], ch: int,
            orders: list[str], over: list[str] | None) -> None:
+    """`expected` low bound None: unreadable orders we could not bound might have charged the user."""
     lo, hi = expected
     in_lo, in_hi, out_lo, out_hi = entry
     if credit > hi:
@@ -60,6 +79,7 @@ def _drift(books: Books, uid: str, credit: int, expected: tuple[int, int], entry
                f"({len(orders)} paid orders: {ids(orders)})"
                if orders else f"{credit - hi} more than expected: money appeared with no operation behind it")
     else:
+        assert lo is not None
         direction = "unbacked_charge"
         why = f"{lo - credit} less than expected: charged with no paid order behind it"
         if orders:
@@ -69,10 +89,14 @@ def _drift(books: Books, uid: str, credit: int, expected: tuple[int, int], entry
         details.update(overspent(ch, in_lo - out_hi, in_hi - out_lo, over))
         why += f"; {details['overspent']} more was charged in paid orders than it ever had"
     books.anomalies.add("user_credit_drift",
-                        f"user {uid} has credit {credit}, expected {interval(lo, hi)} ({interval(in_lo, in_hi)} "
+                        f"user {uid} has credit {credit}, expected {_expected(lo, hi)} ({interval(in_lo, in_hi)} "
                         f"put in, {ch} in {len(orders)} paid orders): {why}.",
                         user_id=uid, expected=[lo, hi], actual=credit, direction=direction,
                         diff=credit - hi if credit > hi else credit - lo, **details)
+
+
+def _expected(lo: int | None, hi: int) -> str:
+    return f"at most {hi}" if lo is None else interval(lo, hi)
 
 
 def _total(books: Books) -> None:

@@ -3,7 +3,8 @@
 Each order the final state says is paid charged its user `total_cost` once and subtracted each
 line's quantity once. An order that could not be read may or may not be paid: what its checkout
 could have taken (bounded from its `add_item` operations) widens its user's and its items'
-intervals; when it cannot be bounded (no create_order seen, or unpriced items) it is `unbounded`.
+intervals; when it cannot be bounded (no create_order seen, or unpriced items) it is `unbounded`,
+and only the low bounds it could move are lost: it can add sales and charges, never undo them.
 """
 
 from __future__ import annotations
@@ -44,13 +45,18 @@ def bound_unreadable_orders(books: Books) -> None:
         uid = books.pending_user.get(oid)
         if uid is None:
             books.unbounded_orders.append(oid)
+            books.unbounded_all = True
             continue
         cost_hi = 0
+        priced = True
         for iid, qty in books.pending_lines.get(oid, {}).items():
             books.sold_extra[iid] = books.sold_extra.get(iid, 0) + qty
             price = price_of(iid, books.items, books.item_price, books.stock_batches)
             if price is None:
-                books.unbounded_orders.append(oid)
-                break
-            cost_hi += qty * price
+                priced = False
+            else:
+                cost_hi += qty * price
+        if not priced:
+            books.unbounded_orders.append(oid)
+            books.unbounded_users.add(uid)
         books.charge_extra[uid] = books.charge_extra.get(uid, 0) + cost_hi

@@ -32,6 +32,11 @@ def unknown_reasons(books: Books) -> list[str]:
             + "): their money and stock were not checked; make sure every service answers its find route "
               "after the load (raise --settle-timeout, or restore the service)")
     if books.unbounded_orders:
-        reasons.append(f"{len(books.unbounded_orders)} unreadable orders could not be bounded (made by "
-                       "batch_init_orders, or holding unpriced items): no credit or stock drift was checked")
+        n = len(books.unbounded_orders)
+        possible = books.possible_drifts
+        reasons.append(
+            f"{n} unreadable {'order' if n == 1 else 'orders'} could not be bounded (made by batch_init_orders, or "
+            "holding unpriced items): credit or stock below its expected interval cannot be judged"
+            + (f" ({possible} possible {'drift' if possible == 1 else 'drifts'}, see warnings)" if possible else "")
+            + "; make sure the order service answers its find route after the load (raise --settle-timeout)")
     return reasons
