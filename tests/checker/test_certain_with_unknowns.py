@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger_sim import SimShop
-from test_ledger_properties import SETTINGS, forced, workload
+from ledger_sim import SimShop, forced, workload
 
 from shopbench.checker.ledger import check
 from shopbench.checker.verdict import assemble
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def op(i, f, args, kind="ok", value=None, process="c1"):

@@ -4,12 +4,15 @@ A pure function over plain data (`check(ops, state)`), no I/O. It streams over t
 and keeps a handful of integers per entity, so a million-operation history fits in memory. The
 check is a row of passes over one record, the `Books` (books.py):
 
+  final_state   the state as read, malformed entities left out (with why)
   movements     the history, once: what was put in and taken out directly, checkout answers
-  paid_orders   what the paid orders took; the most an unreadable order could have taken
+  paid_orders   what the paid orders took
   checkouts     checkout answers against the final paid flags
+  paid_orders   the most an order the state does not hold could have taken
   money         users' credit against their intervals (culprits: culprits.py)
   inventory     items' stock against theirs, and the items oversold
   findings      the result as verdict.json carries it; unknowns.py says why it is incomplete
+                (vanished.py: entities the shop created and now answers 404 for)
 
 Anomaly types (each with ids, amounts and a one-sentence `message`):
   acknowledged_lost        a checkout answered 2xx, but its order is not paid
@@ -47,24 +50,26 @@ from collections.abc import Iterable
 from typing import Any
 
 from shopbench.checker.ledger.anomalies import ANOMALY_TYPES, MAX_LISTED
-from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.checkouts import judge_checkouts
+from shopbench.checker.ledger.final_state import read_state
 from shopbench.checker.ledger.findings import findings
 from shopbench.checker.ledger.inventory import check_items
 from shopbench.checker.ledger.money import check_users
 from shopbench.checker.ledger.movements import read_history
 from shopbench.checker.ledger.paid_orders import bound_unreadable_orders, tally_paid_orders
+from shopbench.checker.ledger.vanished import find_vanished_batches
 
 __all__ = ["ANOMALY_TYPES", "MAX_LISTED", "check"]
 
 
 def check(ops: Iterable[dict[str, Any]], state: dict[str, Any]) -> dict[str, Any]:
     """The ledger verdict of a history against the final state read after it (see module docstring)."""
-    books = Books.of(state)
+    books = read_state(state)
     read_history(books, ops)
+    find_vanished_batches(books)
     tally_paid_orders(books)
-    bound_unreadable_orders(books)
     judge_checkouts(books)
+    bound_unreadable_orders(books)
     check_users(books)
     check_items(books)
     return findings(books)

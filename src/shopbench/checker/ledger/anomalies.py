@@ -36,5 +36,10 @@ def ids(entity_ids: Iterable[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """"1 unit", "2 units": a number with its noun in agreement."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
 def interval(lo: int, hi: int) -> str:
     return str(lo) if lo == hi else f"[{lo}, {hi}]"

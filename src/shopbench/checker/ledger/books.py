@@ -26,9 +26,10 @@ class Books:
     items: dict[str, dict[str, Any]]
     users: dict[str, dict[str, Any]]
     orders: dict[str, dict[str, Any]]
-    unreadable: dict[str, Any]
-    not_found: dict[str, Any]
-    unreadable_orders: set[str]  # unreadable and not answered 404: may or may not be paid
+    unreadable: dict[str, dict[str, Any]]  # kind -> {id: why}: no answer, 5xx (or 4xx: see not_found)
+    not_found: dict[str, set[str]]  # kind -> ids the shop answered 4xx for: they do not exist
+    malformed: dict[str, dict[str, str]]  # kind -> {id: why}: read, but not in a shape the checks can use
+    unreadable_orders: set[str]  # unreadable (not 404) or malformed: may or may not be paid
     anomalies: Anomalies = field(default_factory=Anomalies)
     warnings: list[str] = field(default_factory=list)
 
@@ -39,6 +40,9 @@ class Books:
     first_item: str | None = None
     stock_batches: list[Batch] = field(default_factory=list)
     user_batches: list[Batch] = field(default_factory=list)
+    order_batches: list[Batch] = field(default_factory=list)
+    # kind -> ids the shop acknowledged creating (2xx) and now answers 404 for (vanished.py)
+    vanished: dict[str, set[str]] = field(default_factory=lambda: {"orders": set(), "users": set(), "items": set()})
     # order id -> its checkouts' answers packed in one int (see `checkouts.pack`)
     checkouts: dict[str, int] = field(default_factory=dict)
     done_at: dict[str, float] = field(default_factory=dict)  # paid order -> when its checkout completed
@@ -68,23 +72,18 @@ class Books:
     # -- checkouts, money, inventory --------------------------------------------------------------
     checkout_counts: dict[str, int] = field(default_factory=lambda: {
         "ok": 0, "fail": 0, "info": 0, "info_resolved_paid": 0, "info_resolved_unpaid": 0, "info_unresolved": 0})
-    unresolved_orders: list[str] = field(default_factory=list)
-    unresolved_users: list[str] = field(default_factory=list)
+    unresolved_orders: list[str] = field(default_factory=list)  # checked out, absent from the state
+    unresolved_users: list[str] = field(default_factory=list)  # read, but never created in this history
     unresolved_items: list[str] = field(default_factory=list)
     money: dict[str, Any] = field(default_factory=lambda: _totals("users_checked"))
     stock: dict[str, Any] = field(default_factory=lambda: _totals("items_checked"))
     stock_value_in: int = 0
     oversold_items: list[str] = field(default_factory=list)
 
-    @classmethod
-    def of(cls, state: dict[str, Any]) -> Books:
-        unreadable = state.get("unreadable") or {}
-        not_found = state.get("not_found") or {}
-        return cls(
-            items=state.get("items") or {}, users=state.get("users") or {}, orders=state.get("orders") or {},
-            unreadable=unreadable, not_found=not_found,
-            # An order the shop answered 404 for does not exist: it cannot have been paid (not unreadable).
-            unreadable_orders=set(unreadable.get("orders") or ()) - set(not_found.get("orders") or ()))
+    def unread(self, order_id: str) -> bool:
+        """An order the final state does not hold, and the shop did not say it does not exist: it may
+        or may not be paid (unreadable, malformed, or never read)."""
+        return order_id not in self.orders and order_id not in self.not_found["orders"]
 
     @property
     def bounded(self) -> bool:

@@ -7,15 +7,20 @@ from typing import Any
 from shopbench.checker.ledger.amounts import as_int
 from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.checkouts import unpack
-from shopbench.checker.ledger.unknowns import unknown_reasons
+from shopbench.checker.ledger.unknowns import unknown_reasons, unreadable
+
+
+def unresolved(books: Books) -> dict[str, list[str]]:
+    """Every entity a check left out, each named by an UNKNOWN reason: unreadable, malformed,
+    vanished (created, then 404), never created. An entity the shop answered 404 for that it never
+    acknowledged creating is a definite answer, not a gap: it is not listed."""
+    bad = unreadable(books)
+    never = {"orders": (), "users": books.unresolved_users, "items": books.unresolved_items}
+    return {kind: sorted(set(bad[kind]) | set(books.malformed[kind]) | books.vanished[kind] | set(never[kind]))
+            for kind in ("orders", "users", "items")}
 
 
 def findings(books: Books) -> dict[str, Any]:
-    for bucket, listed in (("orders", books.unresolved_orders), ("users", books.unresolved_users),
-                           ("items", books.unresolved_items)):
-        for entity_id in books.unreadable.get(bucket) or ():
-            if entity_id not in listed:
-                listed.append(entity_id)
     anomalies = books.anomalies
     return {
         "valid": anomalies.count == 0,
@@ -39,13 +44,14 @@ def findings(books: Books) -> dict[str, Any]:
             "expected_fail_but_ok": books.expected_fail_ok,
         },
         "unresolved": {
-            "orders": sorted(books.unresolved_orders),
-            "users": sorted(books.unresolved_users),
-            "items": sorted(books.unresolved_items),
+            **unresolved(books),
+            "malformed": books.malformed,
+            "vanished": {kind: sorted(ids) for kind, ids in books.vanished.items()},
             "unbounded_orders": books.unbounded_orders,
-            "note": ("entities that could not be read, or have no baseline in this history: not checked, "
-                     "never guessed" + ("; some unreadable orders could not be bounded, so credit or stock below "
-                                        "its interval was not judged" if not books.bounded else "")),
+            "note": "entities that could not be read, were malformed, vanished (created, then 404) or have no "
+                    "baseline in this history: not checked, never guessed" + (
+                        "; some unreadable orders could not be bounded, so credit or stock below its interval was "
+                        "not judged" if not books.bounded else ""),
         },
         "seed_inputs": seed_inputs(books),
     }

@@ -15,6 +15,7 @@ from typing import Any
 from shopbench.checker.ledger.amounts import IN_LO, OUT_LO, Batch, as_int
 from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.checkouts import MASK, pack
+from shopbench.checker.ledger.vanished import CREATED_ID, note_created
 from shopbench.history import SETUP_PROCESSES
 
 
@@ -38,6 +39,8 @@ def read_history(books: Books, ops: Iterable[dict[str, Any]]) -> None:
         if kind == "fail" or f.startswith("find_"):
             continue  # a definite no has no effect; reads change nothing
         args = op["args"]
+        if kind == "ok" and f in CREATED_ID:
+            note_created(books, f, op.get("value"))
         if kind == "ok" and op.get("expect") == "fail":
             books.expected_fail_ok += 1
             books.anomalies.add("expected_fail_but_ok", f"{f} {args} must fail but it answered {op.get('status')}.",
@@ -87,15 +90,15 @@ def _direct(books: Books, f: str, args: dict[str, Any], ok: bool) -> None:
 
 
 def _pending(books: Books, f: str, args: dict[str, Any], ok: bool, value: Any) -> None:
-    """What an order the final state could not read holds: its user and the lines added to it."""
+    """What an order the final state does not hold holds: its user and the lines added to it."""
     if f == "add_item":
         oid = str(args.get("order_id"))
-        if oid in books.unreadable_orders:
+        if books.unread(oid):
             qty = as_int(args.get("quantity"))
             lines = books.pending_lines.setdefault(oid, {})
             iid = str(args.get("item_id"))
             lines[iid] = lines.get(iid, 0) + (qty or 0)
-    elif ok and isinstance(value, dict) and str(value.get("order_id")) in books.unreadable_orders:
+    elif ok and isinstance(value, dict) and books.unread(str(value.get("order_id"))):
         books.pending_user[str(value["order_id"])] = str(args.get("user_id"))
 
 
@@ -123,3 +126,7 @@ def _created(books: Books, f: str, args: dict[str, Any], ok: bool, value: Any) -
         n, amount = as_int(args.get("n")), as_int(args.get("starting_money"))
         if n is not None and amount is not None:
             books.user_batches.append(Batch(n, amount, ok))
+    elif f == "batch_init_orders":
+        n = as_int(args.get("n"))
+        if n is not None:
+            books.order_batches.append(Batch(n, 0, ok))

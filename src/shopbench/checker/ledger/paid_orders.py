@@ -41,7 +41,8 @@ def tally_paid_orders(books: Books) -> None:
 
 
 def bound_unreadable_orders(books: Books) -> None:
-    for oid in sorted(books.unreadable_orders):
+    # Orders checked out but absent from the state (`unresolved_orders`) may have been paid too.
+    for oid in sorted(books.unreadable_orders | set(books.unresolved_orders)):
         uid = books.pending_user.get(oid)
         if uid is None:
             books.unbounded_orders.append(oid)
