@@ -80,7 +80,7 @@ def test_what_only_the_unbounded_order_could_explain_is_possible_not_invalid():
     v = assemble(check(ops, state), state)
     assert v["result"] == "unknown" and v["anomaly_count"] == 0, v["anomalies"]
     assert sorted(v["warnings"]) == [
-        "item 0 possibly lost 1 units with no paid order behind them: stock 0, expected at least 1 unless an "
+        "item 0 possibly lost 1 unit with no paid order behind them: stock 0, expected at least 1 unless an "
         "unreadable order we could not bound held it and was paid.",
         "user 3 possibly charged 1 with no paid order behind it: credit 0, expected at least 1 unless an "
         "unreadable order we could not bound was its and paid."]
@@ -147,5 +147,5 @@ def test_a_possible_oversell_is_still_warned_about_beside_an_unbounded_order():
     ops.append(op(98, "add_stock", {"item_id": "0", "amount": 1}, "info"))  # took effect, answer lost
     v = check(ops, state)
     assert v["valid"] and v["warnings"] == [
-        "item 0 possibly oversold by up to 1 units: paid orders hold 2, the supply was [1, 2] because some "
+        "item 0 possibly oversold by up to 1 unit: paid orders hold 2, the supply was [1, 2] because some "
         "add_stock/subtract_stock answers were indeterminate."]

@@ -163,7 +163,7 @@ def test_whatever_the_state_holds_no_crash_and_a_listed_gap_is_never_valid(seed,
     for kind, field, value in junk:
         if state[kind]:
             entity_id = rng.choice(sorted(state[kind]))
-            if field is None:
+            if field is None or not isinstance(state[kind][entity_id], dict):
                 state[kind][entity_id] = value
             else:
                 state[kind][entity_id][field] = value

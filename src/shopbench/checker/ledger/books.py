@@ -79,6 +79,7 @@ class Books:
     stock: dict[str, Any] = field(default_factory=lambda: _totals("items_checked"))
     stock_value_in: int = 0
     oversold_items: list[str] = field(default_factory=list)
+    orders_by_item: dict[str, list[str]] | None = None  # checked-out orders holding each item (culprits.py)
 
     def unread(self, order_id: str) -> bool:
         """An order the final state does not hold, and the shop did not say it does not exist: it may

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from shopbench.checker.ledger.amounts import baseline, price_of
-from shopbench.checker.ledger.anomalies import ids, interval
+from shopbench.checker.ledger.anomalies import counted, ids, interval
 from shopbench.checker.ledger.books import Books
-from shopbench.checker.ledger.culprits import beyond, units
+from shopbench.checker.ledger.culprits import beyond, checkouts_holding, describe, units
 
 
 def check_items(books: Books) -> None:
@@ -53,9 +53,9 @@ def _oversell(books: Books, iid: str, supply: list[int], s: int) -> dict[str, An
         return {"oversold": True, "supply": supply, "units_in_paid_orders": s,
                 "oversold_units": s - supply[1], "oversold_orders": culprits, "culprit_orders": culprits}
     if s > supply[0]:
-        books.warnings.append(f"item {iid} possibly oversold by up to {s - supply[0]} units: paid orders hold {s}, "
-                              f"the supply was {interval(*supply)} because some add_stock/subtract_stock answers "
-                              f"were indeterminate.")
+        books.warnings.append(f"item {iid} possibly oversold by up to {counted(s - supply[0], 'unit')}: paid "
+                              f"orders hold {s}, the supply was {interval(*supply)} because some "
+                              f"add_stock/subtract_stock answers were indeterminate.")
     return {}
 
 
@@ -65,8 +65,8 @@ def _judge(books: Books, iid: str, actual: int, expected: tuple[int, int], entry
     supply = [in_lo - out_hi, in_hi - out_lo]
     orders = books.paid_by_item.get(iid, [])
     oversell = _oversell(books, iid, supply, s)
-    sold_note = (f"supply {interval(*supply)} ({interval(in_lo, in_hi)} put in), {s} units in "
-                 f"{len(orders)} paid orders")
+    sold_note = (f"supply {interval(*supply)} ({interval(in_lo, in_hi)} put in), {counted(s, 'unit')} in "
+                 f"{counted(len(orders), 'paid order')}")
     over_note = (f"; oversold by {oversell['oversold_units']}: the paid orders whose checkout completed after "
                  f"the supply ran out are {ids(oversell['oversold_orders'])}" if oversell else "")
     # Unreadable orders can only sell more: stock above `hi` (an oversell included: `hi` is then below
@@ -75,9 +75,9 @@ def _judge(books: Books, iid: str, actual: int, expected: tuple[int, int], entry
     drift = actual > hi or (certain and actual < lo)
     if not drift and actual < lo:
         books.possible_drifts += 1
-        books.warnings.append(f"item {iid} possibly lost {lo - actual} units with no paid order behind them: stock "
-                              f"{actual}, expected at least {lo} unless an unreadable order we could not bound "
-                              f"held it and was paid.")
+        books.warnings.append(f"item {iid} possibly lost {counted(lo - actual, 'unit')} with no paid order behind "
+                              f"them: stock {actual}, expected at least {lo} unless an unreadable order we could "
+                              f"not bound held it and was paid.")
     if actual < 0:
         books.anomalies.add("negative_stock", f"item {iid} has stock {actual}, below zero: {sold_note}{over_note}.",
                             item_id=iid, expected=interval(max(lo, 0), max(hi, 0)), actual=actual,
@@ -86,15 +86,20 @@ def _judge(books: Books, iid: str, actual: int, expected: tuple[int, int], entry
         return
     if actual > hi:
         direction = "missing_stock_movement"
-        why = f"{actual - hi} units more than expected: "
+        why = f"{counted(actual - hi, 'unit')} more than expected: "
         why += ("stock subtractions of some of its paid orders are missing (a lost update?)" if orders
                 else "stock appeared with no operation behind it")
     else:
         direction = "unbacked_stock_movement"
-        why = f"{lo - actual} units less than expected: stock taken with no paid order behind it"
+        why = f"{counted(lo - actual, 'unit')} less than expected: stock taken with no paid order behind it"
+    checkouts = checkouts_holding(books, iid)
+    if checkouts:
+        why += f"; checkouts of orders holding it: {describe(checkouts)}"
+    suspects = [c["order_id"] for c in checkouts if c["paid"] == (direction == "missing_stock_movement")]
     expected_note = interval(lo, hi) if certain else f"at most {hi}"
     books.anomalies.add("stock_drift",
                         f"item {iid} has stock {actual}, expected {expected_note} ({sold_note}): {why}{over_note}.",
                         item_id=iid, expected=[lo if certain else None, hi], actual=actual, direction=direction,
                         paid_orders=orders[:20], diff=actual - hi if actual > hi else actual - lo,
-                        **(oversell or {"oversold": False, "supply": supply, "units_in_paid_orders": s}))
+                        checkouts=checkouts, **(oversell or {"oversold": False, "supply": supply,
+                                                             "units_in_paid_orders": s, "culprit_orders": suspects}))

@@ -9,7 +9,7 @@ otherwise it is a "possibly" warning, and the run UNKNOWN (unknowns.py).
 from __future__ import annotations
 
 from shopbench.checker.ledger.amounts import as_int, baseline
-from shopbench.checker.ledger.anomalies import ids, interval
+from shopbench.checker.ledger.anomalies import counted, ids, interval
 from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.culprits import beyond, in_completion_order, overspent
 
@@ -73,7 +73,7 @@ def _drift(books: Books, uid: str, credit: int, expected: tuple[int | None, int]
     if credit > hi:
         direction = "missing_charge"
         why = (f"{credit - hi} more than expected: charges of its paid orders are missing "
-               f"({len(orders)} paid orders: {ids(orders)})"
+               f"({counted(len(orders), 'paid order')}: {ids(orders)})"
                if orders else f"{credit - hi} more than expected: money appeared with no operation behind it")
     else:
         assert lo is not None
@@ -87,7 +87,7 @@ def _drift(books: Books, uid: str, credit: int, expected: tuple[int | None, int]
         why += f"; {details['overspent']} more was charged in paid orders than it ever had"
     books.anomalies.add("user_credit_drift",
                         f"user {uid} has credit {credit}, expected {_expected(lo, hi)} ({interval(in_lo, in_hi)} "
-                        f"put in, {ch} in {len(orders)} paid orders): {why}.",
+                        f"put in, {ch} in {counted(len(orders), 'paid order')}): {why}.",
                         user_id=uid, expected=[lo, hi], actual=credit, direction=direction,
                         diff=credit - hi if credit > hi else credit - lo, **details)
 
