@@ -62,8 +62,10 @@ def test_credit_taken_beyond_what_went_in_is_invalid_though_an_order_is_unbounde
     v = check(ops, state)
     [drift] = [a for a in v["anomalies"] if a["type"] == "user_credit_drift"]
     assert drift["user_id"] == "0" and drift["overspent"] == 1 and drift["overspent_orders"] == ["1"]
-    assert drift["direction"] == "missing_charge" and "more was charged in paid orders than it ever had" in \
-        drift["message"]
+    assert drift["direction"] == "missing_charge" and drift["expected"] == [None, -1]
+    assert drift["message"] == ("user 0 has credit 0, expected at most -1 (1 put in, 2 in 2 paid orders): 1 more than "
+                                "expected: charges of its paid orders are missing (2 paid orders: 0, 1); 1 more was "
+                                "charged in paid orders than it ever had.")
 
 
 def test_money_and_stock_that_appeared_are_invalid_though_an_order_is_unbounded():

@@ -194,3 +194,27 @@ def test_seed_inputs_count_every_answered_checkout_as_the_seed_does():
                                 "final_stock": 4, "final_credit": 32, "first_item": "0", "first_item_stock": 3,
                                 "success_checkouts": 2, "success_units": 4, "success_cost": 16}
     assert check([], {"items": {}, "users": {}, "orders": {}})["seed_inputs"]["first_item_stock"] is None
+
+
+def test_a_drift_names_at_most_20_paid_orders_and_an_overspent_budget_counts_direct_payments():
+    ops = [op(0, "create_user", {}, value={"user_id": "u"}, process="populate"),
+           op(1, "create_item", {"price": 2}, value={"item_id": "i"}, process="populate"),
+           op(1, "add_stock", {"item_id": "i", "amount": 21}, process="populate"),
+           op(1, "add_funds", {"user_id": "u", "amount": 30}, process="populate"),
+           op(2, "pay", {"user_id": "u", "amount": 2}, "info")]  # maybe paid 2 directly
+    orders = {}
+    for k in range(21):
+        ops.append(op(3 + k, "checkout", {"order_id": f"o{k:02}"}))
+        orders[f"o{k:02}"] = {"paid": True, "items": [["i", 1]], "user_id": "u", "total_cost": 2}
+    state = {"items": {"i": {"stock": 0, "price": 2}}, "users": {"u": {"credit": 0}}, "orders": orders}
+    [a] = check(ops, state)["anomalies"]
+    assert len(a["paid_orders"]) == 20 and a["paid_orders"][-1] == "o19"
+    assert (a["overspent"], a["budget"], a["charged_in_paid_orders"]) == (12, [28, 30], 42)
+    assert a["overspent_orders"] == a["culprit_orders"] == [f"o{k:02}" for k in range(15, 21)]
+    assert a["message"].startswith("user u has credit 0, expected [-14, -12] (30 put in, 42 in 21 paid orders): 12 "
+                                   "more than expected: charges of its paid orders are missing (21 paid orders: o00, "
+                                   "o01, o02, o03, o04 and 16 more); 12 more was charged")
+    ops[3]["args"]["amount"] = 60  # enough for all: a plain drift blames its paid orders, the first 20
+    state["users"]["u"]["credit"] = 19
+    [a] = check(ops, state)["anomalies"]
+    assert a["culprit_orders"] == [f"o{k:02}" for k in range(20)] and "overspent" not in a

@@ -80,12 +80,14 @@ def test_entities_of_a_batch_that_answer_404_vanished_too_and_a_404_never_create
     shop.batch_users(3, 5)
     shop.batch_items(2, 1, 1)
     shop._op("batch_init_orders", {"n": 2, "n_items": 2, "n_users": 3, "item_price": 1}, "ok", {"msg": "ok"})
+    shop._op("batch_init_orders", {"n": 5, "n_items": 2, "n_users": 3, "item_price": 1}, "info")  # maybe made 2-4
     shop._op("checkout", {"order_id": "1"}, "fail")
     shop._op("add_funds", {"user_id": "7", "amount": 1}, "fail", expect="fail")  # a probe of a user never made
     state = shop.state()
     lose(state, "users", "2")
-    state["unreadable"]["orders"]["1"] = "order 1 not found"
-    state["not_found"]["orders"] = ["1"]
+    for oid in ("1", "2"):  # order 2 is past the definite batch of 2: the shop may never have made it
+        state["unreadable"]["orders"][oid] = f"order {oid} not found"
+    state["not_found"]["orders"] = ["1", "2"]
     state["unreadable"]["users"]["7"] = "user 7 not found"
     state["not_found"]["users"].append("7")
     v = verdict(shop, state)
@@ -106,6 +108,21 @@ def test_users_left_out_for_a_credit_that_is_not_an_integer_are_counted_in_a_rea
         f"1 user left out of the money and stock checks: their final state is not in a shape the checker can use "
         f"(user {uid}: credit '8.0' is not an integer); check that your shop's find routes answer as "
         "docs/shop-api.md says, or plug in a --driver that reads them"]
+
+
+def test_malformed_entities_are_named_two_at_a_time_with_their_values_cut_short():
+    shop, oid = shop_with_a_sale()
+    state = shop.state()
+    uid = state["orders"][oid]["user_id"]
+    state["users"][uid]["credit"] = "x" * 60
+    state["orders"][oid]["paid"] = "yes"
+    iid = state["orders"][oid]["items"][0][0]
+    state["items"][iid] = ["stock", 4]
+    [reason] = verdict(shop, state)["unknown_reasons"]
+    assert reason.startswith(f"1 order, 1 user, 1 item left out of the money and stock checks: their final state is "
+                             f"not in a shape the checker can use (order {oid}: paid 'yes' is not true or false; "
+                             f"user {uid}: credit '{'x' * 36}... is not an integer); ")
+    assert verdict(shop, state)["unresolved"]["malformed"]["items"] == {iid: "is ['stock', 4], not an object"}
 
 
 def test_a_malformed_order_is_left_out_like_an_unreadable_one_and_bounded_by_its_history():

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shopbench.checker.ledger.amounts import as_int
 from shopbench.checker.ledger.anomalies import ids
 from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.checkouts import unpack
@@ -34,7 +33,7 @@ def beyond(orders: list[str], budget: int, size: Callable[[str], int], done_at: 
 
 
 def units(order: dict[str, Any], item_id: str) -> int:
-    return sum(as_int(line[1]) or 0 for line in order.get("items") or () if str(line[0]) == item_id)
+    return sum(int(line[1]) for line in order.get("items") or () if str(line[0]) == item_id)
 
 
 def overspent(charged: int, budget_lo: int, budget: int, orders: list[str]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopbench.checker.ledger.amounts import as_int
 from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.checkouts import unpack
 from shopbench.checker.ledger.unknowns import unknown_reasons, unreadable
@@ -63,11 +62,11 @@ def seed_inputs(books: Books) -> dict[str, Any]:
     for oid, packed in books.checkouts.items():
         n_ok, _, n_info = unpack(packed)
         n = n_ok + n_info
-        if n:
-            order = books.orders.get(oid) or {}
-            success_checkouts += n
-            success_units += n * sum(as_int(line[1]) or 0 for line in order.get("items") or ())
-            success_cost += n * (as_int(order.get("total_cost")) or 0)
+        order = books.orders.get(oid)
+        success_checkouts += n
+        if n and order is not None:  # an order not read back adds its checkouts, not its units or cost
+            success_units += n * sum(int(line[1]) for line in order.get("items") or ())
+            success_cost += n * int(order["total_cost"])
     first = books.first_item
     return {
         "initial_stock": books.stock["in"][0],

@@ -8,7 +8,7 @@ otherwise it is a "possibly" warning, and the run UNKNOWN (unknowns.py).
 
 from __future__ import annotations
 
-from shopbench.checker.ledger.amounts import as_int, baseline
+from shopbench.checker.ledger.amounts import baseline
 from shopbench.checker.ledger.anomalies import counted, ids, interval
 from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.culprits import beyond, in_completion_order, overspent
@@ -26,7 +26,7 @@ def check_users(books: Books) -> None:
         lo, hi = _count(books, uid, credit, entry, ch)
         orders = books.paid_by_user.get(uid, [])
         budget = in_hi - out_lo  # the most this user could ever have spent on orders
-        over = beyond(orders, budget, lambda oid: as_int(books.orders[oid].get("total_cost")) or 0,
+        over = beyond(orders, budget, lambda oid: int(books.orders[oid]["total_cost"]),
                       books.done_at) if ch > budget else None
         # Unreadable orders can only charge more: credit above `hi` is certain whatever they hold,
         # below `lo` only when every one of them is bounded.

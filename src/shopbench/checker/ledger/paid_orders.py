@@ -9,7 +9,7 @@ and only the low bounds it could move are lost: it can add sales and charges, ne
 
 from __future__ import annotations
 
-from shopbench.checker.ledger.amounts import as_int, price_of
+from shopbench.checker.ledger.amounts import price_of
 from shopbench.checker.ledger.books import Books
 
 
@@ -19,13 +19,13 @@ def tally_paid_orders(books: Books) -> None:
             continue
         books.paid_count += 1
         uid = str(order.get("user_id"))
-        cost = as_int(order.get("total_cost")) or 0
+        cost = int(order["total_cost"])  # final_state.py kept only integral amounts
         books.charged[uid] = books.charged.get(uid, 0) + cost
         books.paid_by_user.setdefault(uid, []).append(oid)
         lines_cost = 0
         priced = True
         for line in order.get("items") or ():
-            iid, qty = str(line[0]), as_int(line[1]) or 0
+            iid, qty = str(line[0]), int(line[1])
             books.sold[iid] = books.sold.get(iid, 0) + qty
             books.paid_by_item.setdefault(iid, []).append(oid)
             price = price_of(iid, books.items, books.item_price, books.stock_batches)

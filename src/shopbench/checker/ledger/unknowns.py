@@ -13,7 +13,7 @@ SINGULAR = {"orders": "order", "users": "user", "items": "item"}
 
 def _counts(groups: dict[str, Iterable[str]]) -> str:
     """"1 order, 2 users": the non-empty groups, counted."""
-    return ", ".join(counted(len(list(ids)), SINGULAR[kind], kind) for kind, ids in groups.items() if ids)
+    return ", ".join(counted(len(list(ids)), SINGULAR[kind]) for kind, ids in groups.items() if ids)
 
 
 def _examples(whys: dict[str, dict[str, str]], n: int = 2) -> str:
