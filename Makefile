@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean chromium nginx
+.PHONY: demo test lint bench clean chromium nginx lowest
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,16 @@ nginx:
 	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
 	  || echo "warning: nginx could not be installed; the gateway shop tests will be skipped"; }
+# The floors in pyproject.toml hold: every direct dependency at the lowest version it allows (uv's
+# --resolution lowest-direct; what those pull in resolves as usual), then the fast tests.
+LOWEST := .venv-lowest
+lowest: $(STAMP)
+	rm -rf $(LOWEST)
+	$(BIN)/uv venv -q --python $(BIN)/python $(LOWEST)
+	$(BIN)/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[dev]'
+	# its own temp folder: caches written by the newer versions (compiled protos) must not be reused
+	mkdir -p $(LOWEST)/tmp
+	TMPDIR=$(abspath $(LOWEST))/tmp $(LOWEST)/bin/python -m pytest -q -p no:cacheprovider -m 'not slow and not browser'
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
@@ -48,4 +58,4 @@ mutate: $(STAMP)
 	$(BIN)/python tools/mutate.py --paths $(MUTATE_PATHS) --tests $(MUTATE_TESTS) $(MUTATE_ARGS)
 
 clean:
-	rm -rf $(VENV) results .shopbench
+	rm -rf $(VENV) $(LOWEST) results .shopbench

@@ -2,6 +2,11 @@
 
 A `LoadMonitor` is a history listener (chain it with `history.tee`). Fault triggers read it
 (users, rps, completed checkouts) and so does the live progress display; nothing here does I/O.
+
+Who feeds it: on Locust, `shopbench.locust_plugin.plugin` for every locustfile (the user count
+from the runner, operations from the recorder or the workers' batches); the consistency burst
+its own workers. `fed` says which inputs were ever fed, so a trigger that never fired can say
+whether its input was missing rather than low (a trigger whose input never came is UNKNOWN too).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ class LoadMonitor:
     def __init__(self, window: float = 2.0):
         self.window = window
         self.started = time.monotonic()
-        self.users = 0  # set by whoever runs the simulated clients
+        self._users = 0
+        self.peak_users = 0
+        self.fed: set[str] = set()  # "users", "ops": the inputs that were ever fed
         self.total = 0
         self.failures = 0  # outcomes that differ from what the workload expected
         self.indeterminate = 0
@@ -25,22 +32,38 @@ class LoadMonitor:
         self.dropped = 0  # open model: arrivals that found no free client
         self._recent: deque[float] = deque()
 
+    @property
+    def users(self) -> int:
+        """Simulated users now: set by whoever runs the simulated clients."""
+        return self._users
+
+    @users.setter
+    def users(self, count: int) -> None:
+        self._users = count
+        self.peak_users = max(self.peak_users, count)
+        self.fed.add("users")
+
     def __call__(self, op: Op) -> None:
-        self.total += 1
-        kind = op.type
-        if kind == INFO:
-            self.indeterminate += 1
-        if unexpected(kind, op.expect, op.scenario):
-            self.failures += 1
-        if op.f == "checkout":
-            self.checkouts[kind] += 1
+        self._count(op.type, op.f, op.expect, op.scenario)
         self._recent.append(op.t1)
 
-    def add_completed(self, count: int, when: float | None = None) -> None:
-        """Operations counted elsewhere (a distributed worker's batch)."""
+    def add_records(self, records: list[dict[str, object]], when: float | None = None) -> None:
+        """Operations completed in another process (a worker's batch, as history records): counted
+        as completed `when` (now), since their monotonic times are the other process's."""
         when = time.monotonic() if when is None else when
-        self.total += count
-        self._recent.extend([when] * count)
+        for op in records:
+            self._count(op["type"], op["f"], op.get("expect"), op.get("scenario"))  # type: ignore[arg-type]
+        self._recent.extend([when] * len(records))
+
+    def _count(self, kind: str, f: str, expect: str | None, scenario: str | None) -> None:
+        self.fed.add("ops")
+        self.total += 1
+        if kind == INFO:
+            self.indeterminate += 1
+        if unexpected(kind, expect, scenario):
+            self.failures += 1
+        if f == "checkout":
+            self.checkouts[kind] += 1
 
     def rps(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now

@@ -1,6 +1,8 @@
 """A run directory: the unit of result. Everything a report or a comparison needs is a file here.
 
-  run.json      manifest: kind, command line, config, target, versions, phases, status, exit code
+  run.json      manifest: kind, command line, config, target, versions, phases, status, exit code;
+                `ended` is written once, when the run ends cleanly (its history writer closed),
+                so a directory whose run was killed says so (`end_section`)
   ops.jsonl     the history (see `history`)
   faults.jsonl  the fault timeline (see `nemesis`)
   state.json    the final state read after settling (see `checker`)
@@ -82,6 +84,7 @@ class RunDir:
             "driver": {"driver": os.environ.get("SHOPBENCH_DRIVER"), "mapping": os.environ.get("SHOPBENCH_MAPPING")},
             "versions": versions(),
             "started": time.time(),
+            "pid": os.getpid(),
             "ended": None,
             "phases": [],
             "status": "running",
@@ -140,10 +143,41 @@ class RunDir:
             self.save_manifest()
 
     def finish(self, status: str, exit_code: int | None) -> None:
+        """The clean end: called once the history writer has closed (every buffered operation and
+        every cut-off one is in ops.jsonl), whatever the status. A SIGKILL never gets here."""
         self.manifest["ended"] = time.time()
         self.manifest["status"] = status
         self.manifest["exit_code"] = exit_code
         self.save_manifest()
+
+
+    def end_section(self) -> dict[str, Any]:
+        """The `run_end` verdict section of a re-check: UNKNOWN when the run never ended cleanly
+        (killed: SIGKILL, the OOM killer, a power cut), since operations in flight and those still
+        buffered by its history writer never reached ops.jsonl."""
+        if self.manifest.get("ended") is not None:
+            return {"ended": True}
+        pid = self.manifest.get("pid")
+        if isinstance(pid, int) and _alive_since(pid, self.manifest.get("started")):
+            why = (f"the run is still going (pid {pid}, run.json status {self.manifest.get('status')!r}): its history "
+                   "is not complete yet; check it once it has ended")
+        else:
+            why = ("the run was killed; operations in flight may be missing: run.json has no clean end (`ended`), so "
+                   "what was in flight or still buffered when it died never reached ops.jsonl and the history may be "
+                   "partial; re-run it (a run stopped by Ctrl-C or SIGTERM ends cleanly)")
+        return {"ended": False, "unknown_reasons": [why]}
+
+
+def _alive_since(pid: int, started: Any) -> bool:
+    """Is `pid` a process that was already running when the run started (the run itself, not a
+    later process that reused its pid)?"""
+    import psutil
+
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.Error:
+        return False
+    return isinstance(started, int | float) and created <= started + 1.0
 
 
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE

@@ -105,8 +105,8 @@ def test_cli_consistency_rejects_a_bad_fault_config_before_running(tmp_path: Pat
     assert "kill_triggers[0].services" in capsys.readouterr().err
 
 
-def test_a_trigger_that_never_fires_is_reported_not_silently_dropped(tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture) -> None:
+def test_a_trigger_that_never_fires_makes_the_run_unknown(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Asked for but not exercised: a fault plan that never ran is no clean bill (issue 19.1)."""
     from shopbench.cli.app import main
 
     config = tmp_path / "kill_config.json"
@@ -116,11 +116,15 @@ def test_a_trigger_that_never_fires_is_reported_not_silently_dropped(tmp_path: P
     code = main(["consistency", "--items", "3", "--users", "20", "--orders", "20", "--concurrency", "5",
                  "--out", str(out), "--json", "--faults", str(config)])
     captured = capsys.readouterr()
-    assert code == 0, captured.err
+    assert code == 4, captured.err
     verdict = json.loads(captured.out)
-    assert verdict["faults"] == []
+    assert verdict["faults"] == [] and verdict["result"] == "unknown"
     [skipped] = verdict["faults_not_fired"]
     assert skipped["index"] == 0 and "never fired" in skipped["message"]
+    (reason,) = verdict["unknown_reasons"]
+    assert reason == skipped["message"]
+    assert reason.startswith("kill_triggers[0] (time >= 600, kill order) never fired: the load ended after ")
+    assert "make the load last longer than 600 s" in reason and str(config) in reason
 
 
 def test_a_fault_that_cannot_land_makes_the_run_unknown_with_the_reason(tmp_path: Path, shop: RefShop,

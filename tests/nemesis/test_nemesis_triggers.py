@@ -157,3 +157,65 @@ def test_started_aligns_time_triggers_with_the_load_start(backend: RecordingBack
     began = time.monotonic() - 10
     with Nemesis(plan({"type": "time", "threshold": 5, "services": ["order"]}), backend, started=began):
         assert wait_for(lambda: backend.of("apply"), timeout=2)
+
+
+def _hook_after(backend: RecordingBackend, tmp_path: Path, trigger: dict, feed) -> dict:
+    """A FaultHook's verdict sections after a load in which `feed(monitor)` was all that happened."""
+    from shopbench.nemesis.hooks import FaultHook
+    from shopbench.rundir import RunDir
+
+    run = RunDir.create("stress", tmp_path / "run")
+    hook = FaultHook(plan(trigger), backend=backend)
+    hook.bind(run)
+    mon = LoadMonitor()
+    with hook.during(mon):
+        feed(mon)
+        time.sleep(0.05)
+    return hook.sections(ops=[])
+
+
+def test_a_users_trigger_whose_input_was_never_fed_says_so(backend: RecordingBackend, tmp_path: Path) -> None:
+    from shopbench.checker.verdict import UNKNOWN, add_sections, result_of
+
+    sections = _hook_after(backend, tmp_path, {"type": "users", "threshold": 2, "services": ["stock"],
+                                               "action": "pause", "duration": 1}, lambda mon: mon(op()))
+    (reason,) = sections["fault_landing"]["unknown_reasons"]
+    assert reason.startswith("kill_triggers[0] (users >= 2, pause stock) never fired: its input, the user count, "
+                             "was never fed to the load monitor")
+    assert "ShopUser" in reason
+    assert result_of(add_sections({"anomaly_count": 0}, sections)) == UNKNOWN
+
+
+def test_a_users_trigger_below_its_threshold_names_the_peak_and_the_flag(backend: RecordingBackend,
+                                                                         tmp_path: Path) -> None:
+    def feed(mon: LoadMonitor) -> None:
+        mon.users = 1
+        mon.users = 0  # the load ended
+
+    sections = _hook_after(backend, tmp_path, {"type": "users", "threshold": 2, "services": ["stock"]}, feed)
+    (reason,) = sections["fault_landing"]["unknown_reasons"]
+    assert "never fired: the load peaked at 1 users" in reason and "(-u / --users)" in reason
+    assert sections["faults_not_fired"][0]["message"] == reason
+
+
+def test_rps_and_checkout_triggers_without_operations_say_their_input_was_missing(
+        backend: RecordingBackend, tmp_path: Path) -> None:
+    for kind in ("rps", "checkouts"):
+        sections = _hook_after(backend, tmp_path / kind, {"type": kind, "threshold": 1, "services": ["order"]},
+                               lambda mon: setattr(mon, "users", 3))
+        (reason,) = sections["fault_landing"]["unknown_reasons"]
+        assert "its input, completed operations, was never fed" in reason, reason
+    sections = _hook_after(backend, tmp_path / "fed", {"type": "checkouts", "threshold": 5, "services": ["order"]},
+                           lambda mon: mon(op("checkout")))
+    (reason,) = sections["fault_landing"]["unknown_reasons"]
+    assert "never fired: 1 checkouts completed after " in reason
+
+
+def test_a_trigger_that_fired_adds_no_reason(backend: RecordingBackend, tmp_path: Path) -> None:
+    def feed(mon: LoadMonitor) -> None:
+        mon.users = 2
+        assert wait_for(lambda: backend.of("apply"))
+
+    sections = _hook_after(backend, tmp_path, {"type": "users", "threshold": 2, "services": ["stock"],
+                                               "recovery_time": 0.01}, feed)
+    assert sections["faults_not_fired"] == [] and sections["fault_landing"]["unknown_reasons"] == []

@@ -56,8 +56,10 @@ def test_outcomes_errors_inflight_and_intended_latency(tmp_path):
     ]
     series = compute_series(write(tmp_path / "ops.jsonl", ops), origin=ORIGIN, width=1.0)
     assert series.checkouts == {"ok": [1], "fail": [0], "info": [1]}
-    assert series.errors == {"indeterminate": [1], "fail": [1], "wrong": [1]}
-    assert series.totals["pay"].wrong == 1 and series.totals["subtract_stock"].wrong == 0
+    # errors: history.unexpected (the indeterminate checkout and the accepted doomed payment)
+    assert series.errors == {"indeterminate": [1], "fail": [1], "unexpected": [2]}
+    assert series.totals["pay"].errors == 1 and series.totals["subtract_stock"].errors == 0
+    assert series.totals["checkout"].errors == 1
     assert series.totals["find_item"].p50 == pytest.approx(500.0, abs=0.01) and series.from_intended == 1
     # 2 ops of 0.9 s + 3 of 0.1 s within one 1-second bucket: 2.1 operations in flight on average.
     assert series.inflight == [pytest.approx(2.1, abs=0.01)]

@@ -88,7 +88,7 @@ def test_tallies_of_ranges_merge_into_the_one_pass_series(tmp_path, parts):
     assert split == in_ranges(path, 1) == one
     assert merged(path, parts).lat == merged(path, 1).lat  # every bucket's latencies, in file order
     assert one.count == split.count == 600 - 1 - sum(1 for o in history() if o["process"] in ("settle", "orders"))
-    assert one.skipped > 0 and one.from_intended > 0 and one.errors["wrong"] and sum(one.checkouts["info"]) > 0
+    assert one.skipped > 0 and one.from_intended > 0 and one.errors["unexpected"] and sum(one.checkouts["info"]) > 0
 
 
 def test_small_blocks_split_lines_and_change_nothing(tmp_path, monkeypatch):

@@ -96,9 +96,56 @@ def test_remote_worker_ships_history_to_the_master_without_shared_disk(tmp_path)
     ops = [json.loads(line) for line in (out / "ops.jsonl").read_text().splitlines()]
     load = [o for o in ops if o["process"] not in ("populate", "settle")]
     assert manifest["locust"]["requests"] == len(load) > 0
+    assert "--master-bind-host" not in manifest["locust"]["argv"]  # --master keeps Locust's own options
     # The worker used the hot items the master populated (it received the pool by message).
     hot = {o["args"]["item_id"] for o in load if o["f"] == "add_item"}
     populated = {o["value"]["item_id"] for o in ops if o["process"] == "populate" and o["f"] == "create_item"}
     assert hot and hot <= populated
     assert {o["scenario"] for o in load} == {"race:hot-item"}  # the master's mix, not the worker's default
     assert not list(tmp_path.glob("*.jsonl"))  # nothing written on the worker's side
+
+
+def test_two_local_processes_runs_at_once_each_bind_their_own_loopback_port(tmp_path):
+    """Two `--processes 2` runs on one machine at once (issue 20.3): each master listens on 127.0.0.1
+    on a port of its own, never on every interface or Locust's fixed 5557, and both end with a verdict."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import psutil
+
+    exe = str(Path(sys.executable).parent / "shopbench")
+    outs = [tmp_path / "a", tmp_path / "b"]
+    procs = [subprocess.Popen([exe, "stress", "--headless", "-u", "2", "-r", "2", "-t", "3s", "--processes", "2",
+                               "--mix", "hot-items", "--wait", "0-0.1", "--out", str(out)], start_new_session=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for out in outs]
+    listening: dict[int, set[tuple[str, int]]] = {p.pid: set() for p in procs}
+    try:
+        deadline = time.monotonic() + 150
+        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            for p in procs:
+                try:
+                    conns = psutil.Process(p.pid).net_connections(kind="tcp")
+                except psutil.Error:
+                    continue
+                listening[p.pid] |= {(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN}
+            time.sleep(0.05)
+        outputs = [p.communicate(timeout=30)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, 9)
+                p.wait()
+    for p, out, output in zip(procs, outs, outputs, strict=True):
+        assert p.returncode == 0, output[-3000:]
+        assert json.loads((out / "verdict.json").read_text())["result"] == "valid"
+    argvs = [json.loads((out / "run.json").read_text())["locust"]["argv"] for out in outs]
+    ports = [int(argv[argv.index("--master-bind-port") + 1]) for argv in argvs]
+    assert ports[0] != ports[1] and 5557 not in ports
+    for argv in argvs:
+        assert argv[argv.index("--master-bind-host") + 1] == "127.0.0.1"
+    for p, port in zip(procs, ports, strict=True):
+        assert ("127.0.0.1", port) in listening[p.pid]  # seen listening, on loopback only
+        assert all(ip == "127.0.0.1" for ip, _ in listening[p.pid]), listening[p.pid]

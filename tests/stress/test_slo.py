@@ -11,6 +11,7 @@ from shopbench.checker.slo import (
     parse_slos,
     unexpected,
 )
+from shopbench.checker.verdict import UNKNOWN, add_sections, result_of
 from shopbench.cli.app import main
 from shopbench.errors import UsageError
 
@@ -93,16 +94,32 @@ def test_error_rate_counts_unexpected_outcomes_only():
     assert [r["passed"] for r in section["results"]] == [False, True, True]
 
 
-def test_rps_and_unmeasured_slos_fail():
+def test_rps_fails_and_slos_on_what_never_ran_are_unknown():
     ops = [op("find_item", 1, wall=i * 0.1) for i in range(11)]  # 11 ops over ~1 s
     m = measure(ops)
     section = evaluate(parse_slos(["rps>=100", "rps>=5", "checkout:p95<1s", "overselling==0"]), m)
     results = section["results"]
-    assert [r["passed"] for r in results] == [False, True, False, False]
+    assert [r["passed"] for r in results] == [False, True, None, None]
     assert "no checkout operations" in results[2]["detail"]
     assert "not measured" in results[3]["detail"]
+    assert section["valid"] is False  # rps>=100 was measured and missed
     m.overselling = 3
     assert evaluate(parse_slos(["overselling==0"]), m)["valid"] is False
+
+
+@pytest.mark.parametrize("text", ["checkout:p95<1s", "checkout:error_rate<1%", "checkout:errors==0",
+                                  "checkout:rps>=0", "checkout:avg<1s"])
+def test_an_slo_on_an_operation_that_never_ran_makes_the_run_unknown(text):
+    """Asked for but not exercised is UNKNOWN: errors==0 or rps>=0 on no checkouts would pass otherwise."""
+    m = measure([op("find_item", 1, wall=i * 0.1) for i in range(11)])
+    section = evaluate(parse_slos([text]), m)
+    assert section["valid"] is True and section["results"][0]["passed"] is None
+    (reason,) = section["unknown_reasons"]
+    assert reason.startswith(f"the SLO {text!r} could not be judged: no checkout operations in the history")
+    assert "--slo" in reason
+    verdict = add_sections({"anomaly_count": 0}, {"slo": section})
+    assert result_of(verdict) == UNKNOWN and verdict["valid"] is False
+    assert evaluate(parse_slos([text]), measure([op("checkout", 1)]))["unknown_reasons"] == []
 
 
 def test_populate_and_settle_ops_are_not_load():

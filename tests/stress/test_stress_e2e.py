@@ -99,3 +99,35 @@ def test_own_locustfile_with_shopbench_user(stress):
     scenarios = {o["scenario"] for o in run.ops()}
     assert {"gift-card", "race:gift-card-checkout", "overdraw"} <= scenarios
     assert run.verdict["valid"] is True
+
+
+SLOW_IMPORT = """
+import time
+
+from locust import constant, task
+
+from shopbench import ShopUser
+
+started = time.monotonic()
+while time.monotonic() - started < 3:  # a locustfile that computes for 3 s at import, never yielding
+    pass
+
+
+class Reader(ShopUser):
+    wait_time = constant(0.05)
+
+    @task
+    def read(self):
+        self.driver.create_user(expect="ok")
+"""
+
+
+def test_run_time_counts_from_the_start_of_the_load_not_from_before_the_locustfile_loaded(stress, tmp_path):
+    """-t's timer is set once Locust has loaded the locustfile; gevent's cached "now" from before
+    that would end the load early (here: at once)."""
+    locustfile = tmp_path / "slow_import.py"
+    locustfile.write_text(SLOW_IMPORT)
+    run = stress("-f", str(locustfile), "-u", "1", "-r", "10", "-t", "2s")
+    assert run.code == 0, run.output[-3000:]
+    walls = [o["wall"] for o in run.ops()]
+    assert walls and max(walls) - min(walls) >= 1.5, (len(walls), run.output[-2000:])

@@ -33,3 +33,31 @@ def test_pausing_stock_for_two_seconds_under_load_keeps_the_verdict_valid(stress
     verdict = run.verdict
     assert verdict["valid"] is True, verdict.get("anomalies")
     assert verdict["faults"] and verdict["faults"][0]["service"] in ("stock", "stock-service")
+
+
+def test_a_users_trigger_fires_with_the_users_own_locustfile(stress, tmp_path):
+    """The user count reaches the triggers from the plugin, whatever the locustfile (issue 19.1)."""
+    faults = tmp_path / "kill_config.json"
+    faults.write_text(json.dumps({"kill_triggers": [
+        {"type": "users", "threshold": 2, "services": ["stock-service"], "action": "pause", "duration": 0.5}]}))
+    run = stress("-f", "examples/my_locustfile.py", "-u", "3", "-r", "10", "-t", "4s", "--faults", str(faults),
+                 "--timeout", "1", "--stop-timeout", "3", timeout=180)
+    assert run.code == 0, run.output[-3000:]
+    verdict = run.verdict
+    assert verdict["faults_not_fired"] == [] and verdict["result"] == "valid", verdict["unknown_reasons"]
+    (fault,) = verdict["faults"]
+    assert fault["action"] == "pause" and fault["landed"] is True
+    assert fault["trigger"]["type"] == "users" and fault["trigger"]["value"] >= 2
+
+
+def test_a_time_trigger_beyond_the_load_makes_the_run_unknown_naming_it(stress, tmp_path):
+    faults = tmp_path / "kill_config.json"
+    faults.write_text(json.dumps({"kill_triggers": [
+        {"type": "time", "threshold": 999, "services": ["stock-service"], "action": "pause", "duration": 1}]}))
+    run = stress("-f", "examples/my_locustfile.py", "-u", "2", "-r", "10", "-t", "2s", "--faults", str(faults),
+                 timeout=180)
+    assert run.code == 4, run.output[-3000:]
+    (reason,) = run.verdict["unknown_reasons"]
+    assert reason.startswith("kill_triggers[0] (time >= 999, pause stock) never fired: the load ended after ")
+    assert "make the load last longer than 999 s (stress: -t / --run-time" in reason
+    assert "UNKNOWN" in run.output and "never fired" in run.output

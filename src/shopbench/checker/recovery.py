@@ -34,8 +34,9 @@ Definitions, per fault on service S (window fields as in `fault_windows`):
   during             operations overlapping the outage [start, end] (end: the end of the restore,
                      or the end of the history if the fault was never restored): all of them, and
                      those touching S (`during_service`), counted as ok, fail (a definite no),
-                     indeterminate (info) and errors (an answer other than the one the workload
-                     expected, for operations that state an expectation; info is never an error).
+                     indeterminate (info) and errors (an outcome other than the one the workload
+                     expected: `history.unexpected`, the one rule the report, the SLOs and
+                     Locust's failure count use too).
   landed             a fault that did not take effect (skipped, failed, or not verified: see
                      `fault_windows`) gets no recovery figures at all, only why: an outage that did
                      not happen must not be measured.
@@ -48,6 +49,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from pathlib import Path, PurePath
 from typing import Any
+
+from shopbench.history import unexpected
 
 SERVICE_OPS: dict[str, frozenset[str]] = {
     "create_item": frozenset({"stock"}), "add_stock": frozenset({"stock"}),
@@ -161,7 +164,8 @@ def recovery(
             continue
         t0, t1 = _get(op, "t0"), _get(op, "t1")
         done = wall + ((t1 - t0) if t0 is not None and t1 is not None else 0.0)
-        rows.append((done, wall, _get(op, "type"), _get(op, "f"), _get(op, "expect")))
+        rows.append((done, wall, _get(op, "type"), _get(op, "f"),
+                     unexpected(_get(op, "type"), _get(op, "expect"), _get(op, "scenario"))))
     rows.sort(key=lambda r: (r[0], r[1]))
     done_all = [r[0] for r in rows]
     ok_done = [r[0] for r in rows if r[2] == "ok"]
@@ -193,7 +197,7 @@ def recovery(
 
         # Time until the service answers again.
         answer_at = None
-        for done, _wall, kind, f, _expect in rows[bisect_left(done_all, restore_start):]:
+        for done, _wall, kind, f, _error in rows[bisect_left(done_all, restore_start):]:
             if kind == "ok" and _touches(f, svc):
                 answer_at = done
                 break
@@ -248,7 +252,7 @@ def recovery(
         out_end = end if end is not None else (last if last is not None else start)
         counts = {"ops": 0, "ok": 0, "fail": 0, "indeterminate": 0, "errors": 0}
         svc_counts = dict(counts)
-        for _done, wall, kind, f, expect in rows[bisect_left(done_all, start):]:
+        for _done, wall, kind, f, error in rows[bisect_left(done_all, start):]:
             if wall > out_end:
                 continue
             for c, applies in ((counts, True), (svc_counts, _touches(f, svc))):
@@ -261,7 +265,7 @@ def recovery(
                     c["indeterminate"] += 1
                 else:
                     c["fail"] += 1
-                if expect is not None and kind != "info" and kind != expect:
+                if error:
                     c["errors"] += 1
         entry["bucket_s"] = round(bucket, 3)
         entry["during"] = counts

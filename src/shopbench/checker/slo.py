@@ -177,11 +177,14 @@ def _value(slo: Slo, m: Measured) -> tuple[float | None, str | None]:
         if not n:
             return None, f"no {slo.scope} operations in the history"
         return m.errors.get(slo.scope, 0) / n, None
+    if slo.metric == "requests":
+        return float(m.requests.get(slo.scope, 0)), None
+    if slo.scope != "all" and not m.requests.get(slo.scope):
+        # errors==0 or rps>=0 on an operation that never ran would pass while testing nothing
+        return None, f"no {slo.scope} operations in the history"
     if slo.metric == "rps":
         value = m.rps(slo.scope)
         return value, None if value is not None else "the history is empty"
-    if slo.metric == "requests":
-        return float(m.requests.get(slo.scope, 0)), None
     if slo.metric == "errors":
         return float(m.errors.get(slo.scope, 0)), None
     value = getattr(m, slo.metric)
@@ -192,21 +195,25 @@ def _value(slo: Slo, m: Measured) -> tuple[float | None, str | None]:
 
 def evaluate(slos: Iterable[Slo], measured: Measured) -> dict[str, Any]:
     """The `slo` section of a verdict: every SLO with its measured value, and whether all passed.
-    An SLO that could not be measured fails: a missing figure is not a met objective."""
-    results = []
+    An SLO that could not be measured (an operation that never ran) was asked for and not exercised:
+    `passed` null and a sentence in `unknown_reasons` (the run is UNKNOWN, never VALID)."""
+    results, unknown = [], []
     for slo in slos:
         value, why = _value(slo, measured)
-        passed = value is not None and OPS[slo.op](value, slo.threshold)
+        passed = None if value is None else bool(OPS[slo.op](value, slo.threshold))
         entry = {"slo": slo.text, **{k: v for k, v in asdict(slo).items() if k != "text"},
-                 "measured": None if value is None else round(value, 6), "passed": bool(passed)}
+                 "measured": None if value is None else round(value, 6), "passed": passed}
         if why:
             entry["detail"] = why
+            unknown.append(f"the SLO {slo.text!r} could not be judged: {why}; run a workload that exercises it "
+                           "(--mix, or your -f locustfile) or drop that --slo")
         results.append(entry)
     summary = {s: summarize(v) for s, v in sorted(measured.latencies.items())}
     if measured.iteration_ms:
         summary["iteration"] = summarize(measured.iteration_ms)
     return {
-        "valid": all(r["passed"] for r in results),
+        "valid": all(r["passed"] is not False for r in results),
+        "unknown_reasons": unknown,
         "results": results,
         "measured": {
             "requests": measured.requests.get("all", 0),

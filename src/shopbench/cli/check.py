@@ -1,7 +1,8 @@
 """`shopbench check RUN_DIR`: the ledger checker again on a finished run's history and final state.
 
 For a run directory that came from CI or a colleague: no shop, no load, just the pure check of
-`ops.jsonl` against `state.json` (with the run's SLO and fault sections carried over).
+`ops.jsonl` against `state.json` (with the run's SLO and fault sections carried over). A run
+directory whose run was killed (no clean end in run.json) is UNKNOWN: its history may be partial.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def check(
     write: bool = typer.Option(False, "--write", help="Replace the run's verdict.json and report.html with it."),
 ) -> int:
     """Check a finished run again, offline: exit 0 when valid, 1 when an anomaly is found, 4 when unknown."""
-    from shopbench.checker.verdict import exit_code
+    from shopbench.checker.verdict import add_sections, exit_code
     from shopbench.report.terminal import print_summary
     from shopbench.rundir import VERDICT, RunDir
     from shopbench.runner.finish import recheck, write_report
@@ -31,7 +32,7 @@ def check(
     if run.manifest.get("kind") == "grpc":
         from shopbench.runner.grpc import recheck_grpc
 
-        verdict = recheck_grpc(run)
+        verdict = add_sections(recheck_grpc(run), {"run_end": run.end_section()})  # killed: UNKNOWN
     else:
         verdict = recheck(run)
     if write:

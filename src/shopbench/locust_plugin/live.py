@@ -1,6 +1,6 @@
 """The live view of a headless stress run (the report package's `LiveProgress`, one line every few
-seconds: users, rps, failures, faults, elapsed and remaining time), and the monitor's user count
-kept up to date for fault triggers."""
+seconds: users, rps, failures, faults, elapsed and remaining time). It only shows the live monitor;
+the plugin (`plugin.py`) feeds it, for every locustfile."""
 
 from __future__ import annotations
 
@@ -12,22 +12,10 @@ from locust.runners import WorkerRunner
 from rich.console import Console
 
 from shopbench.locust_plugin import session as sessions
-from shopbench.locust_plugin.recorder import recorder
-from shopbench.locust_plugin.shipping import shipping
 from shopbench.report.live import LiveProgress
 
 INTERVAL = 2.0
 _installed = False
-
-
-def _users(runner: Any) -> int:
-    sess = sessions.current()
-    if sess.config.arrival_rate:
-        # Open model: the clients with an iteration in flight are the simulated users.
-        if recorder.role == "master":
-            return sum(busy for _, busy in shipping.worker_open.values())
-        return sess.busy
-    return runner.user_count
 
 
 def _active_faults(sess: Any) -> list[str]:
@@ -42,8 +30,6 @@ def _watch(environment: Any) -> None:
     live: LiveProgress | None = None
     while True:
         gevent.sleep(0.25)
-        sess.monitor.users = _users(runner)
-        sess.monitor.dropped = shipping.dropped
         state = runner.state
         if live is None and state in ("running", "spawning") and sess.live and opts is not None and opts.headless:
             # Lines, not a redrawn panel: Locust logs to the same terminal.

@@ -14,7 +14,6 @@ from locust import between, constant
 
 from shopbench.locust_plugin import internals
 from shopbench.locust_plugin import session as sessions
-from shopbench.locust_plugin.live import install_live_view
 from shopbench.locust_plugin.openmodel import ArrivalUser
 from shopbench.locust_plugin.user import ShopUser
 from shopbench.workload.probes import any_probe
@@ -96,4 +95,3 @@ def configure(classes: dict[str, type], cfg: Any) -> None:
 
 
 globals().update(build_user_classes(sessions.current()))
-install_live_view()

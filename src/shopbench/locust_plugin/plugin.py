@@ -2,14 +2,22 @@
 
   init_command_line_parser   our option defaults (`options`)
   init                       each process learns its role: a worker ships history and asks for the
-                             pool (`shipping`, `handshake`); a master receives both; options settled
+                             pool (`shipping`, `handshake`); a master receives both; options settled;
+                             the master/local process feeds its live monitor's user count from the
+                             runner (`runner.user_count`, which on a master sums every worker's)
+  spawning_complete          the user count at once, not at the next poll
   test_start                 master/local: what runs beside the load (faults, samplers) starts
   test_stopping              requests still in flight from now on are cut off by the stop: say so
   test_stop                  master: every worker's last batch is confirmed; then what ran beside
                              the load stops, and the history is flushed
   quitting                   Locust's own totals are kept; a worker ships what it still holds
 
-`install()` is idempotent; `user.py` calls it, so any locustfile that imports ShopUser is wired.
+`install()` is idempotent; `user.py` (ShopUser) and `grpc/user.py` (GrpcUser) call it, so any
+locustfile whose users are shopbench's is wired: the user's own `-f` file, the built-in mixes, gRPC
+runs, `--processes` and remote workers alike. This is the one place every trigger input is fed:
+the user count here; operations (rps, checkouts) by the recorder of a local process
+(`recorder.record`) or the workers' batches on the master (`shipping`), both into the monitor.
+The live line (`live.py`) only shows the monitor.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -29,6 +38,7 @@ from shopbench.locust_plugin.shipping import install_worker as ship_from_worker
 from shopbench.locust_plugin.shipping import shipping
 
 _installed = False
+USERS_EVERY = 0.25  # seconds between readings of the runner's user count
 
 
 def install() -> None:
@@ -38,10 +48,14 @@ def install() -> None:
     _installed = True
     events.init_command_line_parser.add_listener(options.add_options)
     events.init.add_listener(_on_init)
+    events.spawning_complete.add_listener(_on_spawning_complete)
     events.test_start.add_listener(_on_test_start)
     events.test_stopping.add_listener(_on_test_stopping)
     events.test_stop.add_listener(_on_test_stop)
     events.quitting.add_listener(_on_quitting)
+    from shopbench.locust_plugin.live import install_live_view
+
+    install_live_view()
 
 
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
@@ -58,6 +72,36 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     else:
         recorder.role = "local"
     options.settle_options(environment, runner)
+    if runner is not None:
+        gevent.spawn(_feed_users, runner)
+    # gevent's loop caches "now" at each turn, and nothing has yielded to it since before Locust
+    # parsed its options and imported the locustfile (seconds, on a busy machine): -t's timer, set
+    # right after this event, would count from that stale now and end the load seconds early.
+    gevent.get_hub().loop.update_now()
+
+
+def users_now(runner: Any) -> int:
+    """Simulated users now, as a `users` trigger counts them. Closed model: Locust's user count
+    (on a master, the sum its workers report). Open model: the clients with an iteration in flight."""
+    sess = sessions.current()
+    if sess.config.arrival_rate:
+        if recorder.role == "master":
+            return sum(busy for _, busy in shipping.worker_open.values())
+        return sess.busy
+    return int(runner.user_count)
+
+
+def _feed_users(runner: Any) -> None:
+    monitor = sessions.current().monitor
+    while True:
+        monitor.users = users_now(runner)
+        monitor.dropped = shipping.dropped
+        gevent.sleep(USERS_EVERY)
+
+
+def _on_spawning_complete(user_count: int, **_: Any) -> None:
+    if recorder.role != "worker" and recorder.runner is not None:
+        sessions.current().monitor.users = users_now(recorder.runner)
 
 
 def _on_test_start(environment: Any, **_: Any) -> None:

@@ -22,7 +22,6 @@ import gevent
 import orjson
 
 from shopbench.driver.inflight import IN_FLIGHT
-from shopbench.history import FAIL, INFO, OK, unexpected
 from shopbench.locust_plugin import internals
 from shopbench.locust_plugin import session as sessions
 from shopbench.locust_plugin.recorder import recorder
@@ -128,18 +127,8 @@ class Shipping:
 
 def _feed_monitor(monitor: Any, lines: list[bytes]) -> None:
     """Count a worker batch in the master's monitor (rps, failures, checkouts)."""
-    if not lines:
-        return
-    monitor.add_completed(len(lines))
-    for line in lines:
-        op = orjson.loads(line)
-        kind = op["type"]
-        if kind == INFO:
-            monitor.indeterminate += 1
-        if unexpected(kind, op.get("expect"), op.get("scenario")):
-            monitor.failures += 1
-        if op["f"] == "checkout" and kind in (OK, FAIL, INFO):
-            monitor.checkouts[kind] += 1
+    if lines:
+        monitor.add_records([orjson.loads(line) for line in lines])
 
 
 shipping = Shipping()

@@ -14,13 +14,15 @@ and warns about every fault that could not land if it fired now.
 
 The hook judges nothing itself: `sections` hands the fault timeline to
 `shopbench.checker.recovery.fault_sections`, which computes the recovery figures and says which
-faults did not land (UNKNOWN, with the reason).
+faults did not land (UNKNOWN, with the reason). A trigger that never fired is UNKNOWN too (asked for
+but not exercised): its sentence, in `fault_landing`'s `unknown_reasons`, says what to change, or
+that its input (the user count, the operations) was never fed to the monitor at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,8 @@ class FaultHook:
         self.backend: Backend | None = None
         self.timeline_path: Path | None = None
         self.nemesis: Nemesis | None = None
+        self.monitor: Any = None  # the live monitor the triggers read (during)
+        self.load_s: float | None = None
         self.run: Any = None
         self.warnings: list[str] = []
         self.proxy: Any = None  # a fault proxy this hook started for a services file's links
@@ -105,8 +109,17 @@ class FaultHook:
         """The nemesis, a context manager around the load: it fires, holds and undoes the faults."""
         if self.backend is None:
             raise RuntimeError("FaultHook.bind(run, supervisor) must be called before the load starts")
+        self.monitor = monitor
         self.nemesis = Nemesis(self.plan, self.backend, self.timeline_path, monitor, listener=self.listener)
-        return self.nemesis
+        return self._held(self.nemesis)
+
+    @contextmanager
+    def _held(self, nemesis: Nemesis) -> Iterator[Nemesis]:
+        with nemesis:
+            try:
+                yield nemesis
+            finally:
+                self.load_s = nemesis.elapsed()  # how long the load ran: what a time trigger waited for
 
     def sections(self, inputs: Any = None, *, ops: Any = None) -> dict[str, Any]:
         """The verdict sections (`faults`, `faults_not_fired`, `fault_landing`), computed by the
@@ -117,13 +130,18 @@ class FaultHook:
         if ops is None:
             ops = Path(inputs.ops_path) if inputs is not None else (
                 Path(self.run.file(OPS)) if self.run is not None else [])
-        return fault_sections(ops, lines, self.not_fired())
+        not_fired = self.not_fired()
+        out = fault_sections(ops, lines, not_fired)
+        landing = out["fault_landing"]
+        landing["unknown_reasons"] = [*landing.get("unknown_reasons", []), *(t["message"] for t in not_fired)]
+        return out
 
     def not_fired(self) -> list[dict[str, Any]]:
-        """Triggers whose condition never came true: no fault the shop survived, so say so."""
+        """Triggers whose condition never came true: the fault plan was asked for and not exercised,
+        so each is a sentence saying what to change (the run is UNKNOWN, never VALID)."""
         fired = self.nemesis.fired if self.nemesis is not None else {}
         return [{"index": i, "type": t.type, "threshold": t.threshold, "services": list(t.services),
-                 "message": f"kill_triggers[{i}] ({t.type} >= {t.threshold:g}) never fired: the load ended first"}
+                 "links": list(t.links), "message": never_fired(i, t, self.monitor, self.load_s, self.plan.source)}
                 for i, t in enumerate(self.plan.triggers) if i not in fired]
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -154,6 +172,39 @@ class FaultHook:
             if pid is not None and how.startswith("found by") and self.warn is not None:
                 self.warn(f"adopted {service} (pid {pid}, {how}): faults will reach it")
         return rows
+
+
+# What feeds each trigger type's reading in the monitor (shopbench.monitor.LoadMonitor.fed).
+INPUTS = {"users": ("users", "the user count"), "rps": ("ops", "completed operations"),
+          "checkouts": ("ops", "completed operations")}
+
+
+def never_fired(index: int, trig: Any, monitor: Any, elapsed: float | None, source: Any = None) -> str:
+    """Why kill_triggers[index] never fired, and what to change, in one sentence."""
+    what = f"kill_triggers[{index}] ({trig.type} >= {trig.threshold:g}, {trig.action} " \
+           f"{', '.join(trig.services or trig.links)})"
+    where = f" in {source}" if source else ""
+    untested = "so the fault plan was not exercised and the run cannot be VALID"
+    fed, name = INPUTS.get(trig.type, (None, ""))
+    if fed is not None and (monitor is None or fed not in getattr(monitor, "fed", ())):
+        return (f"{what} never fired: its input, {name}, was never fed to the load monitor, {untested}; run the "
+                "load through shopbench (shopbench stress -f FILE with users that subclass ShopUser or GrpcUser) "
+                "or use a time trigger")
+    ran = f" after {elapsed:.1f} s" if elapsed is not None else ""
+    if trig.type == "time":
+        change = (f"make the load last longer than {trig.threshold:g} s (stress: -t / --run-time; consistency: more "
+                  "--orders) or lower the threshold")
+        seen = f"the load ended{ran}"
+    elif trig.type == "users":
+        change = f"raise the user count to at least {trig.threshold:g} (-u / --users) or lower the threshold"
+        seen = f"the load peaked at {monitor.peak_users} users"
+    elif trig.type == "rps":
+        change = "add users (-u), shorten their wait, or lower the threshold"
+        seen = f"the load never reached {trig.threshold:g} operations per second{ran}"
+    else:
+        change = "make the load longer (-t / --run-time) or lower the threshold"
+        seen = f"{monitor.completed_checkouts} checkouts completed{ran}"
+    return f"{what} never fired: {seen}, {untested}; {change}{where}"
 
 
 def plan_warnings(plan: FaultPlan, backend: Any) -> list[str]:

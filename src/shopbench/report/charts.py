@@ -19,7 +19,7 @@ Figure = dict[str, Any]
 
 FAULT_COLOURS = {"kill": "rgba(214,39,40,0.16)", "terminate": "rgba(148,103,189,0.18)",
                  "pause": "rgba(255,127,14,0.20)", "restart": "rgba(31,119,180,0.16)"}
-OUTCOME_COLOURS = {"ok": "#2ca02c", "fail": "#ff7f0e", "info": "#7f7f7f", "wrong": "#d62728"}
+OUTCOME_COLOURS = {"ok": "#2ca02c", "fail": "#ff7f0e", "info": "#7f7f7f", "unexpected": "#d62728"}
 LINE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf")
 MIB = 2**20
@@ -107,7 +107,7 @@ def users(series: Series, windows: list[dict[str, Any]], marks: list[tuple[float
 def errors(series: Series, windows: list[dict[str, Any]], marks: list[tuple[float, str]]) -> Figure:
     names = {"indeterminate": ("indeterminate (5xx, timeout, refused)", OUTCOME_COLOURS["info"]),
              "fail": ("definite failures (4xx)", OUTCOME_COLOURS["fail"]),
-             "wrong": ("wrong answers (not what the workload expected)", OUTCOME_COLOURS["wrong"])}
+             "unexpected": ("errors: not the outcome the workload expected", OUTCOME_COLOURS["unexpected"])}
     lines = [_line(label, series.errors[key], colour, style="bar") for key, (label, colour) in names.items()]
     return _bar_chart("Errors and indeterminate operations over time (per bucket)", "operations", series, lines,
                       windows, marks, stacked=False)

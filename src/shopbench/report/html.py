@@ -181,7 +181,8 @@ def verdict_context(verdict: dict[str, Any] | None) -> dict[str, Any]:
     seed = [(label, seed_metrics.get(key)) for key, label in SEED_METRICS if key in seed_metrics]
     count = verdict.get("anomaly_count", len(anomalies))
     warnings = [str(w) for w in verdict.get("warnings") or []]
-    warnings += [str(f.get("message")) for f in verdict.get("faults_not_fired") or [] if isinstance(f, dict)]
+    warnings += [str(f.get("message")) for f in verdict.get("faults_not_fired") or []
+                 if isinstance(f, dict) and f.get("message") not in (verdict.get("unknown_reasons") or ())]
     failed_sections = [str(x) for x in verdict.get("failed_sections") or []]
     return {"state": result_of(verdict), "unknown_reasons": [str(r) for r in verdict.get("unknown_reasons") or []],
             "anomalies": shown, "count": count,

@@ -166,8 +166,9 @@ def _read_csv(path: Path, notes: list[str]) -> list[dict[str, str]] | None:
 # -- views of verdict sections whose exact shape belongs to other modules -------------------------
 
 def slo_results(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Every SLO as {expr, measured, unit, ok, detail}: accepts a list of {expr, measured, ok} or the
-    stress runner's section {"valid", "results": [{slo, measured, unit, passed, detail}]}."""
+    """Every SLO as {expr, measured, unit, ok (None: could not be judged), detail}: accepts a list of
+    {expr, measured, ok} or the stress runner's section
+    {"valid", "results": [{slo, measured, unit, passed, detail}]}."""
     section = (verdict or {}).get("slo")
     items = section.get("results") if isinstance(section, dict) else section
     out = []
@@ -176,7 +177,8 @@ def slo_results(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
             continue
         ok = item.get("ok", item.get("passed"))
         out.append({"expr": str(item.get("expr") or item.get("slo") or item.get("name") or "?"),
-                    "measured": item.get("measured"), "unit": item.get("unit") or "", "ok": bool(ok),
+                    "measured": item.get("measured"), "unit": item.get("unit") or "",
+                    "ok": None if ok is None else bool(ok),  # None: not judged (the run is UNKNOWN)
                     "detail": item.get("detail") or ""})
     return out
 

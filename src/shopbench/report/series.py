@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from shopbench.errors import UsageError
-from shopbench.history import FAIL, INFO, OK, SETUP_PROCESSES
+from shopbench.history import FAIL, INFO, OK, SETUP_PROCESSES, unexpected
 from shopbench.latency import nearest_rank
 
 FINE = 0.1  # seconds; the resolution the history is read at
@@ -48,7 +48,7 @@ class OpTotals:
     ok: int = 0
     fail: int = 0
     info: int = 0
-    wrong: int = 0  # a definite answer other than the one the workload expected
+    errors: int = 0  # outcomes other than the one the workload expected (history.unexpected)
     p50: float | None = None
     p95: float | None = None
     p99: float | None = None
@@ -66,7 +66,7 @@ class Series:
     throughput: dict[str, list[float]] = field(default_factory=dict)  # op -> completions/s per bucket
     latency: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)  # op -> p50/p95/p99 ms
     checkouts: dict[str, list[int]] = field(default_factory=dict)  # ok/fail/info per bucket
-    errors: dict[str, list[int]] = field(default_factory=dict)  # indeterminate/fail/wrong per bucket
+    errors: dict[str, list[int]] = field(default_factory=dict)  # indeterminate/fail/unexpected per bucket
     inflight: list[float] = field(default_factory=list)  # mean operations in flight per bucket
     users: tuple[list[float], list[float]] | None = None  # Locust's user count (time, users)
     totals: dict[str, OpTotals] = field(default_factory=dict)
@@ -170,8 +170,8 @@ def build_series(tally: Tally, origin: float | None, width: float | None = None,
             ordered_all += ordered
         series.latency[name] = pcts
         ordered_all.sort()
-        ok, fail, info, wrong = outcomes[name]
-        totals = OpTotals(name, len(ordered_all), ok, fail, info, wrong)
+        ok, fail, info, n_errors = outcomes[name]
+        totals = OpTotals(name, len(ordered_all), ok, fail, info, n_errors)
         for key, q in PERCENTILES:
             setattr(totals, key, _ms(nearest_rank(ordered_all, q)))
         totals.max = _ms(ordered_all[-1])
@@ -197,9 +197,10 @@ class Tally:
     split cannot change a sum."""
 
     lat: dict[str, dict[int, array]] = field(default_factory=dict)  # op -> fine bucket -> latencies (s)
-    outcomes: dict[str, list[int]] = field(default_factory=dict)  # op -> [ok, fail, info, wrong]
+    outcomes: dict[str, list[int]] = field(default_factory=dict)  # op -> [ok, fail, info, errors]
     checkouts: dict[str, dict[int, int]] = field(default_factory=lambda: {OK: {}, FAIL: {}, INFO: {}})
-    errors: dict[str, dict[int, int]] = field(default_factory=lambda: {"indeterminate": {}, "fail": {}, "wrong": {}})
+    errors: dict[str, dict[int, int]] = field(
+        default_factory=lambda: {"indeterminate": {}, "fail": {}, "unexpected": {}})
     busy: dict[int, array] = field(default_factory=dict)
     first: float = math.inf
     last: float = -math.inf
@@ -273,7 +274,7 @@ def tally_lines(lines: list[bytes], out: Tally, origin: float, skip: frozenset[s
     loads, decode_error, floor = orjson.loads, orjson.JSONDecodeError, math.floor
     lat, outcomes, busy = out.lat, out.outcomes, out.busy
     co_ok, co_fail, co_info = out.checkouts[OK], out.checkouts[FAIL], out.checkouts[INFO]
-    indeterminate, failed, wrong = out.errors["indeterminate"], out.errors["fail"], out.errors["wrong"]
+    indeterminate, failed, errors = out.errors["indeterminate"], out.errors["fail"], out.errors["unexpected"]
     first, last, count, from_intended, skipped = out.first, out.last, out.count, out.from_intended, out.skipped
     records, lineno, n = out.records, out.lines, len(lines)
     ok = True
@@ -326,10 +327,9 @@ def tally_lines(lines: list[bytes], out: Tally, origin: float, skip: frozenset[s
                 indeterminate[idx] = indeterminate.get(idx, 0) + 1
             else:
                 raise ValueError(kind)
-            expect = op.get("expect")
-            if expect is not None and kind != INFO and kind != expect:
+            if unexpected(kind, op.get("expect"), op.get("scenario")):
                 counts[3] += 1
-                wrong[idx] = wrong.get(idx, 0) + 1
+                errors[idx] = errors.get(idx, 0) + 1
             if f == "checkout":
                 per_kind = co_ok if kind == OK else co_fail if kind == FAIL else co_info
                 per_kind[idx] = per_kind.get(idx, 0) + 1

@@ -31,7 +31,7 @@ from shopbench.report.series import Tally, tally_lines
 
 FILE = "series.tally"
 FORMAT = "shopbench series tally"
-VERSION = 1
+VERSION = 2  # 2: errors counted by history.unexpected (1 counted only wrong definite answers)
 _CHUNK = 2**20
 
 

@@ -323,7 +323,8 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
                       f"{len(unresolved.get('users') or ())} users, {len(unresolved.get('items') or ())} items "
                       "could not be read or have no baseline (see verdict.json)")
     for skipped in verdict.get("faults_not_fired") or ():
-        console.print(f"[yellow]warning:[/] {skipped['message']}")
+        if skipped["message"] not in (verdict.get("unknown_reasons") or ()):  # shown there, as UNKNOWN
+            console.print(f"[yellow]warning:[/] {skipped['message']}")
     warnings = list(verdict.get("warnings") or ())
     warnings += [w for w in (resources or {}).get("warnings") or () if w not in warnings]  # a saturated generator
     for warning in warnings:
@@ -359,7 +360,8 @@ def _print_slos(console: Console, slo: Any) -> None:
         value = r.get("measured")
         measured = f"{value:.2f}" if isinstance(value, float) else str(value)
         measured = f"{measured} {r.get('unit') or ''}".strip()
-        table.add_row(r.get("slo", "?"), measured, "[green]pass[/]" if r.get("passed") else "[red]FAIL[/]")
+        table.add_row(r.get("slo", "?"), measured, "[green]pass[/]" if r.get("passed") else
+                      "[yellow]not judged[/]" if r.get("passed") is None else "[red]FAIL[/]")
     console.print(table)
 
 

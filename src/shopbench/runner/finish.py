@@ -14,7 +14,7 @@ from typing import Any
 from shopbench.checker.expectations import expectations_section
 from shopbench.checker.explain import attach_timelines
 from shopbench.checker.ledger import check
-from shopbench.checker.verdict import add_sections, assemble
+from shopbench.checker.verdict import add_sections, assemble, assemble_verdict
 from shopbench.history import HistoryWriter, OpListener, iter_history
 from shopbench.rundir import OPS, STATE, VERDICT, RunDir
 from shopbench.state import settle_and_read, touched_entities
@@ -123,9 +123,31 @@ def write_report(run: RunDir, *, partial: bool = False) -> Path | None:
 CARRIED_SECTIONS = ("load", "slo", "faults", "faults_not_fired", "fault_landing")
 
 
+def carried_sections(previous: dict[str, Any], names: Iterable[str] = CARRIED_SECTIONS) -> dict[str, Any]:
+    """The sections a re-check takes over from the run's verdict.json. A verdict written before a
+    trigger that never fired was UNKNOWN has those triggers only in `faults_not_fired`: their
+    sentences join `fault_landing`'s reasons, so the re-check judges them as a run today would."""
+    extra = {name: previous[name] for name in names if name in previous}
+    not_fired = extra.get("faults_not_fired")
+    if isinstance(not_fired, list) and not_fired:
+        landing = dict(extra.get("fault_landing") or {})
+        reasons = list(landing.get("unknown_reasons") or [])
+        reasons += [str(t.get("message") or t) for t in not_fired
+                    if isinstance(t, dict) and str(t.get("message") or t) not in reasons]
+        landing["unknown_reasons"] = reasons
+        extra["fault_landing"] = landing
+    return extra
+
+
 def recheck(run: RunDir) -> dict[str, Any]:
-    """The ledger verdict again, from the run directory's own ops.jsonl and state.json: no shop needed."""
-    state = run.read_json(STATE)
+    """The ledger verdict again, from the run directory's own ops.jsonl and state.json: no shop
+    needed. A run that never ended cleanly is UNKNOWN (`RunDir.end_section`); killed before its
+    final state was read, it has nothing to check the history against."""
     previous = run.read_json(VERDICT) if run.file(VERDICT).exists() else {}
-    extra = {name: previous[name] for name in CARRIED_SECTIONS if name in previous}
-    return _verdict(lambda: iter_history(run.file(OPS)), state, extra, run)
+    sections = {**carried_sections(previous), "run_end": run.end_section()}
+    if not run.file(STATE).exists() and not sections["run_end"]["ended"]:
+        sections["run_end"]["unknown_reasons"].append(
+            "the run ended before its final state was read (no state.json): the ledger could not check anything")
+        return assemble_verdict("ledger", {"anomalies": []}, sections)
+    state = run.read_json(STATE)
+    return _verdict(lambda: iter_history(run.file(OPS)), state, sections, run)

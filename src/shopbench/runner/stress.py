@@ -39,6 +39,7 @@ from shopbench.target import Target
 from shopbench.workload.populate import create_each
 from shopbench.workload.skew import IdRange, Pool
 
+LOOPBACK = "127.0.0.1"
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locust_plugin" / "locustfile.py"
 POPULATE = "populate"
 WORKERS = 32  # concurrent requests while populating
@@ -134,13 +135,35 @@ def run_locust(argv: list[str]) -> int:
 
 def locust_argv(run: RunDir | None, target: Target | Any, args: Sequence[str], locustfile: Path | None) -> list[str]:
     """Locust's command line: the locustfile, the target (a REST target's order URL, else the
-    target as text: a gRPC HOST:PORT), our CSV/HTML in the run directory, and the user's flags
-    unchanged (shopbench's defaults for Locust's options: locust_plugin/options.py)."""
+    target as text: a gRPC HOST:PORT), our CSV/HTML in the run directory, the master's control port
+    on loopback (`local_master`), and the user's flags unchanged (shopbench's defaults for Locust's
+    options: locust_plugin/options.py)."""
     host = target.order_url if isinstance(target, Target) else str(target)
     argv = ["locust", "-f", str(locustfile or LOCUSTFILE), "--host", host]
     if run is not None:
         argv += ["--csv", str(run.file("locust")), "--html", str(run.file("locust.html"))]
-    return argv + list(args)
+    return argv + local_master(args) + list(args)
+
+
+def _given(args: Sequence[str], *flags: str) -> bool:
+    return any(a in flags or a.split("=", 1)[0] in flags for a in args)
+
+
+def local_master(args: Sequence[str]) -> list[str]:
+    """A local run's master (`--processes N` forks N workers that connect back) listens on loopback
+    on a free port: Locust's default is every interface on 5557, a control port opened to the
+    network unasked, and a second run on the same machine fails to bind it. Nothing is added for a
+    distributed run (`--master` / `--worker`: Locust's own options and defaults, as its users know
+    them) or where the user chose the address; without --processes Locust ignores these options."""
+    if _given(args, "--master", "--worker", "--master-bind-host", "--master-bind-port", "--master-port",
+              "--master-host"):
+        return []
+    from shopbench.processes import free_port  # free now; Locust's master binds it a moment later
+
+    port = free_port(LOOPBACK)
+    return ["--master-bind-host", LOOPBACK, "--master-bind-port", str(port), "--master-host", LOOPBACK,
+            "--master-port", str(port)]
+
 
 
 def load_on_locust(run: RunDir, argv: list[str]) -> int:
