@@ -18,6 +18,7 @@ from shopbench.checker.verdict import add_sections, assemble, assemble_verdict
 from shopbench.history import HistoryWriter, OpListener, iter_history
 from shopbench.rundir import OPS, STATE, VERDICT, RunDir
 from shopbench.state import settle_and_read, touched_entities
+from shopbench.state_file import load_state
 from shopbench.target import Target
 
 OpsSource = Iterable[dict[str, Any]] | str | Path | None
@@ -149,5 +150,5 @@ def recheck(run: RunDir) -> dict[str, Any]:
         sections["run_end"]["unknown_reasons"].append(
             "the run ended before its final state was read (no state.json): the ledger could not check anything")
         return assemble_verdict("ledger", {"anomalies": []}, sections)
-    state = run.read_json(STATE)
+    state = load_state(run.file(STATE))  # entity by entity: a 10 M-operation state fits
     return _verdict(lambda: iter_history(run.file(OPS)), state, sections, run)
