@@ -3,11 +3,10 @@
     state = load_state(path)   # the dict `json.load` gives, well-formed entities as ledger records
 
 `json.load` of the state of a 10 M-operation run (2 M orders) builds 1.7 GB of dicts and peaks at
-2.7 GB. Here the top-level object and its `items`, `users` and `orders` tables are walked one
-entry at a time (the standard library's own scanner parses each entry), and each entity becomes
-its compact record (`checker.ledger.final_state.Compactor`) at once, so only one entity's dicts
-exist at any time. A file that is not the JSON object state.json should be is read whole the
-ordinary way, which names the fault.
+2.7 GB. Here the standard library's scanner parses each of the `items`, `users` and `orders` tables
+with a hook that turns every entity into its compact record (`checker.ledger.final_state.Compactor`)
+as soon as its object is complete, so only one entity's dicts exist at any time. A file that is
+not the JSON object state.json should be is read whole the ordinary way, which names the fault.
 """
 
 from __future__ import annotations
@@ -18,10 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shopbench.checker.ledger.final_state import KINDS, Compactor
+from shopbench.checker.ledger.final_state import KINDS, RECORDS, Compactor
 from shopbench.errors import UsageError
 
 _SPACE = re.compile(r"[ \t\n\r]*")
+_STRING = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 class _Unexpected(Exception):
@@ -54,31 +54,28 @@ def _space(text: str, i: int) -> int:
 
 
 def _walk(text: str, scan: Any, compact: Compactor) -> dict[str, Any]:
-    """The top-level object; its entity tables entry by entry, everything else whole."""
+    """The top-level object; each entity table parsed by a scanner that makes every object a record
+    as soon as it is complete (an object that is no well-formed entity stays as it is)."""
     state: dict[str, Any] = {}
+    tables = {kind: json.JSONDecoder(object_hook=lambda obj, kind=kind: compact(kind, obj)).scan_once
+              for kind in KINDS}
 
     def member(key: str, i: int) -> int:
-        if key in KINDS and text[i] == "{":
-            table: dict[str, Any] = {}
-            state[key] = table
-
-            def entity(entity_id: str, j: int) -> int:
-                value, j = scan(text, j)
-                table[entity_id] = compact(key, value)
-                return j
-            return _members(text, i, scan, entity)
-        state[key], i = scan(text, i)
+        table_scan = tables.get(key, scan) if text[i] == "{" else scan
+        state[key], i = table_scan(text, i)
+        if isinstance(state[key], RECORDS):  # a table that looks like one entity: read it the ordinary way
+            raise _Unexpected
         return i
 
     i = _space(text, 0)
     if text[i] != "{":
         raise _Unexpected
-    if text[_members(text, i, scan, member):].strip():
+    if text[_members(text, i, member):].strip():
         raise _Unexpected
     return state
 
 
-def _members(text: str, i: int, scan: Any, value: Callable[[str, int], int]) -> int:
+def _members(text: str, i: int, value: Callable[[str, int], int]) -> int:
     """Walk the object that starts at text[i]: `value(key, start)` takes each member's value and
     returns where it ends. Returns the index after the closing brace."""
     i = _space(text, i + 1)
@@ -87,7 +84,7 @@ def _members(text: str, i: int, scan: Any, value: Callable[[str, int], int]) -> 
     while True:
         if text[i] != '"':
             raise _Unexpected
-        key, i = scan(text, i)
+        key, i = _STRING(text, i + 1)
         i = _space(text, i)
         if text[i] != ":":
             raise _Unexpected

@@ -60,3 +60,13 @@ def test_a_broken_state_file_is_one_sentence_naming_it(tmp_path) -> None:
         load_state(path)
     with pytest.raises(UsageError, match="cannot read the final state"):
         load_state(tmp_path / "missing.json")
+
+
+def test_a_table_shaped_like_one_entity_stays_a_table(tmp_path) -> None:
+    """The hook sees the table object too: a users table whose one user is called "credit" is a
+    table of one user, not a user."""
+    path = tmp_path / "state.json"
+    path.write_text('{"users": {"credit": 5}, "items": {"stock": {"stock": 1, "price": 2}}}')
+    state = load_state(path)
+    assert state["users"] == {"credit": 5}
+    assert state["items"]["stock"]["stock"] == 1
