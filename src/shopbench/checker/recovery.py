@@ -1,6 +1,12 @@
 """How the system recovered from each fault, measured from the history alone. Pure: no I/O.
 
     recovery(ops, faults) -> [one dict per fault]
+    tally = RecoveryTally(faults); for op in ops: tally.add(op); tally.figures()   # the same, streaming
+
+One pass over the history in bounded memory: per fault only its counts and the ok completions per
+quarter bucket after its restore began (a history of 10 M operations is never held). Until the
+history spans 20 s the bucket is not known yet (see `bucket`), so the ok completion times of its
+first 20 s are kept, 8 bytes each.
 
 `ops` are history records (dicts as read from ops.jsonl, or `Op`s); `faults` are the lines of
 faults.jsonl (or the windows `shopbench.nemesis.timeline.fault_windows` makes of them). All times
@@ -28,11 +34,13 @@ Definitions, per fault on service S (window fields as in `fault_windows`):
                      fault started (fewer if the history starts later; null if under one bucket).
   throughput_recovery_s  the earliest t >= restore_start such that the ok operations completed in
                      [t, t + bucket) reach `ratio` (90 %) of baseline_rps, minus restore_start;
-                     windows slide in quarter buckets and must fit in the history. null and
+                     windows slide in quarter buckets and must fit in the history (each window
+                     is four quarter-bucket cells counted as the history streams by). null and
                      `throughput_recovered: false` when no window reaches it: the note says how
                      close the best one came.
   during             operations overlapping the outage [start, end] (end: the end of the restore,
-                     or the end of the history if the fault was never restored): all of them, and
+                     or the end of the history if the fault was never restored: then every
+                     operation that completed after the start): all of them, and
                      those touching S (`during_service`), counted as ok, fail (a definite no),
                      indeterminate (info) and errors (an outcome other than the one the workload
                      expected: `history.unexpected`, the one rule the report, the SLOs and
@@ -46,11 +54,11 @@ Definitions, per fault on service S (window fields as in `fault_windows`):
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from pathlib import Path, PurePath
+from array import array
+from collections.abc import Iterable
 from typing import Any
 
-from shopbench.history import unexpected
+from shopbench.history import SETUP_PROCESSES, unexpected
 
 SERVICE_OPS: dict[str, frozenset[str]] = {
     "create_item": frozenset({"stock"}), "add_stock": frozenset({"stock"}),
@@ -102,8 +110,8 @@ def landing_reason(fault: dict[str, Any]) -> str:
             f"the run did not test what the fault plan asked for")
 
 
-def fault_sections(ops: Any, lines: list[dict[str, Any]], not_fired: list[dict[str, Any]] | None = None,
-                   **options: Any) -> dict[str, Any]:
+def fault_sections(ops: Iterable[Any] | None, lines: list[dict[str, Any]],
+                   not_fired: list[dict[str, Any]] | None = None, **options: Any) -> dict[str, Any]:
     """The verdict sections of a run with faults, from its history and its fault timeline:
 
       faults            `recovery(...)`: one entry per fault (no figures for those that did not land)
@@ -111,17 +119,13 @@ def fault_sections(ops: Any, lines: list[dict[str, Any]], not_fired: list[dict[s
       fault_landing     {"faults", "landed", "not_landed": [...], "unknown_reasons": [...]}: a fault
                         that did not land makes the run UNKNOWN (checker/verdict.py), never VALID
 
-    `ops` is an iterable of history records, or the path of an ops.jsonl (read through
-    `shopbench.history`). Setup traffic (populate, orders, probe, settle) is left out: it would
-    make a meaningless throughput baseline."""
-    from shopbench.history import SETUP_PROCESSES, iter_history
-
-    if ops is None:
-        ops = []
-    elif isinstance(ops, str | PurePath):
-        ops = list(iter_history(ops)) if Path(ops).exists() else []
-    load = [op for op in ops if _get(op, "process") not in SETUP_PROCESSES]
-    faults = recovery(load, lines, **options)
+    `ops`: the history records, read once (an `iter_history` of ops.jsonl streams it). Setup traffic
+    (populate, orders, probe, settle) is left out: it would make a meaningless throughput baseline."""
+    tally = RecoveryTally(lines, **options)
+    for op in ops or ():
+        if _get(op, "process") not in SETUP_PROCESSES:
+            tally.add(op)
+    faults = tally.figures()
     missed = [f for f in faults if f.get("landed") is False]
     landing = {"faults": len(faults), "landed": len(faults) - len(missed),
                "not_landed": [{"fault": f["fault"], "service": f["service"], "action": f["action"],
@@ -148,41 +152,107 @@ def _as_windows(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return fault_windows(faults)
 
 
-def recovery(
-    ops: list[Any],
-    faults: list[dict[str, Any]],
-    *,
-    baseline: float = 5.0,
-    bucket: float | None = None,
-    ratio: float = 0.9,
-) -> list[dict[str, Any]]:
-    windows = _as_windows(faults)
-    rows = []
+def recovery(ops: Iterable[Any], faults: list[dict[str, Any]], *, baseline: float = 5.0,
+             bucket: float | None = None, ratio: float = 0.9) -> list[dict[str, Any]]:
+    tally = RecoveryTally(faults, baseline=baseline, bucket=bucket, ratio=ratio)
     for op in ops:
+        tally.add(op)
+    return tally.figures()
+
+
+SHORT_SPAN = 20.0  # a history shorter than this gets a bucket of a twentieth of its span
+
+
+class _Window:
+    """One landed fault's counts, gathered as the history streams by."""
+
+    __slots__ = ("w", "start", "restore_start", "end", "svc", "base_from", "base_ok", "answer_at", "cells",
+                 "counts", "svc_counts")
+
+    def __init__(self, w: dict[str, Any], baseline: float):
+        self.w = w
+        self.start, self.end = w["start"], w.get("end")
+        self.restore_start = w.get("restore_start", w["start"])
+        self.svc = shop_service(w.get("service"))
+        self.base_from = self.start - baseline
+        self.base_ok = 0  # ok completions in [start - baseline, start): none completed before the first
+        self.answer_at: float | None = None
+        self.cells: dict[int, int] = {}  # quarter bucket after restore_start -> ok completions
+        self.counts = {"ops": 0, "ok": 0, "fail": 0, "indeterminate": 0, "errors": 0}
+        self.svc_counts = dict(self.counts)
+
+
+class RecoveryTally:
+    """The recovery figures of a history fed one record at a time (`add`), then `figures()`."""
+
+    def __init__(self, faults: list[dict[str, Any]], *, baseline: float = 5.0, bucket: float | None = None,
+                 ratio: float = 0.9):
+        self.windows = _as_windows(faults)
+        self.open = [_Window(w, baseline) for w in self.windows if w.get("landed") is not False]
+        self.baseline, self.ratio = baseline, ratio
+        self.bucket = bucket
+        self.early: array[float] | None = array("d") if bucket is None else None  # ok completions, bucket unknown
+        self.first: float | None = None
+        self.last: float | None = None
+        self.last_invoked: float | None = None
+
+    def add(self, op: Any) -> None:
         wall = _get(op, "wall")
         if wall is None:
-            continue
+            return
         t0, t1 = _get(op, "t0"), _get(op, "t1")
         done = wall + ((t1 - t0) if t0 is not None and t1 is not None else 0.0)
-        rows.append((done, wall, _get(op, "type"), _get(op, "f"),
-                     unexpected(_get(op, "type"), _get(op, "expect"), _get(op, "scenario"))))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    done_all = [r[0] for r in rows]
-    ok_done = [r[0] for r in rows if r[2] == "ok"]
-    first = done_all[0] if done_all else None
-    last = done_all[-1] if done_all else None
-    last_invoked = max((row[1] for row in rows), default=None)
-    if bucket is None:
-        span = (last - first) if first is not None and last is not None else 0.0
-        bucket = 1.0 if span >= 20 else max(0.01, span / 20)
+        kind, f = _get(op, "type"), _get(op, "f")
+        if self.first is None or done < self.first:
+            self.first = done
+        if self.last is None or done > self.last:
+            self.last = done
+        if self.last_invoked is None or wall > self.last_invoked:
+            self.last_invoked = wall
+        ok = kind == "ok"
+        if ok and self.early is not None:
+            self.early.append(done)
+            if self.last - self.first >= SHORT_SPAN:  # the span only grows: the bucket is 1 s from now on
+                self._settle_bucket(1.0)
+        error = unexpected(kind, _get(op, "expect"), _get(op, "scenario"))
+        for win in self.open:
+            touches = _touches(f, win.svc)
+            if ok:
+                if win.base_from <= done < win.start:
+                    win.base_ok += 1
+                if done >= win.restore_start:
+                    if touches and (win.answer_at is None or done < win.answer_at):
+                        win.answer_at = done
+                    if self.early is None:
+                        cell = int((done - win.restore_start) // (self.bucket / 4))  # type: ignore[operator]
+                        win.cells[cell] = win.cells.get(cell, 0) + 1
+            if done >= win.start and (win.end is None or wall <= win.end):
+                for c, applies in ((win.counts, True), (win.svc_counts, touches)):
+                    if applies:
+                        c["ops"] += 1
+                        c["ok" if ok else "indeterminate" if kind == "info" else "fail"] += 1
+                        c["errors"] += error
 
-    out = []
-    for w in windows:
-        if w.get("landed") is False:
-            out.append(_not_landed(w))
-            continue
-        start, restore_start, end = w["start"], w.get("restore_start", w["start"]), w.get("end")
-        svc = shop_service(w.get("service"))
+    def _settle_bucket(self, bucket: float) -> None:
+        """The bucket is known: the ok completions kept so far go into the windows' cells."""
+        self.bucket, early, self.early = bucket, self.early, None
+        for done in early or ():
+            for win in self.open:
+                if done >= win.restore_start:
+                    cell = int((done - win.restore_start) // (bucket / 4))
+                    win.cells[cell] = win.cells.get(cell, 0) + 1
+
+    def figures(self) -> list[dict[str, Any]]:
+        if self.early is not None:
+            span = (self.last - self.first) if self.first is not None and self.last is not None else 0.0
+            self._settle_bucket(1.0 if span >= SHORT_SPAN else max(0.01, span / 20))
+        wins = iter(self.open)
+        return [_not_landed(w) if w.get("landed") is False else self._entry(next(wins)) for w in self.windows]
+
+    def _entry(self, win: _Window) -> dict[str, Any]:
+        w, start, restore_start, end = win.w, win.start, win.restore_start, win.end
+        bucket, first, last = self.bucket, self.first, self.last
+        assert bucket is not None
         entry: dict[str, Any] = {
             "fault": w.get("fault"), "service": w.get("service"), "action": w.get("action"),
             "trigger": w.get("trigger"), "targets": w.get("targets", []), "result": w.get("result"),
@@ -196,17 +266,13 @@ def recovery(
             notes.append("the fault was never undone: the service may still be down")
 
         # Time until the service answers again.
-        answer_at = None
-        for done, _wall, kind, f, _error in rows[bisect_left(done_all, restore_start):]:
-            if kind == "ok" and _touches(f, svc):
-                answer_at = done
-                break
+        answer_at = win.answer_at
         entry["answered_again"] = answer_at is not None
         entry["answers_again_at"] = answer_at
         entry["time_to_answer_s"] = round(answer_at - restore_start, 3) if answer_at is not None else None
         entry["outage_s"] = round(answer_at - start, 3) if answer_at is not None else None
         # Did clients send anything after the restore began? Stragglers invoked earlier do not count.
-        load_went_on = last_invoked is not None and last_invoked >= restore_start
+        load_went_on = self.last_invoked is not None and self.last_invoked >= restore_start
         if answer_at is None and not load_went_on:
             # Not a failure to recover: the load (a short burst, say) was over before the service was back.
             healthy = (f"; the service was healthy again {entry['restore_s']:.2f} s after the restore began"
@@ -217,26 +283,24 @@ def recovery(
             notes.append(f"no operation touching {w.get('service')} succeeded after the fault was undone")
 
         # Throughput before, and when it is back.
-        base_from = max(start - baseline, first) if first is not None else start
+        base_from = max(start - self.baseline, first) if first is not None else start
         span = start - base_from
-        baseline_rps = None
-        if span >= bucket:
-            baseline_rps = (bisect_left(ok_done, start) - bisect_left(ok_done, base_from)) / span
+        baseline_rps = win.base_ok / span if span >= bucket else None
         entry["baseline_rps"] = round(baseline_rps, 2) if baseline_rps is not None else None
         back_at, best = None, 0.0
         if baseline_rps and last is not None:
             step = bucket / 4
-            t = restore_start
             steps = int(max(0.0, last - bucket - restore_start) / step) + 1
-            for _ in range(min(steps, 1_000_000)):
+            cells = win.cells
+            for k in range(min(steps, 1_000_000)):
+                t = restore_start + k * step
                 if t + bucket > last:
                     break
-                rate = (bisect_left(ok_done, t + bucket) - bisect_left(ok_done, t)) / bucket
+                rate = sum(cells.get(k + q, 0) for q in range(4)) / bucket
                 best = max(best, rate)
-                if rate >= ratio * baseline_rps:
+                if rate >= self.ratio * baseline_rps:
                     back_at = t
                     break
-                t += step
         entry["throughput_recovered"] = back_at is not None
         entry["throughput_recovery_s"] = round(back_at - restore_start, 3) if back_at is not None else None
         if baseline_rps is None:
@@ -245,31 +309,12 @@ def recovery(
             notes.append("no ok operations before the fault: throughput recovery is not defined")
             entry["throughput_recovered"] = None
         elif back_at is None and load_went_on:
-            notes.append(f"throughput never returned to {ratio:.0%} of the {baseline_rps:.1f} ok ops/s before the "
-                         f"fault (best {best / baseline_rps:.0%} after it)")
+            notes.append(f"throughput never returned to {self.ratio:.0%} of the {baseline_rps:.1f} ok ops/s before "
+                         f"the fault (best {best / baseline_rps:.0%} after it)")
 
         # What the outage cost.
-        out_end = end if end is not None else (last if last is not None else start)
-        counts = {"ops": 0, "ok": 0, "fail": 0, "indeterminate": 0, "errors": 0}
-        svc_counts = dict(counts)
-        for _done, wall, kind, f, error in rows[bisect_left(done_all, start):]:
-            if wall > out_end:
-                continue
-            for c, applies in ((counts, True), (svc_counts, _touches(f, svc))):
-                if not applies:
-                    continue
-                c["ops"] += 1
-                if kind == "ok":
-                    c["ok"] += 1
-                elif kind == "info":
-                    c["indeterminate"] += 1
-                else:
-                    c["fail"] += 1
-                if error:
-                    c["errors"] += 1
         entry["bucket_s"] = round(bucket, 3)
-        entry["during"] = counts
-        entry["during_service"] = svc_counts
+        entry["during"] = win.counts
+        entry["during_service"] = win.svc_counts
         entry["note"] = "; ".join(notes) or None
-        out.append(entry)
-    return out
+        return entry

@@ -123,13 +123,16 @@ class FaultHook:
 
     def sections(self, inputs: Any = None, *, ops: Any = None) -> dict[str, Any]:
         """The verdict sections (`faults`, `faults_not_fired`, `fault_landing`), computed by the
-        recovery checker from the history (`inputs.ops_path`, or `ops` as given) and the timeline."""
+        recovery checker from the history (`inputs.ops_path` streamed once, or `ops` as given) and
+        the timeline."""
         from shopbench.checker.recovery import fault_sections
+        from shopbench.history import iter_history
 
         lines = read_timeline(self.timeline_path) if self.timeline_path is not None else []
         if ops is None:
-            ops = Path(inputs.ops_path) if inputs is not None else (
-                Path(self.run.file(OPS)) if self.run is not None else [])
+            path = Path(inputs.ops_path) if inputs is not None else (
+                Path(self.run.file(OPS)) if self.run is not None else None)
+            ops = iter_history(path) if path is not None and path.exists() else []
         not_fired = self.not_fired()
         out = fault_sections(ops, lines, not_fired)
         landing = out["fault_landing"]

@@ -20,6 +20,7 @@ from shopbench.history import HistoryWriter, OpListener, iter_history
 from shopbench.rundir import OPS, STATE, VERDICT, RunDir
 from shopbench.settle import confirm
 from shopbench.state import settle_and_read, touched_entities
+from shopbench.state_file import load_state
 from shopbench.target import Target
 
 OpsSource = Iterable[dict[str, Any]] | str | Path | None
@@ -155,5 +156,6 @@ def recheck(run: RunDir) -> dict[str, Any]:
         sections["run_end"]["unknown_reasons"].append(
             "the run ended before its final state was read (no state.json): the ledger could not check anything")
         return assemble_verdict("ledger", {"anomalies": []}, sections)
-    state = run.read_json(STATE)
+    # Entity by entity, so a 10 M-operation state fits; read_json says what a missing one means.
+    state = load_state(run.file(STATE)) if run.file(STATE).exists() else run.read_json(STATE)
     return _verdict(lambda: iter_history(run.file(OPS)), state, sections, run)
