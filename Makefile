@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/shopbench demo
 
+# One pytest worker per core (at most 4): most end-to-end tests wait on real processes and sockets.
 test: $(STAMP) chromium nginx
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses 4
 
 # The report's browser tests need Debian's chromium; install it when we may (root, apt), else they skip.
 chromium:
