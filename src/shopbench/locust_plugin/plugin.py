@@ -12,7 +12,7 @@
                              the load stops, and the history is flushed
   quitting                   Locust's own totals are kept; a worker ships what it still holds
 
-`install()` is idempotent; `user.py` (ShopUser) and `grpc/user.py` (GrpcUser) call it, so any
+`install()` is idempotent; `user.py` (ShopUser) and `grpc/locust_users.py` (GrpcUser) call it, so any
 locustfile whose users are shopbench's is wired: the user's own `-f` file, the built-in mixes, gRPC
 runs, `--processes` and remote workers alike. This is the one place every trigger input is fed:
 the user count here; operations (rps, checkouts) by the recorder of a local process
