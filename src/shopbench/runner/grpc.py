@@ -74,7 +74,7 @@ class GrpcSteps:
             yield OwnService(GrpcTarget(service.target), service.supervisor)
 
     def populate(self, ctx: RunContext) -> None:
-        from shopbench.grpc import session as grpc_sessions
+        from shopbench.grpc import load_settings as grpc_sessions
         from shopbench.grpc.client import GrpcClient
         from shopbench.grpc.probe import ExpiredToken, probe_plan
         from shopbench.grpc.protos import compile_dir, from_reflection
@@ -177,7 +177,7 @@ def run_grpc(
     # Locust patches the process first; then grpcio learns to cooperate with gevent.
     import locust  # noqa: F401
 
-    from shopbench.grpc import session as grpc_sessions
+    from shopbench.grpc import load_settings as grpc_sessions
     from shopbench.locust_plugin import session as sessions
 
     args = list(locust_args)
