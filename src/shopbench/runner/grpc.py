@@ -26,7 +26,7 @@ from shopbench.rundir import OPS, VERDICT, RunDir
 from shopbench.runner.companion import Companion
 from shopbench.runner.skeleton import FINISHED, RunContext, companions_of, execute
 
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "grpc" / "locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "grpc" / "seed004_locustfile.py"
 REFERENCE_TOKEN_TTL = 10.0  # s: short, so the probe's expired token comes soon after the load
 STOP_TIMEOUT_DEADLINES = 6  # Locust's --stop-timeout default: a flow in flight gets to finish its calls
 console = Console(highlight=False)  # the summary: stdout, as every command (README "Output")
