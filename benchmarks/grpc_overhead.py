@@ -83,9 +83,9 @@ def _plain_user() -> type:
 def _shopbench_user() -> type:
     from locust import constant, task
 
-    from shopbench.grpc import session as grpc_sessions
+    from shopbench.grpc import load_settings as grpc_sessions
+    from shopbench.grpc.locust_users import GrpcUser  # installs the Locust plugin, as in `shopbench grpc`
     from shopbench.grpc.target import GrpcTarget
-    from shopbench.grpc.user import GrpcUser  # installs the Locust plugin, as in `shopbench grpc`
     from shopbench.history import HistoryWriter
     from shopbench.locust_plugin import session as sessions
 

@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     # Locust users to subclass in your own locustfile
     "ShopUser": "shopbench.locust_plugin.user",
-    "GrpcUser": "shopbench.grpc.user",
+    "GrpcUser": "shopbench.grpc.locust_users",
     # your shop's API (docs/shop-api.md): subclass RestDriver, pass --driver file.py:Class, or write a
     # mapping file (--mapping FILE)
     "RestDriver": "shopbench.driver.rest",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
+import signal
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,6 +24,7 @@ from shopbench.cli.app import app
 from shopbench.driver import use_driver
 from shopbench.errors import EXIT_INVALID, EXIT_VALID, UsageError
 from shopbench.nemesis.config import plan_for_services
+from shopbench.processes.spawn import spawn, untie
 from shopbench.rundir import new_group_dir
 from shopbench.shop import FLAWS, RefShop
 
@@ -32,9 +33,29 @@ TEST_TYPES = ("consistency", "stress", "both")
 
 
 def shopbench(args: list[str]) -> int:
-    """Run one `shopbench` command in a child process, printing it first."""
+    """Run one `shopbench` command in a child process, printing it first.
+
+    The child is started like every child of shopbench (`spawn`): in its own session, ended by the
+    restore guardian should this process be SIGKILLed. A terminal's Ctrl-C therefore reaches only
+    this process; it is passed on to the child (each one: a second Ctrl-C is the child's second
+    Ctrl-C), which ends its run as documented (faults healed, a verdict), and the suite then stops.
+    """
     console.print(f"[dim]$ shopbench {shlex.join(args)}[/]", highlight=False)
-    return subprocess.run([sys.executable, "-m", "shopbench", *args], check=False).returncode
+    proc = spawn([sys.executable, "-m", "shopbench", *args], why=f"shopbench {args[0]}")
+    interrupted = False
+    try:
+        while True:
+            try:
+                code = proc.wait()
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+                proc.send_signal(signal.SIGINT)
+    finally:
+        untie(proc)
+    if interrupted:
+        raise KeyboardInterrupt
+    return code
 
 
 def combined_exit(codes: dict[str, int]) -> int:

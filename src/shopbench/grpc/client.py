@@ -30,8 +30,8 @@ import grpc.experimental.gevent as grpc_gevent
 from gevent import GreenletExit
 
 from shopbench.driver.inflight import IN_FLIGHT
-from shopbench.grpc.outcome import outcome
 from shopbench.grpc.protos import Catalog
+from shopbench.grpc.status import outcome
 from shopbench.history import INFO, OK, Op, OpListener, unexpected
 
 grpc_gevent.init_gevent()

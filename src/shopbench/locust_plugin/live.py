@@ -12,7 +12,7 @@ from locust.runners import WorkerRunner
 from rich.console import Console
 
 from shopbench.locust_plugin import session as sessions
-from shopbench.report.live import LiveProgress
+from shopbench.report.progress import LiveProgress
 
 INTERVAL = 2.0
 _installed = False

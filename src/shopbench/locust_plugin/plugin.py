@@ -2,7 +2,8 @@
 
   init_command_line_parser   our option defaults (`options`)
   init                       each process learns its role: a worker ships history and asks for the
-                             pool (`shipping`, `handshake`); a master receives both; options settled;
+                             pool (`shipping`, `handshake`); a master receives both and ties the
+                             `--processes` workers to the restore guardian; options settled;
                              the master/local process feeds its live monitor's user count from the
                              runner (`runner.user_count`, which on a master sums every worker's)
   spawning_complete          the user count at once, not at the next poll
@@ -12,7 +13,7 @@
                              the load stops, and the history is flushed
   quitting                   Locust's own totals are kept; a worker ships what it still holds
 
-`install()` is idempotent; `user.py` (ShopUser) and `grpc/user.py` (GrpcUser) call it, so any
+`install()` is idempotent; `user.py` (ShopUser) and `grpc/locust_users.py` (GrpcUser) call it, so any
 locustfile whose users are shopbench's is wired: the user's own `-f` file, the built-in mixes, gRPC
 runs, `--processes` and remote workers alike. This is the one place every trigger input is fed:
 the user count here; operations (rps, checkouts) by the recorder of a local process
@@ -58,6 +59,30 @@ def install() -> None:
     install_live_view()
 
 
+def tie_forked_workers() -> list[int]:
+    """Tie Locust's `--processes` workers to the restore guardian, so that a SIGKILLed master leaves
+    none behind. Locust forks them itself (`gevent.fork`, before `init` fires), so they cannot go
+    through `processes.spawn`; they are this process's children with its very command line (a fork
+    without exec), which no child started by `spawn` has. They stay registered: the guardian ends
+    only those still alive (same pid and start time) when shopbench dies, never a recycled pid."""
+    import psutil
+
+    from shopbench.processes.guardian import guardian
+
+    me = psutil.Process()
+    cmdline = me.cmdline()
+    pids = []
+    for child in me.children():
+        try:
+            if child.cmdline() == cmdline:
+                pids.append(child.pid)
+        except psutil.Error:
+            continue
+    for pid in pids:
+        guardian().end_on_death(pid, group=False, why="Locust worker")
+    return pids
+
+
 def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
     recorder.runner = runner
     if isinstance(runner, WorkerRunner):
@@ -69,6 +94,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
         recorder.role = "master"
         receive_shipping(runner)
         handshake.install_master(runner)
+        if getattr(environment.parsed_options, "processes", None):
+            tie_forked_workers()
     else:
         recorder.role = "local"
     options.settle_options(environment, runner)

@@ -95,7 +95,12 @@ class Landing:
 def probe(port: int, host: str = "127.0.0.1", timeout: float = 1.0, send: bytes = PROBE,
           read_all: bool = False, read_for: float | None = None) -> Probe:
     """Connect, send `send`, wait for the first byte back; with `read_all`, read to the close (or
-    until `read_for` seconds have passed since the connect)."""
+    until `read_for` seconds have passed since the connect).
+
+    Not processes/probes.py's `probe` (the one for a service's ports), on purpose: that one asks
+    many ports at once for a state in one shared window and counts a reset as an answer; a link
+    check needs one connection's timings (first and last byte), reading to the close, and a reset
+    told apart from an answer, a close and silence. Merged, one function would be two behind a flag."""
     t0 = time.perf_counter()
     try:
         sock = socket.create_connection((host, port), timeout=timeout)

@@ -56,7 +56,13 @@ def connect_host(addr: str) -> str:
 def probe(addrs: Iterable[Address], timeout: float, request: bytes | None = None) -> dict[Address, str]:
     """The one TCP probe: connect to every address (each within `timeout`), and with `request`
     send it on each connection and wait one shared `timeout` window for any answer. Returns one
-    of REFUSED, NO_CONNECTION, ACCEPTED (no request), ANSWERED or SILENT per address."""
+    of REFUSED, NO_CONNECTION, ACCEPTED (no request), ANSWERED or SILENT per address.
+
+    Not merged with the link check's probe (nemesis/linkcheck.py `probe`), on purpose: this one
+    asks a *state* of many ports at once (one shared window; bytes, EOF and a reset all count as
+    "the process acted"), that one *measures* one connection through a link (when the first and
+    last byte came, reading to the close within a window, and reset vs closed vs silent, which is
+    what tells a `reset` fault from a `blackhole`). One function would be two behind a flag."""
     seen: dict[Address, str] = {}
     open_socks: dict[socket.socket, Address] = {}
     try:

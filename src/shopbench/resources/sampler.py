@@ -22,14 +22,14 @@ from shopbench.resources.summary import read_samples, summarize
 def _os_thread_tools() -> tuple[Callable[..., Any], Callable[[], Any]]:
     """`start_new_thread` and `allocate_lock` that make a real OS thread and lock even when gevent
     has patched threading (a greenlet would stall whenever the Locust loop is busy)."""
-    import _thread
+    if "gevent" not in sys.modules:  # nothing can have patched it (and gevent stays unimported)
+        import _thread
 
-    if "gevent" in sys.modules:
-        from gevent import monkey
+        return _thread.start_new_thread, _thread.allocate_lock
+    from gevent.monkey import get_original  # the originals, whether or not gevent patched them
 
-        if monkey.is_module_patched("threading"):
-            return monkey.get_original("_thread", "start_new_thread"), monkey.get_original("_thread", "allocate_lock")
-    return _thread.start_new_thread, _thread.allocate_lock
+    start_new_thread, allocate_lock = get_original("_thread", ["start_new_thread", "allocate_lock"])
+    return start_new_thread, allocate_lock
 
 
 class ResourceSampler:

@@ -26,7 +26,7 @@ from shopbench.rundir import OPS, VERDICT, RunDir
 from shopbench.runner.companion import Companion
 from shopbench.runner.skeleton import FINISHED, RunContext, companions_of, execute
 
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "grpc" / "locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "grpc" / "seed004_locustfile.py"
 REFERENCE_TOKEN_TTL = 10.0  # s: short, so the probe's expired token comes soon after the load
 STOP_TIMEOUT_DEADLINES = 6  # Locust's --stop-timeout default: a flow in flight gets to finish its calls
 console = Console(highlight=False)  # the summary: stdout, as every command (README "Output")
@@ -74,7 +74,7 @@ class GrpcSteps:
             yield OwnService(GrpcTarget(service.target), service.supervisor)
 
     def populate(self, ctx: RunContext) -> None:
-        from shopbench.grpc import session as grpc_sessions
+        from shopbench.grpc import load_settings as grpc_sessions
         from shopbench.grpc.client import GrpcClient
         from shopbench.grpc.probe import ExpiredToken, probe_plan
         from shopbench.grpc.protos import compile_dir, from_reflection
@@ -177,7 +177,7 @@ def run_grpc(
     # Locust patches the process first; then grpcio learns to cooperate with gevent.
     import locust  # noqa: F401
 
-    from shopbench.grpc import session as grpc_sessions
+    from shopbench.grpc import load_settings as grpc_sessions
     from shopbench.locust_plugin import session as sessions
 
     args = list(locust_args)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shopbench.nemesis.proxy.dataplane import HOST
+from shopbench.processes.spawn import spawn, untie
 
 
 class ProxyError(RuntimeError):
@@ -139,11 +140,11 @@ class LinkProxy(ProxyClient):
         # Its stderr goes to a file, never a pipe: a pipe nobody reads fills up, and a proxy blocked
         # writing a log line would stall every link.
         log = tempfile.TemporaryFile()
-        # Its own session: a terminal's Ctrl-C (SIGINT to the foreground process group) must not
-        # take the links down mid-run; shopbench ends it by its pid once the shop settled through
-        # them (stop(), or the closed stdin pipe when shopbench exits).
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
-                                start_new_session=True)
+        # Through spawn(): its own session, so a terminal's Ctrl-C (SIGINT to the foreground process
+        # group) does not take the links down mid-run; shopbench ends it by its pid once the shop
+        # settled through them (stop(), or the closed stdin pipe when shopbench exits), and the
+        # restore guardian ends it should shopbench be SIGKILLed.
+        proc = spawn(argv, why="fault proxy", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
         line = _read_line(proc, timeout)
         try:
             ready = json.loads(line) if line else {}
@@ -155,6 +156,7 @@ class LinkProxy(ProxyClient):
             err = log.read().decode(errors="replace").strip()
             log.close()
             proc.wait()
+            untie(proc)
             raise ProxyError(f"the fault proxy did not start: {err.splitlines()[-1] if err else line!r}")
         proxy = cls(proc, ready)
         proxy.log = log
@@ -175,6 +177,7 @@ class LinkProxy(ProxyClient):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        untie(self.proc)
         for f in (self.proc.stdin, self.proc.stdout, self.log):
             if f is not None:
                 with contextlib.suppress(OSError):

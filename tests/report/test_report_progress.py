@@ -9,7 +9,7 @@ from rich.console import Console
 
 from shopbench.history import Op
 from shopbench.monitor import LoadMonitor
-from shopbench.report.live import LiveProgress
+from shopbench.report.progress import LiveProgress
 from shopbench.report.terminal import PhaseProgress
 
 

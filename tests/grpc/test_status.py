@@ -6,9 +6,9 @@ import grpc
 import pytest
 
 from shopbench.grpc.client import GrpcClient
-from shopbench.grpc.outcome import outcome
 from shopbench.grpc.protos import compile_dir
 from shopbench.grpc.service import reference_protos
+from shopbench.grpc.status import outcome
 from shopbench.history import MemoryHistory
 from shopbench.processes import free_port
 

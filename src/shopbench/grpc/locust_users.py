@@ -20,7 +20,7 @@ from typing import Any
 import gevent
 from locust import User, task
 
-from shopbench.grpc import session as sessions
+from shopbench.grpc import load_settings as sessions
 from shopbench.grpc.client import GrpcClient
 from shopbench.grpc.credentials import RoundRobin
 from shopbench.locust_plugin import internals, plugin
