@@ -56,8 +56,9 @@ def test_a_reason_lists_up_to_four_statuses_and_names_no_answer():
     assert reason.startswith("pay failed on all 15 calls (no answer ×5, 502 ×4, 503 ×3, 504 ×2): ")
     assert "500 ×1" not in reason
     [single] = expectations_section([op(status=None)] * 5)["expectations"]["unknown_reasons"]
-    assert single.startswith("pay got no answer to all 5 calls: the workload expects it to succeed; is the service "
-                             "behind it up and reachable?")
+    assert single.startswith("pay got no answer to all 5 calls: the workload expects it to succeed, so its results "
+                             "cannot be judged; check that the service behind it is up and reachable")
     [refused] = expectations_section([op(status=400)] * 5)["expectations"]["unknown_reasons"]
-    assert refused.startswith("pay answered 400 to all 5 calls: the workload expects it to succeed; does your shop "
-                              "speak this API")
+    assert refused.startswith("pay answered 400 to all 5 calls: the workload expects it to succeed, so your shop may "
+                              "answer POST /payment/pay/{user_id}/{amount} differently from docs/shop-api.md; run "
+                              "stress with --without pay")

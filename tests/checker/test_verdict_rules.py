@@ -9,7 +9,6 @@ from shopbench.checker.verdict import (
     VALID,
     VERDICT_VERSION,
     add_sections,
-    add_unknown,
     assemble,
     exit_code,
     judge,
@@ -29,8 +28,8 @@ def ledger(valid: bool = True, reasons: list[str] | None = None) -> dict:
 
 def test_a_clean_ledger_on_a_settled_state_is_valid_with_the_seeds_numbers():
     v = assemble(ledger(), {"settled": True, "reads": 3, "settle": {"stopped": "quiet"}})
-    assert (v["result"], v["valid"], v["ledger_valid"], v["version"], v["checker"]) == (VALID, True, True,
-                                                                                       VERDICT_VERSION, "ledger")
+    assert (v["result"], v["valid"], v["version"], v["checker"]) == (VALID, True, VERDICT_VERSION, "ledger")
+    assert "ledger_valid" not in v  # verdict v3: the ledger counts through anomaly_count
     assert v["seed_metrics"] == {"stock_log": -4, "stock_db": -4, "payment_log": 12, "payment_db": 12}
     assert v["seed_inputs"] == SEED_INPUTS and "seed_metrics_note" not in v
     assert v["settled"] is True and v["state_reads"] == 3 and v["settle"] == {"stopped": "quiet"}
@@ -68,7 +67,7 @@ def test_the_ledgers_reasons_are_copied_not_shared():
 
 def test_an_anomaly_is_invalid_whatever_else_is_unknown():
     v = assemble(ledger(valid=False, reasons=["incomplete"]), {"settled": True})
-    assert v["result"] == INVALID and v["ledger_valid"] is False and v["unknown_reasons"] == ["incomplete"]
+    assert v["result"] == INVALID and v["anomaly_count"] == 1 and v["unknown_reasons"] == ["incomplete"]
     assert exit_code(v) == EXIT_INVALID
 
 
@@ -76,23 +75,27 @@ def test_sections_merge_failed_unknown_and_warnings_once_each():
     v = assemble(ledger(), {"settled": True}, extra={
         "slo": {"valid": False, "unknown_reasons": ["r1"], "warnings": ["w1"]},
         "faults": {"valid": True, "unknown_reasons": ["r1", "r2"], "warnings": ["w1", "w2"]},
-        "notes": ["a list section is kept, and judged by nothing"],
+        "faults_not_fired": [{"index": 0}],  # a figures list: kept; fault_landing judges it
     })
     assert v["failed_sections"] == ["slo"] and v["unknown_reasons"] == ["r1", "r2"]
-    assert v["warnings"] == ["w1", "w2"] and v["notes"] == ["a list section is kept, and judged by nothing"]
+    assert v["warnings"] == ["w1", "w2"] and v["faults_not_fired"] == [{"index": 0}]
     assert v["result"] == INVALID
     again = add_sections(v, {"slo": {"valid": False}})  # the same failed section merged twice is listed once
     assert again["failed_sections"] == ["slo"]
 
 
-def test_add_sections_on_a_bare_verdict_and_add_unknown():
-    v = add_sections({"valid": True}, {"load": {"unknown_reasons": ["no users started"]}})
-    assert v["result"] == UNKNOWN and v["ledger_valid"] is True and v["failed_sections"] == []
-    v = add_sections({"valid": False}, {})
-    assert v["result"] == INVALID and v["ledger_valid"] is False
-    v = add_unknown({"valid": True, "ledger_valid": True}, "a fault did not land")
-    v = add_unknown(v, "a fault did not land")
-    assert v["unknown_reasons"] == ["a fault did not land"] and v["result"] == UNKNOWN
+def test_add_sections_on_a_bare_verdict_and_a_section_not_understood():
+    import pytest
+
+    from shopbench.checker.verdict import SectionError
+
+    v = add_sections({}, {"load": {"unknown_reasons": ["no users started"]}})
+    assert v["result"] == UNKNOWN and v["failed_sections"] == []
+    v = add_sections({"anomaly_count": 1}, {})
+    assert v["result"] == INVALID
+    for bad in (["a list that is no figures"], {"valid": "no"}, {"unknown_reasons": "one string"}):
+        with pytest.raises(SectionError):
+            add_sections({}, {"notes": bad})
 
 
 def test_judge_and_result_of_read_old_files_too():
