@@ -61,3 +61,9 @@ def test_a_reason_lists_up_to_four_statuses_and_names_no_answer():
     [refused] = expectations_section([op(status=400)] * 5)["expectations"]["unknown_reasons"]
     assert refused.startswith("pay answered 400 to all 5 calls: the workload expects it to succeed; does your shop "
                               "speak this API")
+
+
+def test_expected_failures_and_races_are_skipped_even_when_the_route_is_missing():
+    assert not never([op(status=404, expect="fail")] * 5)
+    assert not never([op(status=404, expect=None, scenario="race:hot-item")] * 5)
+    assert never([op(status=404, expect=None, scenario="hot-item")] * 5)

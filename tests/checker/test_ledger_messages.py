@@ -54,6 +54,17 @@ def test_a_correct_sale_and_every_number_reported_about_it():
     assert v["unknown_reasons"] == [] and v["oversold_items"] == [] and v["anomaly_types"] == {}
 
 
+def test_definite_amounts_add_up():
+    ops, state = one_sale(9, 4)
+    ops.append(op(7, "add_funds", {"user_id": "u", "amount": 5}))
+    ops.append(op(8, "add_stock", {"item_id": "i", "amount": 2}))
+    state["items"]["i"]["stock"] = 6
+    v = check(ops, state)
+    assert v["valid"] and v["totals"]["money"]["in"] == [15, 15] and v["totals"]["stock"]["in"] == [8, 8]
+    state["users"]["u"]["credit"] = 8  # a unit short of 15 - 6
+    assert check(ops, state)["anomaly_types"] == {"user_credit_drift": 1}
+
+
 def test_a_missing_charge_names_the_paid_order():
     ops, state = one_sale(10, 4)
     [a] = check(ops, state)["anomalies"]
@@ -76,6 +87,10 @@ def test_money_that_appeared_with_no_order_and_a_charge_with_none():
     assert a["message"] == ("user u has credit 9, expected 10 (10 put in, 0 in 0 paid orders): 1 less than "
                             "expected: charged with no paid order behind it.")
     assert (a["direction"], a["diff"]) == ("unbacked_charge", -1)
+    ops.append(op(8, "add_funds", {"user_id": "u", "amount": 5}, "info"))  # expected [10, 15]
+    state["users"]["u"]["credit"] = 8
+    [a] = check(ops, state)["anomalies"]
+    assert (a["expected"], a["diff"]) == ([10, 15], -2)
 
 
 def test_an_unbacked_charge_beside_paid_orders_names_them():
@@ -201,20 +216,22 @@ def test_a_drift_names_at_most_20_paid_orders_and_an_overspent_budget_counts_dir
            op(1, "create_item", {"price": 2}, value={"item_id": "i"}, process="populate"),
            op(1, "add_stock", {"item_id": "i", "amount": 21}, process="populate"),
            op(1, "add_funds", {"user_id": "u", "amount": 30}, process="populate"),
-           op(2, "pay", {"user_id": "u", "amount": 2}, "info")]  # maybe paid 2 directly
+           op(2, "pay", {"user_id": "u", "amount": 2}),  # paid 2 directly
+           op(2, "pay", {"user_id": "u", "amount": 2}, "info")]  # maybe 2 more
     orders = {}
     for k in range(21):
         ops.append(op(3 + k, "checkout", {"order_id": f"o{k:02}"}))
         orders[f"o{k:02}"] = {"paid": True, "items": [["i", 1]], "user_id": "u", "total_cost": 2}
-    state = {"items": {"i": {"stock": 0, "price": 2}}, "users": {"u": {"credit": 0}}, "orders": orders}
-    [a] = check(ops, state)["anomalies"]
+    state = {"items": {"i": {"stock": 0, "price": 2}}, "users": {"u": {"credit": -3}}, "orders": orders}
+    neg, a = check(ops, state)["anomalies"]
+    assert neg["type"] == "negative_credit" and "overspent" not in neg  # the drift carries it
     assert len(a["paid_orders"]) == 20 and a["paid_orders"][-1] == "o19"
-    assert (a["overspent"], a["budget"], a["charged_in_paid_orders"]) == (12, [28, 30], 42)
-    assert a["overspent_orders"] == a["culprit_orders"] == [f"o{k:02}" for k in range(15, 21)]
-    assert a["message"].startswith("user u has credit 0, expected [-14, -12] (30 put in, 42 in 21 paid orders): 12 "
+    assert (a["overspent"], a["budget"], a["charged_in_paid_orders"]) == (14, [26, 28], 42)
+    assert a["overspent_orders"] == a["culprit_orders"] == [f"o{k:02}" for k in range(14, 21)]
+    assert a["message"].startswith("user u has credit -3, expected [-16, -14] (30 put in, 42 in 21 paid orders): 11 "
                                    "more than expected: charges of its paid orders are missing (21 paid orders: o00, "
-                                   "o01, o02, o03, o04 and 16 more); 12 more was charged")
+                                   "o01, o02, o03, o04 and 16 more); 14 more was charged")
     ops[3]["args"]["amount"] = 60  # enough for all: a plain drift blames its paid orders, the first 20
-    state["users"]["u"]["credit"] = 19
+    state["users"]["u"]["credit"] = 20
     [a] = check(ops, state)["anomalies"]
     assert a["culprit_orders"] == [f"o{k:02}" for k in range(20)] and "overspent" not in a

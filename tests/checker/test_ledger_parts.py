@@ -53,6 +53,7 @@ def test_the_words_messages_share():
     assert ids(["a", "b"]) == "a, b" and ids([]) == ""
     assert ids(str(i) for i in range(5)) == "0, 1, 2, 3, 4"
     assert ids(str(i) for i in range(7)) == "0, 1, 2, 3, 4 and 2 more"
+    assert ids(str(i) for i in range(6)) == "0, 1, 2, 3, 4 and 1 more"
     assert [counted(n, "unit") for n in (0, 1, 2)] == ["0 units", "1 unit", "2 units"]
     assert counted(1, "order", "orders") == "1 order" and counted(3, "entry", "entries") == "3 entries"
     assert interval(3, 3) == "3" and interval(-1, 4) == "[-1, 4]"

@@ -123,6 +123,26 @@ def test_malformed_entities_are_named_two_at_a_time_with_their_values_cut_short(
                              f"not in a shape the checker can use (order {oid}: paid 'yes' is not true or false; "
                              f"user {uid}: credit '{'x' * 36}... is not an integer); ")
     assert verdict(shop, state)["unresolved"]["malformed"]["items"] == {iid: "is ['stock', 4], not an object"}
+    state["users"][uid]["credit"] = "x" * 38  # its repr is 40 characters: shown whole; 41 are cut
+    assert f"credit '{'x' * 38}' is not" in verdict(shop, state)["unknown_reasons"][0]
+    state["users"][uid]["credit"] = "x" * 39
+    assert f"credit '{'x' * 36}... is not" in verdict(shop, state)["unknown_reasons"][0]
+
+
+def test_each_malformed_order_says_what_is_wrong_with_it():
+    from shopbench.checker.ledger.final_state import read_state
+
+    good = {"paid": True, "items": [["1", 2]], "user_id": "u", "total_cost": 4}
+    books = read_state({"orders": {"a": ["o"], "b": {**good, "total_cost": "4.0"}, "c": {**good, "user_id": None},
+                                   "d": {**good, "items": None}, "e": {**good, "items": [["1", 2, 3]]},
+                                   "f": {**good, "items": [[None, 2]]}, "g": {**good, "total_cost": "4"}},
+                        "users": {"u": {"credit": True}}, "items": "not a table"})
+    assert books.malformed["orders"] == {
+        "a": "is ['o'], not an object", "b": "total_cost '4.0' is not an integer", "c": "user_id is missing",
+        "e": "items [['1', 2, 3]] is not a list of [item_id, quantity] pairs",
+        "f": "items [[None, 2]] is not a list of [item_id, quantity] pairs"}
+    assert sorted(books.orders) == ["d", "g"] and books.malformed["users"] == {"u": "credit True is not an integer"}
+    assert books.items == {} and books.unreadable_orders == {"a", "b", "c", "e", "f"}
 
 
 def test_a_malformed_order_is_left_out_like_an_unreadable_one_and_bounded_by_its_history():

@@ -102,3 +102,19 @@ def test_judge_and_result_of_read_old_files_too():
     assert result_of({"valid": True}) == VALID and result_of({"valid": False}) == INVALID
     assert result_of({"result": "bogus", "valid": True}) == VALID and result_of({}) == INVALID
     assert [exit_code({"result": r}) for r in (VALID, INVALID, UNKNOWN)] == [EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN]
+
+
+def test_assemble_writes_exactly_the_contracts_fields_and_starts_sections_afresh():
+    led = {**ledger(), "failed_sections": ["stale"]}
+    del led["seed_inputs"]
+    v = assemble(led, None)
+    assert v["seed_metrics"] is None and v["seed_inputs"] is None and v["failed_sections"] == []
+    assert sorted(v) == ["anomalies", "anomaly_count", "checker", "failed_sections", "ledger_valid", "result",
+                         "seed_inputs", "seed_metrics", "unknown_reasons", "valid", "version", "warnings"]
+
+
+def test_sections_after_a_non_dict_one_still_count_and_a_bare_verdict_gets_its_lists():
+    v = add_sections({}, {"notes": ["kept, judged by nothing"], "slo": {"valid": False, "warnings": ["w"]}})
+    assert v["failed_sections"] == ["slo"] and v["warnings"] == ["w"] and v["result"] == INVALID
+    assert v["ledger_valid"] is True
+    assert add_sections({}, {})["result"] == VALID
