@@ -235,3 +235,65 @@ def test_a_drift_names_at_most_20_paid_orders_and_an_overspent_budget_counts_dir
     state["users"]["u"]["credit"] = 20
     [a] = check(ops, state)["anomalies"]
     assert a["culprit_orders"] == [f"o{k:02}" for k in range(20)] and "overspent" not in a
+
+
+def test_totals_add_every_users_and_items_bounds():
+    ops = [op(0, "batch_init_users", {"n": 2, "starting_money": 10}, process="populate"),
+           op(1, "batch_init_stock", {"n": 2, "starting_stock": 8, "item_price": 1}, process="populate")]
+    for k in ("0", "1"):
+        ops += [op(2, "add_funds", {"user_id": k, "amount": 3}, "info"), op(3, "pay", {"user_id": k, "amount": 2}),
+                op(4, "pay", {"user_id": k, "amount": 1}, "info"),
+                op(5, "subtract_stock", {"item_id": k, "amount": 2}),
+                op(6, "subtract_stock", {"item_id": k, "amount": 1}, "info")]
+    state = {"users": {"0": {"credit": 8}, "1": {"credit": 9}}, "items": {"0": {"stock": 5, "price": 1},
+             "1": {"stock": 6, "price": 1}}, "orders": {}}
+    v = check(ops, state)
+    assert v["valid"], v["anomalies"]
+    assert v["totals"]["money"] == {"in": [20, 26], "out_direct": [4, 6], "out_paid_orders": 0,
+                                    "out_unresolved_orders_max": 0, "expected": [14, 22], "actual": 17,
+                                    "users_checked": 2}
+    assert v["totals"]["stock"] == {"in": [16, 16], "out_direct": [4, 6], "out_paid_orders": 0,
+                                    "out_unresolved_orders_max": 0, "expected": [10, 12], "actual": 11,
+                                    "items_checked": 2}
+    state["items"]["0"]["stock"] = 7  # supply [5, 6]: a unit appeared
+    [a] = check(ops, state)["anomalies"]
+    assert a["supply"] == [5, 6] and a["expected"] == [5, 6]
+    state["users"]["0"]["credit"] = 12  # at most 10 + 3 - 2 = 11
+    assert "user_credit_drift" in check(ops, state)["anomaly_types"]
+
+
+def test_an_unreadable_orders_reach_is_reported_per_user_and_item():
+    ops, state = one_sale(4, 4)
+    del state["orders"]["o"]
+    state["unreadable"] = {"orders": {"o": "HTTP 503"}}
+    ops[6]["type"] = "info"
+    v = check(ops, state)
+    assert v["valid"] and v["totals"]["money"]["out_unresolved_orders_max"] == 6
+    assert v["totals"]["stock"]["out_unresolved_orders_max"] == 2
+    assert v["totals"]["money"]["expected"] == [4, 10] and v["totals"]["stock"]["expected"] == [4, 6]
+
+
+def test_completion_is_wall_plus_latency_and_a_4xx_dates_nothing():
+    ops = [op(0, "batch_init_stock", {"n": 1, "starting_stock": 1, "item_price": 1}, process="populate"),
+           op(1, "batch_init_users", {"n": 2, "starting_money": 1}, process="populate")]
+    for k, oid in enumerate(("o1", "o2")):
+        ops += [op(2 + 2 * k, "create_order", {"user_id": str(k)}, value={"order_id": oid}),
+                op(3 + 2 * k, "add_item", {"order_id": oid, "item_id": "0", "quantity": 1})]
+    first = {**op(6, "checkout", {"order_id": "o1"}, "fail", wall=10.0)}  # a 4xx long before: no sale
+    o1 = {**op(7, "checkout", {"order_id": "o1"}, wall=50.0), "t0": 5.0, "t1": 9.0}  # completed at 54
+    o2 = {**op(8, "checkout", {"order_id": "o2"}, wall=52.0), "t0": 1.0, "t1": 2.0}  # completed at 53
+    state = {"items": {"0": {"stock": 0, "price": 1}}, "users": {"0": {"credit": 0}, "1": {"credit": 0}},
+             "orders": {o: {"paid": True, "items": [["0", 1]], "user_id": str(k), "total_cost": 1}
+                        for k, o in enumerate(("o1", "o2"))}}
+    [a] = check(ops + [first, o1, o2], state)["anomalies"]
+    assert a["oversold_orders"] == ["o1"]  # o2 completed first, at 53
+    late_info = {**op(9, "checkout", {"order_id": "o2"}, "info", wall=40.0), "t0": 0.0, "t1": 1.0}
+    [a] = check(ops + [first, o1, o2, late_info], state)["anomalies"]
+    assert a["oversold_orders"] == ["o1"]  # an indeterminate answer after the 2xx does not move it
+    [a] = check(ops + [first, late_info, o1], state)["anomalies"]
+    assert a["oversold_orders"] == ["o1"]  # o2 only indeterminate, completed at 41: it bounds the sale
+    expect = {**op(10, "checkout", {"order_id": "o2"}, expect="fail", scenario=None)}
+    found = [x for x in check(ops + [expect], state)["anomalies"] if x["type"] == "expected_fail_but_ok"]
+    assert found == [{"type": "expected_fail_but_ok", "order_id": "o2", "op_id": 10, "f": "checkout",
+                      "message": "checkout of order o2 must fail (the  workload made it impossible) but it "
+                                 "answered 200."}]
