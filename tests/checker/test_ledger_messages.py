@@ -72,6 +72,7 @@ def test_a_missing_charge_names_the_paid_order():
                             "charges of its paid orders are missing (1 paid order: o).")
     assert (a["direction"], a["diff"], a["expected"], a["paid_orders"], a["culprit_orders"]) == (
         "missing_charge", 6, [4, 4], ["o"], ["o"])
+    assert check(ops, state)["totals"]["money"]["drift"] == {"what": "6 created", "explained_by_users": 1}
 
 
 def test_money_that_appeared_with_no_order_and_a_charge_with_none():
@@ -111,7 +112,14 @@ def test_an_overspent_user_says_how_much_beyond_what_it_ever_had():
     state["users"]["u"]["credit"] = -1  # charged in full: only below zero
     [a] = check(ops, state)["anomalies"]
     assert a["type"] == "negative_credit" and a["message"] == "user u has credit -1, below zero."
-    assert (a["expected"], a["overspent"], a["overspent_orders"]) == ("0", 1, ["o"])
+    assert (a["expected"], a["actual"], a["overspent"], a["overspent_orders"]) == ("0", -1, 1, ["o"])
+    ops.append(op(7, "pay", {"user_id": "u", "amount": 2}, "info"))  # budget [3, 5]: charged 6, credit in [-3, -1]
+    state["users"]["u"]["credit"] = -2
+    [a] = check(ops, state)["anomalies"]
+    assert (a["type"], a["budget"], a["overspent"]) == ("negative_credit", [3, 5], 1)
+    ops[3]["args"]["amount"] = 6  # charged exactly all it had (6), maybe paid 2 more directly: -2 is possible
+    [a] = check(ops, state)["anomalies"]
+    assert a["type"] == "negative_credit" and "overspent" not in a
 
 
 def test_stock_that_appeared_and_stock_below_zero():
@@ -167,6 +175,45 @@ def test_expected_failures_that_succeeded_say_which_workload():
     assert v["counts"]["expected_fail_but_ok"] == 2
 
 
+def test_a_lost_update_reads_whole_and_names_20_of_its_paid_orders():
+    ops = [op(0, "batch_init_stock", {"n": 1, "starting_stock": 30, "item_price": 1}, process="populate"),
+           op(1, "batch_init_users", {"n": 21, "starting_money": 1}, process="populate")]
+    orders = {}
+    for k in range(21):
+        ops.append(op(2 + k, "checkout", {"order_id": f"o{k:02}"}))
+        orders[f"o{k:02}"] = {"paid": True, "items": [["0", 1]], "user_id": str(k), "total_cost": 1}
+    state = {"items": {"0": {"stock": 10, "price": 1}}, "users": {str(k): {"credit": 0} for k in range(21)},
+             "orders": orders}
+    v = check(ops, state)
+    [a] = v["anomalies"]
+    assert a["message"].startswith("item 0 has stock 10, expected 9 (supply 30 (30 put in), 21 units in 21 paid "
+                                   "orders): 1 unit more than expected: stock subtractions of some of its paid orders "
+                                   "are missing (a lost update?); checkouts of orders holding it: o00 (2xx, paid)")
+    assert len(a["paid_orders"]) == 20 and len(a["checkouts"]) == 20 and v["counts"]["paid_orders"] == 21
+
+
+def test_a_stock_service_that_subtracts_beyond_the_stock_is_no_oversell():
+    ops = [op(0, "create_item", {"price": 1}, value={"item_id": "i"}, process="populate"),
+           op(1, "add_stock", {"item_id": "i", "amount": 1}, process="populate"),
+           op(2, "subtract_stock", {"item_id": "i", "amount": 3})]
+    v = check(ops, {"items": {"i": {"stock": -2, "price": 1}}, "users": {}, "orders": {}})
+    assert v["anomaly_types"] == {"negative_stock": 1} and v["oversold_items"] == []
+    v = check(ops, {"items": {"i": {"stock": -3, "price": 1}}, "users": {}, "orders": {}})
+    neg = v["anomalies"][0]
+    assert v["anomaly_types"] == {"negative_stock": 1, "stock_drift": 1} and "oversold" not in neg
+
+
+def test_an_unpriced_line_of_a_paid_order_is_no_total_mismatch():
+    ops, state = one_sale(4, 4)
+    ops[0]["args"] = {}
+    del state["items"]["i"]["price"]
+    state["orders"]["o"]["total_cost"] = 5
+    state["users"]["u"]["credit"] = 5
+    v = check(ops, state)
+    assert v["valid"], v["anomalies"]
+    assert v["seed_inputs"]["initial_stock_value"] == 0  # an item of unknown price adds nothing
+
+
 def test_an_order_total_mismatch_is_priced_from_the_items():
     ops, state = one_sale(5, 4, total_cost=5)
     [a] = check(ops, state)["anomalies"]
@@ -204,10 +251,12 @@ def test_seed_inputs_count_every_answered_checkout_as_the_seed_does():
     shop.checkout(oid)
     shop._op("checkout", {"order_id": oid}, "info")  # counted too: anything but 4xx
     shop._op("checkout", {"order_id": oid}, "fail")  # not counted
+    other = shop.create_order("1")
+    shop._op("checkout", {"order_id": other}, "info")
     v = check(shop.ops, shop.state())
     assert v["seed_inputs"] == {"initial_stock": 6, "initial_stock_value": 24, "initial_credit": 40,
                                 "final_stock": 4, "final_credit": 32, "first_item": "0", "first_item_stock": 3,
-                                "success_checkouts": 2, "success_units": 4, "success_cost": 16}
+                                "success_checkouts": 3, "success_units": 4, "success_cost": 16}
     assert check([], {"items": {}, "users": {}, "orders": {}})["seed_inputs"]["first_item_stock"] is None
 
 
@@ -244,7 +293,8 @@ def test_totals_add_every_users_and_items_bounds():
         ops += [op(2, "add_funds", {"user_id": k, "amount": 3}, "info"), op(3, "pay", {"user_id": k, "amount": 2}),
                 op(4, "pay", {"user_id": k, "amount": 1}, "info"),
                 op(5, "subtract_stock", {"item_id": k, "amount": 2}),
-                op(6, "subtract_stock", {"item_id": k, "amount": 1}, "info")]
+                op(6, "subtract_stock", {"item_id": k, "amount": 1}, "info"),
+                op(7, "add_stock", {"item_id": k, "amount": 1}, "info")]  # did not land
     state = {"users": {"0": {"credit": 8}, "1": {"credit": 9}}, "items": {"0": {"stock": 5, "price": 1},
              "1": {"stock": 6, "price": 1}}, "orders": {}}
     v = check(ops, state)
@@ -252,12 +302,13 @@ def test_totals_add_every_users_and_items_bounds():
     assert v["totals"]["money"] == {"in": [20, 26], "out_direct": [4, 6], "out_paid_orders": 0,
                                     "out_unresolved_orders_max": 0, "expected": [14, 22], "actual": 17,
                                     "users_checked": 2}
-    assert v["totals"]["stock"] == {"in": [16, 16], "out_direct": [4, 6], "out_paid_orders": 0,
-                                    "out_unresolved_orders_max": 0, "expected": [10, 12], "actual": 11,
+    assert v["totals"]["stock"] == {"in": [16, 18], "out_direct": [4, 6], "out_paid_orders": 0,
+                                    "out_unresolved_orders_max": 0, "expected": [10, 14], "actual": 11,
                                     "items_checked": 2}
-    state["items"]["0"]["stock"] = 7  # supply [5, 6]: a unit appeared
+    assert (v["seed_inputs"]["initial_stock"], v["seed_inputs"]["initial_credit"]) == (16, 20)
+    state["items"]["0"]["stock"] = 8  # supply [5, 7]: a unit appeared
     [a] = check(ops, state)["anomalies"]
-    assert a["supply"] == [5, 6] and a["expected"] == [5, 6]
+    assert a["supply"] == [5, 7] and a["expected"] == [5, 7]
     state["users"]["0"]["credit"] = 12  # at most 10 + 3 - 2 = 11
     assert "user_credit_drift" in check(ops, state)["anomaly_types"]
 

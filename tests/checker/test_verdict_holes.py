@@ -171,10 +171,11 @@ def test_not_in_state_json_orders_are_unknown():
 def test_users_and_items_never_created_in_this_history_are_counted():
     shop, _ = shop_with_a_sale()
     state = shop.state()
-    state["users"]["elsewhere"] = {"credit": 4}
-    state["items"]["old1"] = {"stock": 1, "price": 1}
-    state["items"]["old2"] = {"stock": 1, "price": 1}
+    state["users"] = {"elsewhere": {"credit": 4}, **state["users"]}  # first: the users after it still count
+    state["items"] = {"old1": {"stock": 1, "price": 1}, "old2": {"stock": 1, "price": 1}, **state["items"]}
     v = verdict(shop, state)
+    assert v["unresolved"]["users"] == ["elsewhere"] and v["unresolved"]["items"] == ["old1", "old2"]
+    assert v["totals"]["money"]["users_checked"] == 1 and v["totals"]["stock"]["items_checked"] == 1
     assert result_of(v) == "unknown"
     assert v["unknown_reasons"] == [
         "1 user, 2 items in the final state were never created in this history (no create or batch_init of theirs "
