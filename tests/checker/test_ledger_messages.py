@@ -348,3 +348,56 @@ def test_completion_is_wall_plus_latency_and_a_4xx_dates_nothing():
     assert found == [{"type": "expected_fail_but_ok", "order_id": "o2", "op_id": 10, "f": "checkout",
                       "message": "checkout of order o2 must fail (the  workload made it impossible) but it "
                                  "answered 200."}]
+
+
+def _two_orders_one_unit():
+    ops = [op(0, "batch_init_stock", {"n": 1, "starting_stock": 1, "item_price": 1}, process="populate"),
+           op(1, "batch_init_users", {"n": 2, "starting_money": 1}, process="populate")]
+    state = {"items": {"0": {"stock": 0, "price": 1}}, "users": {"0": {"credit": 0}, "1": {"credit": 0}},
+             "orders": {o: {"paid": True, "items": [["0", 1]], "user_id": str(k), "total_cost": 1}
+                        for k, o in enumerate(("o1", "o2"))}}
+    return ops, state
+
+
+def timed(i, oid, kind, wall, t0, t1):
+    return {**op(i, "checkout", {"order_id": oid}, kind, wall=wall), "t0": t0, "t1": t1}
+
+
+def test_latency_is_t1_minus_t0_and_the_first_2xx_wins_over_an_earlier_indeterminate_answer():
+    ops, state = _two_orders_one_unit()
+    # o1 completed at 50 + 9 - 5 = 54, o2 at 56 + 1 - 0 = 57: o2 sold past the supply.
+    [a] = check(ops + [timed(2, "o1", "ok", 50.0, 5.0, 9.0), timed(3, "o2", "ok", 56.0, 0.0, 1.0)], state)["anomalies"]
+    assert a["oversold_orders"] == ["o2"]
+    # o2 indeterminate at 41, then its 2xx at 60: the 2xx dates the sale, after o1's.
+    history = ops + [timed(2, "o2", "info", 40.0, 0.0, 1.0), timed(3, "o1", "ok", 50.0, 5.0, 9.0),
+                     timed(4, "o2", "ok", 60.0, 0.0, 1.0)]
+    [a] = check(history, state)["anomalies"]
+    assert a["oversold_orders"] == ["o2"]
+
+
+def test_a_paid_order_only_refused_is_dated_last_not_by_its_4xx():
+    ops, state = _two_orders_one_unit()
+    history = ops + [timed(2, "o2", "fail", 10.0, 0.0, 1.0), timed(3, "o1", "ok", 50.0, 0.0, 1.0)]
+    v = check(history, state)
+    assert v["anomaly_types"] == {"failed_but_paid": 1, "stock_drift": 1}
+    [drift] = [a for a in v["anomalies"] if a["type"] == "stock_drift"]
+    assert drift["oversold_orders"] == ["o2"]
+
+
+def test_expected_failures_are_counted_each():
+    ops, state = one_sale(4, 4)
+    ops[6]["expect"] = "fail"
+    ops.append({**op(7, "checkout", {"order_id": "o"}), "expect": "fail"})
+    assert check(ops, state)["counts"]["expected_fail_but_ok"] == 2
+
+
+def test_an_unreadable_orders_lines_add_up_and_an_unreadable_create_is_no_crash():
+    ops, state = one_sale(4, 3)
+    ops.insert(6, op(5, "add_item", {"order_id": "o", "item_id": "i", "quantity": 1}))  # 3 units of i in o
+    ops.insert(6, op(5, "add_item", {"order_id": "o", "item_id": "i", "quantity": "lots"}, "info"))  # not counted
+    ops.append(op(9, "create_order", {"user_id": "u"}, "info"))  # no answer: no id, no value
+    del state["orders"]["o"]
+    state["unreadable"] = {"orders": {"o": "HTTP 503"}}
+    v = check(ops, state)
+    assert v["totals"]["stock"]["out_unresolved_orders_max"] == 3
+    assert v["totals"]["money"]["out_unresolved_orders_max"] == 9
