@@ -308,7 +308,7 @@ def test_totals_add_every_users_and_items_bounds():
     assert (v["seed_inputs"]["initial_stock"], v["seed_inputs"]["initial_credit"]) == (16, 20)
     state["items"]["0"]["stock"] = 8  # supply [5, 7]: a unit appeared
     [a] = check(ops, state)["anomalies"]
-    assert a["supply"] == [5, 7] and a["expected"] == [5, 7]
+    assert a["supply"] == [5, 7] and a["expected"] == [5, 7] and a["diff"] == 1
     state["users"]["0"]["credit"] = 12  # at most 10 + 3 - 2 = 11
     assert "user_credit_drift" in check(ops, state)["anomaly_types"]
 
