@@ -181,3 +181,14 @@ def test_stock_gone_with_no_paid_order_names_the_refused_checkout_that_took_it()
     [culprit] = explained["culprits"]
     # (the simulated shop's operations share one wall clock: order within it is not asserted)
     assert sorted(s["f"] for s in culprit["timeline"]) == ["add_item", "checkout", "create_order"]
+
+
+def test_one_unit_sold_from_nothing_is_an_oversell_and_a_drifting_negative_stock_carries_no_oversell_twice():
+    ops, state = hot_item(stock=0, n_orders=1, paid=1, final_stock=0)
+    v = check(ops, state)
+    assert v["oversold_items"] == ["0"] and v["anomalies"][0]["oversold_units"] == 1
+    ops, state = hot_item(stock=1, n_orders=4, paid=4, final_stock=-1)  # expected -3: two subtractions lost
+    v = check(ops, state)
+    neg, drift = v["anomalies"]
+    assert (neg["type"], drift["type"]) == ("negative_stock", "stock_drift")
+    assert "oversold" not in neg and drift["oversold_units"] == 3

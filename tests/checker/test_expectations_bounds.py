@@ -62,3 +62,9 @@ def test_a_reason_lists_up_to_four_statuses_and_names_no_answer():
     assert refused.startswith("pay answered 400 to all 5 calls: the workload expects it to succeed, so your shop may "
                               "answer POST /payment/pay/{user_id}/{amount} differently from docs/shop-api.md; run "
                               "stress with --without pay")
+
+
+def test_expected_failures_and_races_are_skipped_even_when_the_route_is_missing():
+    assert not never([op(status=404, expect="fail")] * 5)
+    assert not never([op(status=404, expect=None, scenario="race:hot-item")] * 5)
+    assert never([op(status=404, expect=None, scenario="hot-item")] * 5)

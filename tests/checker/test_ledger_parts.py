@@ -27,6 +27,8 @@ def test_baseline_of_a_batch_entity_replaces_not_adds_and_widens_when_indetermin
     assert baseline("0", {}, [Batch(2, 4, False)]) == [0, 4, 0, 0]  # maybe created with 4, maybe never
     assert baseline("0", {}, [Batch(2, 4, False), Batch(2, 6, True)]) == [6, 6, 0, 0]  # a definite one settles it
     assert baseline("0", {}, [Batch(2, 9, True), Batch(2, 4, False)]) == [4, 9, 0, 0]
+    assert baseline("0", {}, [Batch(1, 0, False)]) == [0, 0, 0, 0]
+    assert baseline("0", {}, [Batch(1, 4, False), Batch(1, 6, False)]) == [0, 6, 0, 0]
     assert baseline("5", {}, batches) is None and baseline("5", table, []) is None
     assert baseline("1", table, []) is table["1"] and baseline("u1", {"u1": [2, 2, 0, 0]}, batches) == [2, 2, 0, 0]
 
@@ -53,6 +55,7 @@ def test_the_words_messages_share():
     assert ids(["a", "b"]) == "a, b" and ids([]) == ""
     assert ids(str(i) for i in range(5)) == "0, 1, 2, 3, 4"
     assert ids(str(i) for i in range(7)) == "0, 1, 2, 3, 4 and 2 more"
+    assert ids(str(i) for i in range(6)) == "0, 1, 2, 3, 4 and 1 more"
     assert [counted(n, "unit") for n in (0, 1, 2)] == ["0 units", "1 unit", "2 units"]
     assert counted(1, "order", "orders") == "1 order" and counted(3, "entry", "entries") == "3 entries"
     assert interval(3, 3) == "3" and interval(-1, 4) == "[-1, 4]"

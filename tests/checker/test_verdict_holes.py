@@ -123,6 +123,26 @@ def test_malformed_entities_are_named_two_at_a_time_with_their_values_cut_short(
                              f"not in a shape the checker can use (order {oid}: paid 'yes' is not true or false; "
                              f"user {uid}: credit '{'x' * 36}... is not an integer); ")
     assert verdict(shop, state)["unresolved"]["malformed"]["items"] == {iid: "is ['stock', 4], not an object"}
+    state["users"][uid]["credit"] = "x" * 38  # its repr is 40 characters: shown whole; 41 are cut
+    assert f"credit '{'x' * 38}' is not" in verdict(shop, state)["unknown_reasons"][0]
+    state["users"][uid]["credit"] = "x" * 39
+    assert f"credit '{'x' * 36}... is not" in verdict(shop, state)["unknown_reasons"][0]
+
+
+def test_each_malformed_order_says_what_is_wrong_with_it():
+    from shopbench.checker.ledger.final_state import read_state
+
+    good = {"paid": True, "items": [["1", 2]], "user_id": "u", "total_cost": 4}
+    books = read_state({"orders": {"a": ["o"], "b": {**good, "total_cost": "4.0"}, "c": {**good, "user_id": None},
+                                   "d": {**good, "items": None}, "e": {**good, "items": [["1", 2, 3]]},
+                                   "f": {**good, "items": [[None, 2]]}, "g": {**good, "total_cost": "4"}},
+                        "users": {"u": {"credit": True}}, "items": "not a table"})
+    assert books.malformed["orders"] == {
+        "a": "is ['o'], not an object", "b": "total_cost '4.0' is not an integer", "c": "user_id is missing",
+        "e": "items [['1', 2, 3]] is not a list of [item_id, quantity] pairs",
+        "f": "items [[None, 2]] is not a list of [item_id, quantity] pairs"}
+    assert sorted(books.orders) == ["d", "g"] and books.malformed["users"] == {"u": "credit True is not an integer"}
+    assert books.items == {} and books.unreadable_orders == {"a", "b", "c", "e", "f"}
 
 
 def test_a_malformed_order_is_left_out_like_an_unreadable_one_and_bounded_by_its_history():
@@ -151,10 +171,11 @@ def test_not_in_state_json_orders_are_unknown():
 def test_users_and_items_never_created_in_this_history_are_counted():
     shop, _ = shop_with_a_sale()
     state = shop.state()
-    state["users"]["elsewhere"] = {"credit": 4}
-    state["items"]["old1"] = {"stock": 1, "price": 1}
-    state["items"]["old2"] = {"stock": 1, "price": 1}
+    state["users"] = {"elsewhere": {"credit": 4}, **state["users"]}  # first: the users after it still count
+    state["items"] = {"old1": {"stock": 1, "price": 1}, "old2": {"stock": 1, "price": 1}, **state["items"]}
     v = verdict(shop, state)
+    assert v["unresolved"]["users"] == ["elsewhere"] and v["unresolved"]["items"] == ["old1", "old2"]
+    assert v["totals"]["money"]["users_checked"] == 1 and v["totals"]["stock"]["items_checked"] == 1
     assert result_of(v) == "unknown"
     assert v["unknown_reasons"] == [
         "1 user, 2 items in the final state were never created in this history (no create or batch_init of theirs "

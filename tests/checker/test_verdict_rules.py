@@ -105,3 +105,19 @@ def test_judge_and_result_of_read_old_files_too():
     assert result_of({"valid": True}) == VALID and result_of({"valid": False}) == INVALID
     assert result_of({"result": "bogus", "valid": True}) == VALID and result_of({}) == INVALID
     assert [exit_code({"result": r}) for r in (VALID, INVALID, UNKNOWN)] == [EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN]
+
+
+def test_assemble_writes_exactly_the_contracts_fields_and_starts_sections_afresh():
+    led = {**ledger(), "failed_sections": ["stale"]}
+    del led["seed_inputs"]
+    v = assemble(led, None)
+    assert v["seed_metrics"] is None and v["seed_inputs"] is None and v["failed_sections"] == []
+    assert sorted(v) == ["anomalies", "anomaly_count", "anomaly_types", "checker", "failed_sections", "result",
+                         "seed_inputs", "seed_metrics", "unknown_reasons", "valid", "version", "warnings"]
+
+
+def test_sections_after_a_figures_list_still_count_and_a_bare_verdict_gets_its_lists():
+    v = add_sections({}, {"faults": [{"fault": 0}], "slo": {"valid": False, "warnings": ["w"]}})
+    assert v["failed_sections"] == ["slo"] and v["warnings"] == ["w"] and v["result"] == INVALID
+    assert v["faults"] == [{"fault": 0}] and "ledger_valid" not in v
+    assert add_sections({}, {})["result"] == VALID

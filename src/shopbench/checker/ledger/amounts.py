@@ -41,23 +41,17 @@ def batch_index(entity_id: str) -> int | None:
 def baseline(entity_id: str, table: dict[str, list[int]], batches: list[Batch]) -> list[int] | None:
     """[in_lo, in_hi, out_lo, out_hi] of one entity, or None when the history never created it."""
     entry = table.get(entity_id)
-    idx = batch_index(entity_id) if batches else None
-    hit = False
-    if idx is not None:
-        for batch in batches:
-            if idx < batch.n:
-                if not hit:
-                    # A later batch_init re-creates the entity: it replaces, not adds, the batch value.
-                    entry = list(entry) if entry is not None else [0, 0, 0, 0]
-                    hit = True
-                    lo_hi = [0, 0]
-                if batch.definite:
-                    lo_hi = [batch.amount, batch.amount]
-                else:
-                    lo_hi = [min(lo_hi[0], batch.amount), max(lo_hi[1], batch.amount)]
-        if hit:
-            entry[IN_LO] += lo_hi[0]
-            entry[IN_HI] += lo_hi[1]
+    idx = batch_index(entity_id)
+    covering = [batch for batch in batches if idx < batch.n] if idx is not None else []
+    if not covering:
+        return entry
+    # A later batch_init re-creates the entity: it replaces, not adds, the batch value.
+    lo, hi = 0, 0
+    for batch in covering:
+        lo, hi = (batch.amount, batch.amount) if batch.definite else (min(lo, batch.amount), max(hi, batch.amount))
+    entry = list(entry) if entry is not None else [0, 0, 0, 0]
+    entry[IN_LO] += lo
+    entry[IN_HI] += hi
     return entry
 
 

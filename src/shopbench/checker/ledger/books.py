@@ -90,7 +90,10 @@ class Books:
     def bounded(self) -> bool:
         return not self.unbounded_orders
 
-    def least_known(self, kind: str, entity_id: str) -> bool:
-        """Whether the low bound of an entity's expected credit or stock is a true bound: unreadable
-        orders can only add sales and charges, so the high bound always is."""
-        return not self.unbounded_all and (kind == "item" or entity_id not in self.unbounded_users)
+    # Whether the low bound of an expected credit or stock is a true bound: unreadable orders can only
+    # add sales and charges, so the high bound always is.
+    def credit_floor_known(self, user_id: str) -> bool:
+        return not self.unbounded_all and user_id not in self.unbounded_users
+
+    def stock_floor_known(self) -> bool:
+        return not self.unbounded_all

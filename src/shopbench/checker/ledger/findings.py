@@ -75,7 +75,7 @@ def seed_inputs(books: Books) -> dict[str, Any]:
         "final_stock": books.stock["actual"],
         "final_credit": books.money["actual"],
         "first_item": first,
-        "first_item_stock": (books.items.get(first) or {}).get("stock") if first else None,
+        "first_item_stock": (books.items.get(first) or {}).get("stock"),
         "success_checkouts": success_checkouts,
         "success_units": success_units,
         "success_cost": success_cost,

@@ -46,8 +46,8 @@ def check_items(books: Books) -> None:
 
 def _oversell(books: Books, iid: str, supply: list[int], s: int) -> dict[str, Any]:
     """The oversell fields of an item's anomaly (empty when not oversold); a possible one is warned about."""
-    orders = books.paid_by_item.get(iid, [])
-    if s > supply[1]:
+    if 0 < s > supply[1]:  # (a supply below zero with nothing sold is a stock anomaly, not an oversell)
+        orders = books.paid_by_item[iid]
         books.oversold_items.append(iid)
         culprits = beyond(orders, supply[1], lambda oid: units(books.orders[oid], iid), books.done_at)
         return {"oversold": True, "supply": supply, "units_in_paid_orders": s,
@@ -71,7 +71,7 @@ def _judge(books: Books, iid: str, actual: int, expected: tuple[int, int], entry
                  f"the supply ran out are {ids(oversell['oversold_orders'])}" if oversell else "")
     # Unreadable orders can only sell more: stock above `hi` (an oversell included: `hi` is then below
     # zero) is certain whatever they hold, below `lo` only when every one of them is bounded.
-    certain = books.least_known("item", iid)
+    certain = books.stock_floor_known()
     drift = actual > hi or (certain and actual < lo)
     if not drift and actual < lo:
         books.possible_drifts += 1

@@ -30,7 +30,7 @@ def check_users(books: Books) -> None:
                       books.done_at) if ch > budget else None
         # Unreadable orders can only charge more: credit above `hi` is certain whatever they hold,
         # below `lo` only when every one of them is bounded.
-        certain = books.least_known("user", uid)
+        certain = books.credit_floor_known(uid)
         drift = credit > hi or (certain and credit < lo)
         if credit < 0:
             books.anomalies.add("negative_credit", f"user {uid} has credit {credit}, below zero.",
@@ -105,4 +105,4 @@ def _total(books: Books) -> None:
     actual = money["actual"]
     if books.bounded and money["users_checked"] and not lo <= actual <= hi:
         money["drift"] = {"what": f"{actual - hi} created" if actual > hi else f"{lo - actual} destroyed",
-                          "explained_by_users": books.anomalies.by_type.get("user_credit_drift", 0)}
+                          "explained_by_users": books.anomalies.by_type["user_credit_drift"]}
