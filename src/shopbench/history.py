@@ -21,8 +21,10 @@ pair apart, and it halves the writing on the load generator's hot path). Fields:
                    can be measured from it (no coordinated omission)
   scenario str?    the workload scenario the operation belongs to
 
-Operations whose client died before completion are never written; a checker treats what it
-cannot see as unknown, which is the same as indeterminate.
+An operation cut off by a stop or a kill is written `info` (driver/inflight.py), never dropped:
+what the history does not hold, a checker cannot count, and an applied but unrecorded request reads
+as money or stock with no operation behind it (INVALID). A run killed before it could write them
+has no `ended` mark in run.json, and `shopbench check` says UNKNOWN.
 """
 
 from __future__ import annotations

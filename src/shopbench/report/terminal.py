@@ -319,9 +319,8 @@ def print_summary(console: Console, verdict: dict[str, Any], manifest: dict[str,
     unresolved = verdict.get("unresolved") or {}
     n_unresolved = sum(len(unresolved.get(k) or ()) for k in ("orders", "users", "items"))
     if n_unresolved:
-        console.print(f"unresolved: {len(unresolved.get('orders') or ())} orders, "
-                      f"{len(unresolved.get('users') or ())} users, {len(unresolved.get('items') or ())} items "
-                      "could not be read or have no baseline (see verdict.json)")
+        counts = ", ".join(plural(len(unresolved.get(k) or ()), k[:-1]) for k in ("orders", "users", "items"))
+        console.print(f"unresolved: {counts} could not be read or have no baseline (see verdict.json)")
     for skipped in verdict.get("faults_not_fired") or ():
         if skipped["message"] not in (verdict.get("unknown_reasons") or ()):  # shown there, as UNKNOWN
             console.print(f"[yellow]warning:[/] {skipped['message']}")
