@@ -30,5 +30,16 @@ lint: $(STAMP)
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# Mutation testing (mutmut), kept out of `test`: docs/mutation.md says how long it takes and why each
+# surviving mutant is equivalent. Paths and tests are variables, so other areas run theirs:
+#   make mutate MUTATE_PATHS="src/shopbench/driver/outcome.py" MUTATE_TESTS="tests/core/test_driver.py"
+# MUTATE_ARGS=--again retests only the mutants that survived the last run (after new tests).
+MUTATE_PATHS ?= src/shopbench/checker/ledger/ src/shopbench/checker/verdict.py src/shopbench/checker/expectations.py
+MUTATE_TESTS ?= tests/checker tests/resources/test_expectations.py
+MUTATE_ARGS ?=
+.PHONY: mutate
+mutate: $(STAMP)
+	$(BIN)/python tools/mutate.py --paths $(MUTATE_PATHS) --tests $(MUTATE_TESTS) $(MUTATE_ARGS)
+
 clean:
 	rm -rf $(VENV) results .shopbench

@@ -53,8 +53,11 @@ def test_lost_update_hot_item_names_exactly_as_many_orders_as_units_oversold():
         assert fs == ["create_order", "add_item", "checkout"], fs
     # The item's own capped timeline keeps checkouts over creates and add_items.
     fs = [s["f"] for s in explained["timeline"]]
-    # It follows 20 paid orders and the 5 culprits: all 25 checkouts are kept, creates fill the rest.
-    assert len(fs) == MAX_STEPS and fs.count("checkout") == 25, fs
+    # It follows 20 paid orders, the 5 culprits and the checkouts named (the 5 refused ones first):
+    # more checkouts than fit, so the capped timeline is all checkouts, the refused ones among them.
+    assert len(fs) == MAX_STEPS and fs.count("checkout") == MAX_STEPS, fs
+    assert [c["order_id"] for c in drift["checkouts"][:5]] == ["o55", "o56", "o57", "o58", "o59"]
+    assert sum(s["type"] == "fail" for s in explained["timeline"]) == 5
 
 
 def test_completion_order_not_invocation_order_decides_the_culprits():
@@ -144,3 +147,37 @@ def test_stock_anomalies_that_are_not_oversells_are_not_counted_as_oversold():
     v = check(ops, state)
     [drift] = v["anomalies"]
     assert drift["direction"] == "missing_stock_movement" and not drift["oversold"] and v["oversold_items"] == []
+
+
+def test_stock_gone_with_no_paid_order_names_the_refused_checkout_that_took_it():
+    # Issue 25.2: a checkout answered 400 whose reserved stock was never given back.
+    import random
+
+    from ledger_sim import SimShop
+
+    shop = SimShop(random.Random(2), bugs=frozenset({"no_compensation"}))
+    iid, uid, rich = shop.create_item(3), shop.create_user(), shop.create_user()
+    shop.add_stock(iid, 5)
+    shop.add_funds(rich, 10)
+    paid = shop.create_order(rich)
+    shop.add_item(paid, iid, 1)
+    assert shop.checkout(paid) == "ok"
+    refused = shop.create_order(uid)  # no credit: refused, and its 2 reserved units are kept
+    shop.add_item(refused, iid, 2)
+    assert shop.checkout(refused) == "fail" and "no_compensation" in shop.triggered
+    v = check(shop.ops, shop.state())
+    [drift] = v["anomalies"]
+    assert drift["type"] == "stock_drift" and drift["direction"] == "unbacked_stock_movement"
+    assert drift["checkouts"] == [{"order_id": refused, "paid": False, "ok": 0, "fail": 1, "info": 0},
+                                  {"order_id": paid, "paid": True, "ok": 1, "fail": 0, "info": 0}]
+    assert drift["culprit_orders"] == [refused]
+    assert drift["message"] == (
+        f"item {iid} has stock 2, expected 4 (supply 5 (5 put in), 1 unit in 1 paid order): 2 units less than "
+        f"expected: stock taken with no paid order behind it; checkouts of orders holding it: {refused} (4xx, "
+        f"unpaid), {paid} (2xx, paid).")
+    [explained] = attach_timelines(shop.ops, v["anomalies"])
+    checkouts = [(s["args"]["order_id"], s["type"]) for s in explained["timeline"] if s["f"] == "checkout"]
+    assert checkouts == [(paid, "ok"), (refused, "fail")]
+    [culprit] = explained["culprits"]
+    # (the simulated shop's operations share one wall clock: order within it is not asserted)
+    assert sorted(s["f"] for s in culprit["timeline"]) == ["add_item", "checkout", "create_order"]

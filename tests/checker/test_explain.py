@@ -42,7 +42,13 @@ def test_the_lost_order_and_the_overcharged_user_are_explained():
     # The user's own operations and its order's, not the other user's order.
     assert [s["f"] for s in user["timeline"]] == ["create_order", "add_item", "checkout", "checkout", "add_funds"]
     stock = next(a for a in explained if a["type"] == "stock_drift")
-    assert [s["f"] for s in stock["timeline"]] == ["add_item"]  # item 1: added to o1, never sold
+    # Item 1: a unit gone, no paid order; o1 holds it and was checked out (2xx, then indeterminate) but
+    # is not paid: it is named, and its checkouts are on the item's timeline and its own.
+    assert stock["checkouts"] == [{"order_id": "o1", "paid": False, "ok": 1, "fail": 0, "info": 1}]
+    assert stock["message"].endswith("; checkouts of orders holding it: o1 (2xx, indeterminate, unpaid).")
+    assert [s["f"] for s in stock["timeline"]] == ["create_order", "add_item", "checkout", "checkout"]
+    [culprit] = stock["culprits"]
+    assert culprit["order_id"] == "o1" and [s["f"] for s in culprit["timeline"]][-2:] == ["checkout", "checkout"]
 
 
 def test_a_valid_history_is_left_alone_and_long_timelines_are_capped():

@@ -2,8 +2,10 @@
 
 `acknowledged_lost` says order 17 answered 2xx and is not paid; its timeline says who created it,
 what was added, which clients checked it out when, and what each got back. A user's or an item's
-timeline holds the operations on it and the checkouts of its orders. An anomaly that names culprit
-orders (`culprit_orders`: the orders sold beyond an item's supply, charged beyond a user's credit)
+timeline holds the operations on it and the checkouts of its orders; a drifting item's, the
+checkouts of every order holding it that its anomaly names (`checkouts`: failed, indeterminate or
+paid). An anomaly that names culprit orders (`culprit_orders`: the orders sold beyond an item's
+supply, charged beyond a user's credit, or the unpaid checkouts holding an item whose stock is gone)
 gets `culprits`, each such order with its own timeline, on the same clock as the anomaly's.
 
 Pure: one more stream over the history, keeping only the operations of the few entities named.
@@ -82,7 +84,11 @@ def attach_timelines(ops: Iterable[dict[str, Any]], anomalies: list[dict[str, An
         steps.setdefault(subject, _Capped())
         kind, key = subject
         culprits = [str(o) for o in (anomaly.get("culprit_orders") or ())[:MAX_CULPRITS]]
-        orders = [key] if kind == "order" else [str(o) for o in anomaly.get("paid_orders") or ()] + culprits
+        # An item's drift names the checked-out orders holding it (`checkouts`): their checkouts,
+        # failed, indeterminate or paid, belong on its timeline.
+        checked_out = [str(c["order_id"]) for c in anomaly.get("checkouts") or () if isinstance(c, dict)]
+        orders = ([key] if kind == "order" else
+                  [str(o) for o in anomaly.get("paid_orders") or ()] + culprits + checked_out)
         for oid in orders:
             follow.setdefault(oid, set()).add(subject)
         for oid in culprits:

@@ -1,0 +1,132 @@
+"""The one pass over the history: what was put in and taken out directly, and how each order's
+checkouts were answered.
+
+Money and stock put in come from `batch_init_*` ranges, `create_*` (credit/stock 0) and
+`add_funds`/`add_stock`; taken out directly from `pay`/`subtract_stock`. A definite answer moves
+both bounds of an entity's interval; an indeterminate one (`info`) only the high bound, so it widens
+the interval instead of breaking the check. A definite no (`fail`) and reads change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from shopbench.checker.ledger.amounts import IN_LO, OUT_LO, Batch, as_int
+from shopbench.checker.ledger.books import Books
+from shopbench.checker.ledger.checkouts import MASK, pack
+from shopbench.checker.ledger.vanished import CREATED_ID, note_created
+from shopbench.history import SETUP_PROCESSES
+
+
+def _iv(table: dict[str, list[int]], key: str) -> list[int]:
+    entry = table.get(key)
+    if entry is None:
+        entry = table[key] = [0, 0, 0, 0]
+    return entry
+
+
+def read_history(books: Books, ops: Iterable[dict[str, Any]]) -> None:
+    for op in ops:
+        books.n_ops += 1
+        f = op["f"]
+        kind = op["type"]
+        if not books.load_ran and op.get("process") not in SETUP_PROCESSES:
+            books.load_ran = True
+        if f == "checkout":
+            _checkout(books, op, kind)
+            continue
+        if kind == "fail" or f.startswith("find_"):
+            continue  # a definite no has no effect; reads change nothing
+        args = op["args"]
+        if kind == "ok" and f in CREATED_ID:
+            note_created(books, f, op.get("value"))
+        if kind == "ok" and op.get("expect") == "fail":
+            books.expected_fail_ok += 1
+            books.anomalies.add("expected_fail_but_ok", f"{f} {args} must fail but it answered {op.get('status')}.",
+                                op_id=op.get("id"), f=f, args=args)
+        if f in ("add_funds", "add_stock", "pay", "subtract_stock"):
+            _direct(books, f, args, kind == "ok")
+        elif f in ("add_item", "create_order"):
+            _pending(books, f, args, kind == "ok", op.get("value"))
+        else:
+            _created(books, f, args, kind == "ok", op.get("value"))
+
+
+def _checkout(books: Books, op: dict[str, Any], kind: str) -> None:
+    oid = str(op["args"].get("order_id"))
+    c = books.checkouts[oid] = books.checkouts.get(oid, 0) + pack(kind)
+    if kind != "fail":
+        order = books.orders.get(oid)
+        done_at = books.done_at
+        if order is not None and order.get("paid") and (kind == "ok" or oid not in done_at):
+            # The first 2xx answer is when the sale was acknowledged; an indeterminate one at most
+            # bounds it (its effect happened no later than its completion).
+            end = (op.get("wall") or 0.0) + (op.get("t1") or 0.0) - (op.get("t0") or 0.0)
+            if kind == "ok" and c & MASK > 1:
+                end = min(end, done_at.get(oid, end))
+            done_at[oid] = end
+    if kind == "ok" and op.get("expect") == "fail":
+        books.expected_fail_ok += 1
+        books.anomalies.add("expected_fail_but_ok",
+                            f"checkout of order {oid} must fail (the {op.get('scenario') or ''} workload made it "
+                            f"impossible) but it answered {op.get('status')}.",
+                            order_id=oid, op_id=op.get("id"), f="checkout")
+
+
+def _direct(books: Books, f: str, args: dict[str, Any], ok: bool) -> None:
+    """add_funds, add_stock, pay, subtract_stock: an amount in or out of one entity."""
+    amount = as_int(args.get("amount"))
+    if amount is None:
+        return
+    if f == "add_funds" or f == "pay":
+        entry = _iv(books.user_iv, str(args.get("user_id")))
+    else:
+        entry = _iv(books.item_iv, str(args.get("item_id")))
+    base = IN_LO if f.startswith("add") else OUT_LO
+    if ok:
+        entry[base] += amount
+    entry[base + 1] += amount
+
+
+def _pending(books: Books, f: str, args: dict[str, Any], ok: bool, value: Any) -> None:
+    """What an order the final state does not hold holds: its user and the lines added to it."""
+    if f == "add_item":
+        oid = str(args.get("order_id"))
+        if books.unread(oid):
+            qty = as_int(args.get("quantity"))
+            lines = books.pending_lines.setdefault(oid, {})
+            iid = str(args.get("item_id"))
+            lines[iid] = lines.get(iid, 0) + (qty or 0)
+    elif ok and isinstance(value, dict) and books.unread(str(value.get("order_id"))):
+        books.pending_user[str(value["order_id"])] = str(args.get("user_id"))
+
+
+def _created(books: Books, f: str, args: dict[str, Any], ok: bool, value: Any) -> None:
+    """create_item, create_user and the batch_inits: entities that start with an amount."""
+    if f == "create_item":
+        if ok and isinstance(value, dict) and "item_id" in value:
+            iid = str(value["item_id"])
+            _iv(books.item_iv, iid)
+            price = as_int(args.get("price"))
+            if price is not None:
+                books.item_price[iid] = price
+            if books.first_item is None:
+                books.first_item = iid
+    elif f == "create_user":
+        if ok and isinstance(value, dict) and "user_id" in value:
+            _iv(books.user_iv, str(value["user_id"]))
+    elif f == "batch_init_stock":
+        n, amount = as_int(args.get("n")), as_int(args.get("starting_stock"))
+        if n is not None and amount is not None:
+            books.stock_batches.append(Batch(n, amount, ok, as_int(args.get("item_price"))))
+            if books.first_item is None and n > 0:
+                books.first_item = "0"
+    elif f == "batch_init_users":
+        n, amount = as_int(args.get("n")), as_int(args.get("starting_money"))
+        if n is not None and amount is not None:
+            books.user_batches.append(Batch(n, amount, ok))
+    elif f == "batch_init_orders":
+        n = as_int(args.get("n"))
+        if n is not None:
+            books.order_batches.append(Batch(n, 0, ok))

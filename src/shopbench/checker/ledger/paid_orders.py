@@ -1,0 +1,63 @@
+"""What the paid orders took out, and the most an unreadable order could have taken.
+
+Each order the final state says is paid charged its user `total_cost` once and subtracted each
+line's quantity once. An order that could not be read may or may not be paid: what its checkout
+could have taken (bounded from its `add_item` operations) widens its user's and its items'
+intervals; when it cannot be bounded (no create_order seen, or unpriced items) it is `unbounded`,
+and only the low bounds it could move are lost: it can add sales and charges, never undo them.
+"""
+
+from __future__ import annotations
+
+from shopbench.checker.ledger.amounts import as_int, price_of
+from shopbench.checker.ledger.books import Books
+
+
+def tally_paid_orders(books: Books) -> None:
+    for oid, order in books.orders.items():
+        if not order.get("paid"):
+            continue
+        books.paid_count += 1
+        uid = str(order.get("user_id"))
+        cost = as_int(order.get("total_cost")) or 0
+        books.charged[uid] = books.charged.get(uid, 0) + cost
+        books.paid_by_user.setdefault(uid, []).append(oid)
+        lines_cost = 0
+        priced = True
+        for line in order.get("items") or ():
+            iid, qty = str(line[0]), as_int(line[1]) or 0
+            books.sold[iid] = books.sold.get(iid, 0) + qty
+            books.paid_by_item.setdefault(iid, []).append(oid)
+            price = price_of(iid, books.items, books.item_price, books.stock_batches)
+            if price is None:
+                priced = False
+            else:
+                lines_cost += qty * price
+        if priced and lines_cost != cost:
+            books.anomalies.add("order_total_mismatch",
+                                f"paid order {oid} has total_cost {cost}, but its lines at the items' prices cost "
+                                f"{lines_cost}.",
+                                order_id=oid, user_id=uid, expected=lines_cost, actual=cost)
+
+
+def bound_unreadable_orders(books: Books) -> None:
+    # Orders checked out but absent from the state (`unresolved_orders`) may have been paid too.
+    for oid in sorted(books.unreadable_orders | set(books.unresolved_orders)):
+        uid = books.pending_user.get(oid)
+        if uid is None:
+            books.unbounded_orders.append(oid)
+            books.unbounded_all = True
+            continue
+        cost_hi = 0
+        priced = True
+        for iid, qty in books.pending_lines.get(oid, {}).items():
+            books.sold_extra[iid] = books.sold_extra.get(iid, 0) + qty
+            price = price_of(iid, books.items, books.item_price, books.stock_batches)
+            if price is None:
+                priced = False
+            else:
+                cost_hi += qty * price
+        if not priced:
+            books.unbounded_orders.append(oid)
+            books.unbounded_users.add(uid)
+        books.charge_extra[uid] = books.charge_extra.get(uid, 0) + cost_hi
