@@ -109,7 +109,8 @@ def test_the_sentences_for_an_unclear_answer():
     assert problem(canonical, "find_user", 5) == "the answer is 5; it must be a JSON object with credit"
     assert problem(canonical, "find_item", "3") == 'the answer is "3"; it must be a JSON object with stock, price'
     assert problem(canonical, "create_item", 1.5) == "the answer is 1.5; it must be a JSON object with item_id"
-    assert problem(canonical, "create_item", "") == 'the answer is ""; it must be an id (a non-empty string or an integer)'
+    assert problem(canonical, "create_item", "") == (
+        'the answer is ""; it must be an id (a non-empty string or an integer)')
     assert problem(canonical, "find_order", {"user_id": "1", "total_cost": 0}) == (
         'the answer {"user_id":"1","total_cost":0} has no paid, items; it must carry paid, items, user_id, total_cost')
     assert problem(canonical, "find_order", {"paid": 1, "items": 3, "user_id": "1", "total_cost": 0}).startswith(
