@@ -5,8 +5,10 @@ effect) and which MaybeSent, the sentences they carry, and the pool behaviour th
 from __future__ import annotations
 
 import http.server
+import inspect
 import socket
 import threading
+import time
 from types import SimpleNamespace
 
 import geventhttpclient.client as ghc
@@ -37,8 +39,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.peers = set()
+    class Counting(http.server.ThreadingHTTPServer):
+        def process_request(self, request, client_address):
+            self.accepted.append(client_address)
+            super().process_request(request, client_address)
+
+    srv = Counting(("127.0.0.1", 0), Handler)
+    srv.peers, srv.accepted = set(), []
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -50,6 +57,17 @@ def test_only_methods_without_effect_are_ever_re_sent():
     retry = ghc._may_retry_after_send_error
     assert retry("GET") and retry("get") and retry("HEAD") and retry("head")
     assert not any(retry(m) for m in ("POST", "post", "PUT", "PATCH", "DELETE", "delete", "OPTIONS"))
+
+
+def test_the_hooks_are_installed_over_geventhttpclient_own(monkeypatch):
+    """What importing the transport does (run here again: the import ran before any test)."""
+    monkeypatch.setattr(ghc, "_may_retry_after_send_error", lambda method: True)  # a client that re-sends all
+    transport._no_resend_of_effects()
+    retry = ghc._may_retry_after_send_error
+    assert retry("get") is True and retry("HEAD") is True and retry("POST") is False and retry("delete") is False
+    monkeypatch.setattr(ghc_pool.ConnectionPool, "_is_socket_alive", lambda self, sock: True)
+    transport._reuse_sockets_at_any_descriptor()
+    assert ghc_pool.ConnectionPool._is_socket_alive is transport._idle_socket_is_alive
 
 
 def test_a_geventhttpclient_without_the_hooks_we_rely_on_is_refused_with_the_fix(monkeypatch):
@@ -97,14 +115,19 @@ def test_a_connection_that_cannot_be_made_is_not_sent_naming_the_error():
 
 
 def test_a_connect_error_without_a_message_is_named_by_its_type():
+    errors = [TimeoutError(), OSError("no route to gateway-X")]
+
     def refuse():
-        raise TimeoutError()
+        raise errors.pop(0)
 
     pool = SimpleNamespace(_create_socket=refuse)
     transport._connect_or_not_sent(pool)
     with pytest.raises(NotSent) as err:
         pool._create_socket()
     assert str(err.value) == "not sent: TimeoutError"
+    with pytest.raises(NotSent) as err:
+        pool._create_socket()
+    assert str(err.value) == "not sent: OSError: no route to gateway-X"  # only the empty tail is cut
     made = SimpleNamespace(_create_socket=lambda: "a socket")
     transport._connect_or_not_sent(made)
     assert made._create_socket() == "a socket"
@@ -121,6 +144,9 @@ def test_an_error_after_connecting_is_maybe_sent_naming_the_error(server):
     def silent(*args, **kw):
         raise OSError()
 
+    def named(*args, **kw):
+        raise OSError("closed by proxy-X")
+
     try:
         client.request = broken
         with pytest.raises(MaybeSent) as err:
@@ -131,6 +157,10 @@ def test_an_error_after_connecting_is_maybe_sent_naming_the_error(server):
         with pytest.raises(MaybeSent) as err:
             t.request("order", "POST", "/x")
         assert str(err.value) == "OSError"
+        client.request = named
+        with pytest.raises(MaybeSent) as err:
+            t.request("order", "POST", "/x")
+        assert str(err.value) == "OSError: closed by proxy-X"
         assert not issubclass(MaybeSent, NotSent) and issubclass(MaybeSent, TransportError)
     finally:
         t.close()
@@ -160,17 +190,27 @@ def test_a_host_name_keeps_the_per_connection_lookup():
 
 
 def test_one_pool_per_base_url_with_the_gateway_prefix_kept():
-    t = GeventTransport(Target(order_url="http://127.0.0.1:1/api/", stock_url="http://127.0.0.1:1/stock",
+    t = GeventTransport(Target(order_url="http://127.0.0.1:1/api/", stock_url="http://127.0.0.1:1/stock-X",
                                payment_url="https://127.0.0.1:2"), timeout=3.5, concurrency=7)
     try:
         order, stock, payment = (t._clients[s] for s in ("order", "stock", "payment"))
         assert order[0] is stock[0] and payment[0] is not order[0]
-        assert (order[1], stock[1], payment[1]) == ("/api", "/stock", "")
+        assert (order[1], stock[1], payment[1]) == ("/api", "/stock-X", "")
         assert (order[0].ssl, payment[0].ssl) == (False, True)
         pool = order[0]._connection_pool
         assert (pool.size, pool.connection_timeout, pool.network_timeout) == (7, 3.5, 3.5)
         assert (pool._connection_host, pool._connection_port) == ("127.0.0.1", 1)
         assert t.timeout == 3.5
+    finally:
+        t.close()
+
+
+def test_defaults_are_ten_seconds_and_64_connections_per_pool():
+    t = GeventTransport(Target(*["http://127.0.0.1:1"] * 3))
+    try:
+        pool = t._clients["order"][0]._connection_pool
+        assert (t.timeout, pool.size, pool.connection_timeout, pool.network_timeout) == (10.0, 64, 10.0, 10.0)
+        assert inspect.signature(t.warm).parameters["at_once"].default == 64
     finally:
         t.close()
 
@@ -181,9 +221,12 @@ def test_warm_opens_connections_in_advance_that_requests_then_reuse(server):
     try:
         assert t.warm("order", 10, at_once=2) == 3  # at most the pool's size
         assert t._clients["order"][0]._connection_pool._socket_queue.qsize() == 3
+        deadline = time.monotonic() + 10
+        while len(server.accepted) < 3 and time.monotonic() < deadline:  # the server thread accepts them
+            time.sleep(0.01)
         for _ in range(3):
             assert t.request("stock", "GET", "/find?x=1") == transport.Response(200, b"/find?x=1")
-        assert len(server.peers) <= 3
+        assert len(server.accepted) == 3  # the warmed connections carried them: none opened since
         assert t.warm("payment", 1) == 1
     finally:
         t.close()
