@@ -155,6 +155,8 @@ class RefShop:
         return self.supervisor.restart(name)
 
     def __enter__(self) -> RefShop:
+        # Started for one run: its services die with shopbench, even when shopbench is SIGKILLed.
+        self.supervisor.tied = True
         self.start()
         return self
 

@@ -61,3 +61,74 @@ def test_a_service_that_dies_at_start_reports_its_log(tmp_path):
 def test_unknown_service_names_the_known_ones(tmp_path):
     with pytest.raises(UsageError, match="unknown service 'nope'"):
         Supervisor(tmp_path).kill("nope")
+
+
+GUARDED = """
+import signal, subprocess, sys, time
+from shopbench.processes.guardian import guardian
+from shopbench.processes.spawn import spawn
+tied = spawn([sys.executable, "-c", "import time; time.sleep(600)"], why="a tied child")
+untied = spawn([sys.executable, "-c", "import time; time.sleep(600)"], tie=False)
+paused = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+guardian().resume_on_death([paused.pid], why="a pause")
+paused.send_signal(signal.SIGSTOP)
+print(tied.pid, untied.pid, paused.pid, guardian().pid, guardian().restore_file, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_guardian_ends_tied_children_and_resumes_pauses_when_its_owner_is_sigkilled(tmp_path):
+    import subprocess
+    import time
+
+    import psutil
+
+    owner = subprocess.Popen([sys.executable, "-c", GUARDED], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    *pids, restore_file = owner.stdout.readline().split()
+    pids = [int(x) for x in pids]
+    procs = [psutil.Process(pid) for pid in pids]
+    tied, untied, paused, guard = procs
+    try:
+        assert all(os.getpgid(p.pid) == p.pid for p in (tied, untied))  # each in a group of its own
+        deadline = time.monotonic() + 5  # the SIGSTOP is delivered asynchronously
+        while paused.status() != psutil.STATUS_STOPPED and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert paused.status() == psutil.STATUS_STOPPED
+        owner.kill()  # SIGKILL: the owner runs nothing more
+        owner.wait()
+        guard.wait(timeout=10)  # the guardian saw its pipe close, acted, and left
+        tied.wait(timeout=5)
+        assert untied.is_running() and paused.is_running()
+        assert not os.path.exists(os.path.dirname(restore_file))  # nor its private folder
+        assert paused.status() != psutil.STATUS_STOPPED  # resumed, and left running: it is not ours to end
+    finally:
+        owner.kill()
+        owner.wait()
+        try:
+            guard.wait(timeout=10)  # let it finish and remove its folder, whatever failed above
+        except psutil.Error:
+            pass
+        for p in procs:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+
+
+def test_a_state_file_of_an_older_shopbench_still_names_its_running_service(web):
+    # Before psutil, the pid's start time was kept as the kernel's clock ticks ("starttime").
+    import json
+    from pathlib import Path
+
+    sup, spec = web
+    pid = sup.start(spec)
+    path = sup.state_dir / "web.json"
+    state = json.loads(path.read_text())
+    ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    del state["started"]
+    path.write_text(json.dumps({**state, "starttime": ticks}))
+    assert Supervisor(sup.state_dir).pid("web") == pid
+    path.write_text(json.dumps({**state, "starttime": str(int(ticks) + 1)}))  # another process with that pid
+    assert Supervisor(sup.state_dir).pid("web") is None
+    path.write_text(json.dumps({**state, "starttime": ticks}))  # so the fixture can stop it

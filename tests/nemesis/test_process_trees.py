@@ -257,14 +257,15 @@ def test_adoption_by_command_line_match_and_pid_file(tmp_path: Path) -> None:
     folder = tmp_path / "shop"
     path = write_shop(folder, f'''
 [services.by-match]
-command = "{gunicorn_cmd(port)} --pid web.pid"
-match = "gunicorn .*127\\\\.0\\\\.0\\\\.1:{port}"
+command = "{gunicorn_cmd(port)} --pid web.pid -n shopweb{port}"
+match = "shopweb{port}"
 
 [services.by-pid-file]
 command = "{gunicorn_cmd(port)} --pid web.pid"
 pid_file = "web.pid"
 ''')
-    outsider = subprocess.Popen([*gunicorn_cmd(port).split(), "--pid", "web.pid"], cwd=folder,
+    # Named: with setproctitle installed gunicorn rewrites its command line to "gunicorn: master [NAME]".
+    outsider = subprocess.Popen([*gunicorn_cmd(port).split(), "--pid", "web.pid", "-n", f"shopweb{port}"], cwd=folder,
                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     shop = Shop(path, port)
     try:

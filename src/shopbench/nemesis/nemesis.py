@@ -17,7 +17,10 @@ and resumed when shopbench exits. Three layers, because each covers what the oth
 while the nemesis runs (they restore first, then hand the signal on: to the previous Python
 handler, e.g. KeyboardInterrupt for Ctrl-C, or as SystemExit(128+signal) where the default would
 have killed us without running any finally-block), and an `atexit` hook (an exit that skipped
-the block, e.g. sys.exit from another thread's doing). Restoring is idempotent.
+the block, e.g. sys.exit from another thread's doing). Restoring is idempotent. A fourth covers
+what none of these can, shopbench itself SIGKILLed: before a pause, a backend with `hold` (the
+local one) registers the tree with the restore guardian (processes/guardian.py), which resumes it
+if shopbench dies before the recovery `release`s it.
 """
 
 from __future__ import annotations
@@ -202,6 +205,7 @@ class Nemesis:
             if action in NETWORK_ACTIONS:
                 hits = self.backend.apply_link(action, fault.service, fault.trigger)  # type: ignore[attr-defined]
             else:
+                self._hold(action, fault.service)
                 hits = self.backend.apply(action, fault.service, fault.trigger.count)
         except Exception as exc:  # noqa: BLE001 - recorded in the timeline, the run goes on
             hits = [Hit(None, ERROR, f"{type(exc).__name__}: {exc}")]
@@ -211,6 +215,7 @@ class Nemesis:
             self._record(fault, action, "fault", hit, start, end, since=fault.fired_at)
         if action not in NEEDS_RECOVERY or not any(h.result == OK for h in hits):
             fault.recovered = True
+            self._release(fault.service)
             return
         hold = fault.trigger.hold_time()
         stopped = self._stop.wait(hold)  # hold None: until the run ends
@@ -234,6 +239,8 @@ class Nemesis:
             end = time.time()
             # Marked before recording, so whoever sees the recover line also sees the fault as recovered.
             fault.recovered = all(h.result == OK for h in hits)
+            if fault.recovered:
+                self._release(fault.service)
             for hit in hits:
                 self._record(fault, action, "recover", hit, start, end, reason, since=start)
 
@@ -261,6 +268,24 @@ class Nemesis:
                 pass
 
     # -- guaranteed restore ----------------------------------------------------------------------
+    def _hold(self, action: str, service: str) -> None:
+        """Tell a backend that can (the local one) a fault is about to be held, so the restore
+        guardian undoes it should shopbench be killed before it recovers."""
+        hold = getattr(self.backend, "hold", None)
+        if hold is not None:
+            try:
+                hold(action, service)
+            except Exception:  # noqa: BLE001, S110 - the fault itself reports an unknown service
+                pass
+
+    def _release(self, service: str) -> None:
+        release = getattr(self.backend, "release", None)
+        if release is not None:
+            try:
+                release(service)
+            except Exception:  # noqa: BLE001, S110
+                pass
+
     def _at_exit(self) -> None:
         self.stop()
 

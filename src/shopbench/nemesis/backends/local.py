@@ -36,6 +36,7 @@ from shopbench.configfile import read_config, validate
 from shopbench.errors import ShopbenchError, UsageError
 from shopbench.nemesis.backends.base import ERROR, OK, SKIPPED, Hit, TargetStatus, resolve_name
 from shopbench.processes import PAUSED, STOPPED, ServiceSpec, Supervisor, split_hostport
+from shopbench.processes.guardian import guardian
 
 
 class ServiceEntry(BaseModel):
@@ -139,6 +140,7 @@ class LocalBackend:
         self.supervisor = supervisor
         self.specs = {s.name: s for s in (specs or [])}
         self._locks: dict[str, threading.Lock] = {}
+        self._held: dict[str, list[int]] = {}  # service -> pids the guardian resumes should we die
         self._locks_guard = threading.Lock()
 
     def _lock(self, name: str) -> threading.Lock:
@@ -209,6 +211,22 @@ class LocalBackend:
                    None if pid else "not running", handle=name)
 
     # -- faults -----------------------------------------------------------------------------
+    def hold(self, action: str, service: str) -> None:
+        """Before a fault the nemesis will undo: should shopbench die (even by SIGKILL) while a
+        pause is held, the restore guardian resumes the tree (registered before the SIGSTOP)."""
+        if action != "pause":
+            return
+        name = self.canonical(service)
+        pids = [p.pid for p in self.supervisor.tree(name)]
+        self._held[name] = self._held.get(name, []) + pids
+        guardian().resume_on_death(pids, why=f"pause of {name}")
+
+    def release(self, service: str) -> None:
+        """The fault is undone (or never took hold): nothing to resume on death any more."""
+        pids = self._held.pop(self.canonical(service), [])
+        if pids:
+            guardian().forget_resume(pids)
+
     def apply(self, action: str, service: str, count: int = 1) -> list[Hit]:
         name = self.canonical(service)
         sup = self.supervisor
@@ -263,7 +281,7 @@ class LocalBackend:
                 if name not in sup.names() or sup.pid(name) is None:
                     pid = sup.start(self._spec(name), wait=True)
                     evidence = f"started as pid {pid}; it answers its health check"
-                elif sup.state(name) == PAUSED or any(_is_stopped(p) for p in sup.tree(name)):
+                elif sup.state(name) == PAUSED or sup.any_halted(name):
                     landing = sup.fault(name, "resume")
                     if landing is not None and not landing.landed:
                         return [Hit(f"pid {landing.pid}", ERROR, landing.evidence, name, landed=False,
@@ -292,11 +310,3 @@ class LocalBackend:
                     f", {detail}" if detail else "")
             rows.append(TargetStatus(name, f"pid {st.pid}" if st.pid else None, st.state, detail))
         return rows
-
-
-def _is_stopped(p: Any) -> bool:
-    try:
-        return p.status() in ("stopped", "tracing-stop")
-    except Exception:  # noqa: BLE001 - gone
-        return False
-
