@@ -1,6 +1,7 @@
 """What the fault proxy costs with no toxic: the same load on the direct link and through the proxy.
 
     .venv/bin/python benchmarks/proxy_overhead.py [--rate 2000] [--seconds 0.25] [--rounds 16] [--connections 16]
+                                                  [--http]   # with request positions (HTTP framing) on
 
 A small aiohttp server (its own process) answers `GET /`; the proxy (`shopbench.nemesis.proxy`,
 its own process, as in a run) forwards a link to it. The client (this process, asyncio, raw
@@ -112,6 +113,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=0.25, help="per round and link")
     parser.add_argument("--rounds", type=int, default=16)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--http", action="store_true", help="the proxy frames HTTP/1.x (request positions on)")
     args = parser.parse_args()
     try:  # the client keeps its pace better on a busy machine with the cheaper loop, when installed
         import uvloop
@@ -132,7 +134,7 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        with LinkProxy.start({"client->server": ("127.0.0.1", port)}) as proxy:
+        with LinkProxy.start({"client->server": ("127.0.0.1", port)}, http=args.http) as proxy:
             via_port = proxy.port("client->server")
             lat: dict[str, list[float]] = {"direct": [], "proxy": []}
             rps: dict[str, list[float]] = {"direct": [], "proxy": []}

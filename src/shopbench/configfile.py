@@ -150,3 +150,15 @@ def _field_owner(model: type[BaseModel], loc: list[Any]) -> tuple[type[BaseModel
 def _shape(model: type[BaseModel]) -> str:
     required = [n for n, f in model.model_fields.items() if f.is_required()]
     return "{" + ", ".join(f'"{n}": ...' for n in required or list(model.model_fields)[:3]) + "}"
+
+
+def parse_hostport(value: Any, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """`HOST:PORT` as (host, port): the one parser of addresses in config files, flags and the fault
+    proxy's commands. `[::1]:8000` gives `::1`; `:8000` the default host; an `http://` prefix and a
+    trailing `/` are accepted (an upstream copied from a URL). ValueError naming the value otherwise;
+    a caller that knows the file and field turns it into its UsageError."""
+    text = str(value if value is not None else "").strip().removeprefix("http://").rstrip("/")
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8002)")
+    return host.strip("[]") or default_host, int(port)

@@ -184,8 +184,24 @@ print(round(out["t"], 3))
     assert float(done.stdout.strip()) >= 0.09, done.stdout
 
 
-def test_shaping_toxics_flipped_under_concurrent_traffic_never_corrupt_a_stream(link: LinkProxy) -> None:
+@pytest.fixture(params=["bytes", "http"])
+def any_link(request: pytest.FixtureRequest, link: LinkProxy, upstream: tuple[str, int]):
+    """The module's proxy, and one that frames HTTP (request positions) on the same upstream."""
+    if request.param == "bytes":
+        yield link
+        return
+    with LinkProxy.start({LINK: upstream}, http=True) as framed:
+        yield framed
+        got = framed.requests(LINK)
+        assert got["count"] > 0 and got["opaque_connections"] == 0, got
+        # every request framed whole, both ways, while toxics came and went
+        assert all("returned" in r["events"] and r["status"] == 200 for r in got["requests"]), got["requests"][:3]
+
+
+def test_shaping_toxics_flipped_under_concurrent_traffic_never_corrupt_a_stream(any_link: LinkProxy) -> None:
     import threading
+
+    link = any_link
 
     errors: list[str] = []
     done = threading.Event()

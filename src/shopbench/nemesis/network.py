@@ -10,9 +10,8 @@ Actions (kill_config.json triggers with `"links": [...]` instead of `"services"`
   reset      existing connections are reset, and new ones are reset as soon as they open
 
 Each is held for its `duration` (or `recovery_time`; none: until the run ends) and then undone
-("heal"); each is verified after it is applied by a probe through the link: a refused connect, a
-probe that gets no answer, a reset, a round trip measured against the direct one. The probe sends
-`HEAD / HTTP/1.0` and waits for the first byte back, which any HTTP server (REST or gRPC) answers.
+("heal"); each is verified after it is applied, against probes through the same link before it
+(nemesis/linkcheck.py): what cannot be measured is `unverified`, and the run UNKNOWN.
 
 Where the links come from:
   * the reference shop started with links (`RefShop(links=True)`, which shopbench does when a
@@ -30,32 +29,35 @@ Where the links come from:
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import json
 import re
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shopbench.configfile import parse_hostport, validate
 from shopbench.errors import ShopbenchError, TargetError, UsageError
+from shopbench.nemesis.linkcheck import baseline, verify, verify_healed
 
 NETWORK_ACTIONS = ("delay", "partition", "blackhole", "reset", "bandwidth")
 LINK_RE = re.compile(r"[A-Za-z0-9_.\-]+->[A-Za-z0-9_.\-]+")
 LINKS_FILE = "links.json"
-PROBE = b"HEAD / HTTP/1.0\r\n\r\n"
 ARROWS = ("->", "→", "↛")
 
-# The toxics each action sets; healing clears exactly these, so faults of other kinds on the same
-# link stay in force.
-ACTION_TOXICS = {
-    "delay": ("latency_ms", "jitter_ms"),
-    "bandwidth": ("rate",),
-    "partition": ("down",),
-    "blackhole": ("blackhole",),
-    "reset": ("reset",),
+# The stream(s) each action's toxics go on. A fault adds one named toxic per stream and its heal
+# removes exactly those (Toxiproxy's model), so overlapping faults on one link, of one kind or of
+# several, end independently.
+ACTION_STREAMS = {
+    "delay": ("upstream",),  # the request waits: a round trip gains `ms` once
+    "bandwidth": ("upstream", "downstream"),  # at most `rate` each way
+    "partition": ("both",),
+    "blackhole": ("both",),
+    "reset": ("both",),
 }
 
 
@@ -80,7 +82,7 @@ def toxics_for(action: str, trigger: Any) -> dict[str, Any]:
         return {"latency_ms": float(trigger.ms or 0), "jitter_ms": float(trigger.jitter or 0)}
     if action == "bandwidth":
         return {"rate": float(trigger.rate) * 1024}
-    return {ACTION_TOXICS[action][0]: True}
+    return {action if action != "partition" else "down": True}
 
 
 # -- the services file's `links` --------------------------------------------------------------------
@@ -91,42 +93,53 @@ class LinkSpec:
     listen: int = 0  # 0: any free port (printed when the proxy starts)
 
 
+class LinkEntry(BaseModel):
+    """One link of a services file's `links` table (each description finishes "it must be ...")."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, description="the link's name, SOURCE->TARGET, e.g. order->payment")
+    upstream: str = Field(description="HOST:PORT of the service the link leads to, e.g. 127.0.0.1:8002")
+    listen: int = Field(0, ge=0, lt=65536, strict=True, description="a port number (0: any free port)")
+
+    @field_validator("upstream", mode="before")
+    @classmethod
+    def _address(cls, value: Any) -> str:
+        try:
+            parse_hostport(value)
+        except ValueError:
+            raise ValueError("HOST:PORT") from None  # the description says the rest
+        return str(value)
+
+
+LINKS_SHAPE = '{"order->payment": {"upstream": "127.0.0.1:8002", "listen": 18002}}'
+
+
 def parse_links(data: Any, source: str) -> list[LinkSpec]:
     """The `links` field of a services file: {"a->b": {"upstream": "host:port", "listen": port}}
-    or a list of {"name", "upstream", "listen"}. Bad input: one UsageError naming file and field."""
+    (or {"a->b": "host:port"}), or a list of {"name", "upstream", "listen"}; each entry checked
+    through the one validation path (configfile.validate). Bad input: one UsageError naming the
+    file and the field."""
     if data is None:
         return []
-    entries: list[tuple[str, Any]]
-    if isinstance(data, dict):
-        entries = list(data.items())
-    elif isinstance(data, list):
-        entries = [(e.get("name") if isinstance(e, dict) else None, e) for e in data]
-    else:
-        raise UsageError(f"{source}: field links must be an object like "
-                         f"{{\"order->payment\": {{\"upstream\": \"127.0.0.1:8002\", \"listen\": 18002}}}}.")
+    if isinstance(data, list):  # the list form, keyed by its names
+        for i, e in enumerate(data):
+            if not isinstance(e, dict) or not e.get("name"):
+                raise UsageError(f"{source}: links[{i}] must be an object with name, upstream (and listen), "
+                                 f"or write links as an object like {LINKS_SHAPE}.")
+        data = {str(e["name"]): e for e in data}
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: field links must be an object like {LINKS_SHAPE}.")
     out: list[LinkSpec] = []
-    for key, body in entries:
-        where = f"{source}: links[{key!r}]"
-        if not isinstance(body, dict):
-            body = {"upstream": body}
-        unknown = sorted(set(body) - {"name", "upstream", "listen"})
-        if unknown:
-            raise UsageError(f"{where}.{unknown[0]} is not a known field; allowed: upstream, listen.")
+    for key, body in data.items():
+        where = f"{source}: links.{key}"
+        entry = validate(LinkEntry, body if isinstance(body, dict) else {"upstream": body}, where)
         try:
-            name = canonical_link(key or "")
+            name = canonical_link(key)
         except UsageError as exc:
             raise UsageError(f"{where}: {exc}") from None
-        upstream = body.get("upstream")
-        host, _, port = str(upstream or "").removeprefix("http://").rstrip("/").rpartition(":")
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise UsageError(f"{where}.upstream is {upstream!r}; it must be HOST:PORT of the service the link "
-                             f"leads to, e.g. 127.0.0.1:8002.")
-        listen = body.get("listen", 0)
-        if not isinstance(listen, int) or isinstance(listen, bool) or not 0 <= listen < 65536:
-            raise UsageError(f"{where}.listen is {listen!r}; it must be a port number (0: any free port).")
         if any(s.name == name for s in out):
             raise UsageError(f"{where}: link {name!r} appears twice.")
-        out.append(LinkSpec(name, (host or "127.0.0.1", int(port)), listen))
+        out.append(LinkSpec(name, parse_hostport(entry.upstream), entry.listen))
     return out
 
 
@@ -148,98 +161,6 @@ def read_links_file(path: str | Path) -> dict[str, Any] | None:
         return None
 
 
-# -- probes ----------------------------------------------------------------------------------------
-@dataclass
-class Probe:
-    outcome: str  # "answered" | "refused" | "reset" | "silent" (no byte before the timeout) | "closed"
-    seconds: float
-    first_byte_s: float | None = None
-    nbytes: int = 0
-
-
-def probe(port: int, host: str = "127.0.0.1", timeout: float = 1.0, read_all: bool = False) -> Probe:
-    """Connect, send PROBE, wait for the first byte back (or all bytes until close)."""
-    t0 = time.perf_counter()
-    try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-    except ConnectionRefusedError:
-        return Probe("refused", time.perf_counter() - t0)
-    except TimeoutError:
-        return Probe("silent", time.perf_counter() - t0)
-    except OSError:
-        return Probe("reset", time.perf_counter() - t0)
-    with contextlib.closing(sock):
-        first = None
-        n = 0
-        try:
-            sock.sendall(PROBE)
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                n += len(data)
-                if first is None:
-                    first = time.perf_counter() - t0
-                if not read_all:
-                    break
-        except TimeoutError:
-            if first is None:
-                return Probe("silent", time.perf_counter() - t0)
-        except OSError:
-            if first is None:
-                return Probe("reset", time.perf_counter() - t0)
-        took = time.perf_counter() - t0
-        if first is None:
-            return Probe("closed", took)
-        return Probe("answered", took, first, n)
-
-
-def verify(action: str, trigger: Any, port: int, upstream: tuple[str, int]) -> tuple[bool, str]:
-    """(landed, evidence) of a fault just applied to the link listening on `port`."""
-    if action == "partition":
-        p = probe(port, timeout=1.0)
-        return p.outcome in ("refused", "reset"), f"probe connect to 127.0.0.1:{port}: {p.outcome}"
-    if action == "blackhole":
-        wait = 0.5
-        p = probe(port, timeout=wait)
-        return p.outcome == "silent", f"probe through the link: {p.outcome} after {p.seconds * 1000:.0f} ms"
-    if action == "reset":
-        p = probe(port, timeout=1.0)
-        return p.outcome in ("reset", "closed", "refused"), f"probe through the link: {p.outcome}"
-    if action == "delay":
-        ms = float(trigger.ms or 0)
-        timeout = 2.0 + 3 * (ms + float(trigger.jitter or 0)) / 1000
-        # The quicker of two direct round trips: one slow answer of the service must not hide the delay.
-        direct = min((probe(upstream[1], upstream[0], timeout=timeout) for _ in range(2)),
-                     key=lambda p: p.first_byte_s if p.first_byte_s is not None else float("inf"))
-        via = probe(port, timeout=timeout)
-        if via.first_byte_s is None or direct.first_byte_s is None:
-            return False, f"probe through the link: {via.outcome}; direct: {direct.outcome}"
-        added = (via.first_byte_s - direct.first_byte_s) * 1000
-        floor = ms - float(trigger.jitter or 0)
-        return added >= 0.5 * floor, (f"probe round trip {via.first_byte_s * 1000:.1f} ms through the link, "
-                                      f"{direct.first_byte_s * 1000:.1f} ms direct: +{added:.1f} ms "
-                                      f"(asked {ms:g} ms +- {float(trigger.jitter or 0):g})")
-    if action == "bandwidth":
-        rate = float(trigger.rate) * 1024
-        direct = probe(upstream[1], upstream[0], timeout=5.0, read_all=True)
-        via = probe(port, timeout=5.0 + direct.nbytes / rate, read_all=True)
-        expect = via.nbytes / rate if via.nbytes else 0.0
-        measured = (f"{via.nbytes} bytes in {via.seconds * 1000:.1f} ms through the link, "
-                    f"{direct.seconds * 1000:.1f} ms direct")
-        if expect < 0.005:
-            # A probe answer is a few hundred bytes: at a high rate it is too small to time.
-            return via.outcome == "answered", (f"{measured}; too small to time at {trigger.rate:g} KB/s, "
-                                               f"the proxy applies it")
-        return via.seconds >= 0.5 * expect, f"{measured} (at {trigger.rate:g} KB/s it takes >= {expect * 1000:.1f} ms)"
-    return False, f"no probe for {action}"
-
-
-def verify_healed(port: int) -> tuple[bool, str]:
-    p = probe(port, timeout=2.0)
-    return p.outcome == "answered", f"probe through the link after healing: {p.outcome}"
-
-
 # -- backends ---------------------------------------------------------------------------------------
 class ProxyLinks:
     """Link faults through a running fault proxy (its control port and its links)."""
@@ -251,6 +172,7 @@ class ProxyLinks:
 
         self.client = proxy if proxy is not None else ProxyClient(control)
         self.links = {name: dict(info) for name, info in links.items()}
+        self._seq = itertools.count(1)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ProxyLinks | None:
@@ -262,29 +184,33 @@ class ProxyLinks:
     def names(self) -> list[str]:
         return sorted(self.links)
 
-    def _upstream(self, link: str) -> tuple[str, int]:
-        host, _, port = str(self.links[link]["upstream"]).rpartition(":")
-        return host, int(port)
-
     def apply(self, action: str, link: str, trigger: Any) -> Any:
         from shopbench.nemesis.backends.base import OK
 
         port = int(self.links[link]["port"])
+        base = baseline(action, port)  # through the same link, before the fault
         t0 = time.time()
-        self.client.set(link, **toxics_for(action, trigger))
-        landed, evidence = verify(action, trigger, port, self._upstream(link))
-        return _hit(f"link {link} 127.0.0.1:{port}", OK, link, landed, evidence, time.time() - t0)
+        # Named per fault and stream, e.g. "delay-3/upstream": this fault's heal removes these alone.
+        seq = next(self._seq)
+        names = [f"{action}-{seq}/{stream}" for stream in ACTION_STREAMS[action]]
+        for name, stream in zip(names, ACTION_STREAMS[action], strict=True):
+            self.client.add_toxic(link, name, stream, **toxics_for(action, trigger))
+        landing = verify(action, trigger, port, base)
+        hit = _hit(f"link {link} 127.0.0.1:{port}", OK, link, landing.landed, landing.evidence, time.time() - t0)
+        hit.toxics = names  # type: ignore[attr-defined]
+        hit.extra.update(toxics=names, verification=landing.state)  # type: ignore[attr-defined]
+        return hit
 
-    def recover(self, action: str, link: str) -> Any:
+    def recover(self, action: str, link: str, hits: list[Any] | None = None) -> Any:
         from shopbench.nemesis.backends.base import OK
-        from shopbench.nemesis.proxy import Toxics
 
-        defaults = Toxics()
-        self.client.set(link, **{k: getattr(defaults, k) for k in ACTION_TOXICS[action]})
+        names = [n for h in hits or [] for n in getattr(h, "toxics", None) or []]
+        for name in names:
+            self.client.remove_toxic(link, name)
         port = int(self.links[link]["port"])
-        healed, evidence = verify_healed(port)
+        healed, evidence = verify_healed(port, names, self.client.state().get(link, {}))
         hit = _hit(f"link {link} 127.0.0.1:{port}", OK, link, healed, evidence)
-        hit.extra = {"link": link, "healed": healed, "evidence": evidence}
+        hit.extra = {"link": link, "healed": healed, "evidence": evidence, "toxics": names}
         return hit
 
 
@@ -335,7 +261,7 @@ class DockerLinks:
         where = ", ".join(sorted({net for _, net, _ in cut}))
         return _hit(f"link {link} (networks {where})", OK, link, not still, evidence, time.time() - t0)
 
-    def recover(self, action: str, link: str) -> Any:
+    def recover(self, action: str, link: str, hits: list[Any] | None = None) -> Any:
         from shopbench.nemesis.backends.base import ERROR, OK
 
         errors = []
@@ -376,7 +302,7 @@ class LinkedBackend:
 
     def recover(self, action: str, service: str, hits: list[Any]) -> list[Any]:
         if action in NETWORK_ACTIONS:
-            return [self.links.recover(action, service)]
+            return [self.links.recover(action, service, hits)]
         return self.inner.recover(action, service, hits)
 
     def link_names(self) -> list[str]:
