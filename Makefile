@@ -54,7 +54,11 @@ MUTATE_grpc_TESTS := tests/grpc/test_outcome.py
 MUTATE_series_PATHS := src/shopbench/report/series_cache.py
 MUTATE_series_TESTS := tests/report/test_series_cache.py tests/report/test_series_cache_mutants.py
 MUTATE_series_K := not a_consistency_run_writes
-MUTATE_AREAS := rest answers grpc series
+MUTATE_landing_PATHS := src/shopbench/processes/landing.py
+MUTATE_landing_TESTS := tests/nemesis/test_landing.py tests/nemesis/test_landing_mutants.py
+MUTATE_linkcheck_PATHS := src/shopbench/nemesis/linkcheck.py
+MUTATE_linkcheck_TESTS := tests/network/test_link_landing.py tests/network/test_linkcheck_mutants.py
+MUTATE_AREAS := rest answers grpc series landing linkcheck
 .PHONY: mutate-all $(addprefix mutate-,$(MUTATE_AREAS))
 $(addprefix mutate-,$(MUTATE_AREAS)): mutate-%: $(STAMP)
 	$(BIN)/python tools/mutate.py --dir .mutate/$* --paths $(MUTATE_$*_PATHS) --tests $(MUTATE_$*_TESTS) \
