@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import psutil
 import pytest
@@ -104,8 +105,13 @@ def test_a_kill_is_not_landed_while_its_port_still_accepts(sleepers, silent_port
 
 # -- a pause --------------------------------------------------------------------------------------
 def stopped(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """SIGSTOP each, and wait until the kernel shows it stopped (the signal is delivered asynchronously)."""
     for p in procs:
         p.suspend()
+    deadline = time.monotonic() + 10
+    while any(p.status() != psutil.STATUS_STOPPED for p in procs):
+        assert time.monotonic() < deadline, [p.status() for p in procs]
+        time.sleep(0.001)
     return procs
 
 
