@@ -40,6 +40,11 @@ def sleepers():
         p.wait()
 
 
+def landed(landing, pid, is_landed: bool) -> None:
+    """The pid it is about, whether it landed (a bool), and when it was established (epoch seconds)."""
+    assert landing.pid == pid and landing.landed is is_landed and landing.at > 1e9, landing
+
+
 def dead(procs: list[psutil.Process]) -> None:
     for p in procs:
         p.kill()
@@ -90,16 +95,31 @@ def test_a_kill_is_not_landed_while_a_process_lives(sleepers):
     procs = sleepers(7)
     dead(procs[:1])
     landing = verify_gone(procs[0].pid, procs, set(), 0.05, "kill")
-    assert not landing.landed and landing.at > 1e9
+    landed(landing, procs[0].pid, False)
     assert landing.evidence == (f"kill: 6 of 7 processes still alive after 0.05 s (pids "
                                 f"{[p.pid for p in procs[1:6]]})")
+
+
+def test_a_kill_waits_for_its_port_to_refuse(sleepers):
+    procs = sleepers(1)
+    dead(procs)
+    listener = socket.create_server((HOST, 0))
+    port = listener.getsockname()[1]
+    later = threading.Timer(0.05, listener.close)  # what held the port lets go while the kill is verified
+    later.start()
+    try:
+        landing = verify_gone(4, procs, {(HOST, port)}, 10.0, "kill")
+    finally:
+        later.join()
+        listener.close()
+    landed(landing, 4, True)
 
 
 def test_a_kill_is_not_landed_while_its_port_still_accepts(sleepers, silent_port):
     procs = sleepers(1)
     dead(procs)
     landing = verify_gone(3, procs, {(HOST, silent_port)}, 0.1, "kill")
-    assert (landing.pid, landing.landed) == (3, False)
+    landed(landing, 3, False)
     assert landing.evidence == f"kill: the tree is gone but {HOST}:{silent_port} still accepts connections"
 
 
@@ -127,7 +147,7 @@ def test_a_pause_is_not_landed_while_a_process_runs(sleepers):
     procs = sleepers(3)
     stopped(procs[:1])
     landing = verify_halted(1, procs, 0.05, None)
-    assert (landing.pid, landing.landed) == (1, False)
+    landed(landing, 1, False)
     assert landing.evidence == "2 of 3 processes still running 0.05 s after SIGSTOP"
 
 
@@ -136,7 +156,7 @@ def test_a_pause_of_a_process_that_died_is_not_landed(sleepers):
     dead(procs[:1])
     stopped(procs[1:])
     landing = verify_halted(1, procs, 1.0, None)
-    assert not landing.landed
+    landed(landing, 1, False)
     assert landing.evidence == ("1 of 3 processes of the tree exited instead of stopping: a dead process is not "
                                 "paused, and a resume cannot bring it back")
 
@@ -145,11 +165,11 @@ def test_a_pause_with_a_health_url_lands_only_when_it_gets_no_answer(sleepers, h
     procs = stopped(sleepers(1))
     url = f"http://{HOST}:{silent_port}/health"
     landing = verify_halted(1, procs, 1.0, url, {(HOST, http_port)})  # the URL decides, not the ports
-    assert landing.landed
+    landed(landing, 1, True)
     assert landing.evidence == f"all 1 processes of the tree stopped; {url} got no answer in 0.25 s"
     served = f"http://{HOST}:{http_port}/health"
-    landing = verify_halted(1, procs, 1.0, served)
-    assert not landing.landed
+    landing = verify_halted(2, procs, 1.0, served)
+    landed(landing, 2, False)
     assert landing.evidence == (f"all 1 processes of the tree stopped, but {served} still answered 200: something "
                                 "else serves it")
 
@@ -157,16 +177,16 @@ def test_a_pause_with_a_health_url_lands_only_when_it_gets_no_answer(sleepers, h
 def test_a_pause_without_a_health_url_asks_the_ports_that_answered(sleepers, http_port, silent_port):
     procs = stopped(sleepers(2))
     landing = verify_halted(1, procs, 1.0, None, {(HOST, silent_port)})
-    assert landing.landed
+    landed(landing, 1, True)
     assert landing.evidence == (f"all 2 processes of the tree stopped; a request to {HOST}:{silent_port} got no "
                                 "answer in 0.25 s")
-    landing = verify_halted(1, procs, 1.0, None, {(HOST, silent_port), (HOST, http_port)})
-    assert not landing.landed
+    landing = verify_halted(2, procs, 1.0, None, {(HOST, silent_port), (HOST, http_port)})
+    landed(landing, 2, False)
     assert landing.evidence == (f"all 2 processes of the tree stopped, but a request to {HOST}:{http_port} still got "
                                 "an answer: something else serves it")
     gone = free_port()
-    landing = verify_halted(1, procs, 1.0, None, {(HOST, silent_port), (HOST, gone)})
-    assert not landing.landed
+    landing = verify_halted(3, procs, 1.0, None, {(HOST, silent_port), (HOST, gone)})
+    landed(landing, 3, False)
     assert landing.evidence == (f"all 2 processes of the tree stopped, but {HOST}:{gone} no longer accepts "
                                 "connections: what listened there is gone, not paused")
 
@@ -183,7 +203,9 @@ def test_a_resume_waits_until_no_process_is_stopped(sleepers):
     assert wait_resumed(procs, 0.05) is False
     procs[0].resume()
     assert wait_resumed(procs, 0.05) is False
-    procs[1].resume()
-    assert wait_resumed(procs, 1.0) is True
+    later = threading.Timer(0.05, procs[1].resume)  # resumed while wait_resumed waits
+    later.start()
+    assert wait_resumed(procs, 10.0) is True
+    later.join()
     dead(procs)
     assert wait_resumed(procs, 0.05) is True  # gone is not stopped
