@@ -212,3 +212,18 @@ def test_whatever_the_state_holds_no_crash_and_a_listed_gap_is_never_valid(seed,
     listed = sum(len(v["unresolved"][k]) for k in ("orders", "users", "items"))
     if listed:
         assert result_of(v) != "valid" and v["unknown_reasons"], v["unresolved"]
+
+
+def test_an_order_only_a_drivers_cart_created_is_not_one_the_shop_lost():
+    """A client-side cart (driver/cart.py) creates its order without a request (status None); the shop
+    first hears of it at the checkout. Never checked out, it answers 404: an answer, not lost state."""
+    shop = SimShop(random.Random(5))
+    uid = shop.create_user()
+    oid = shop.create_order(uid)
+    shop.ops[-1]["status"] = None  # what Operation.result records: no request was sent
+    state = shop.state()
+    lose(state, "orders", oid)
+    v = verdict(shop, state)
+    assert oid not in v["unresolved"]["vanished"]["orders"] and result_of(v) == "valid", v["unknown_reasons"]
+    shop.ops[-1]["status"] = 200  # the shop acknowledged creating it, and lost it
+    assert result_of(verdict(shop, state)) == "unknown"
