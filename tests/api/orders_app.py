@@ -49,7 +49,12 @@ def db(immediate: bool = False) -> Iterator[sqlite3.Connection]:
 
 def _schema() -> None:
     conn = sqlite3.connect(DB, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
+    for _ in range(100):  # two workers starting at once both switch to WAL: the loser is told "locked" at once
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            time.sleep(0.05)
     conn.executescript("""
         CREATE TABLE IF NOT EXISTS products (id INTEGER PRIMARY KEY, price INTEGER NOT NULL, stock INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS customers (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);

@@ -23,6 +23,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 APP_DIR = Path(__file__).resolve().parent / "wdmshop"
 SERVICES = ("order", "stock", "payment")
 # nginx's own default (its events block without worker_connections): what a user's untuned gateway has.
@@ -127,15 +129,17 @@ class GatewayShop:
         return self
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
-        """Every service answers through the gateway (a 4xx for an unknown entity is an answer)."""
+        """Every service answers through the gateway (a 4xx for an unknown entity is an answer), and each
+        gunicorn master has all its workers (the first one answers while the others may still boot)."""
         deadline = time.monotonic() + timeout
         probes = ["/stock/find/none", "/payment/find_user/none", "/orders/find/none"]
-        while probes:
+        while probes or not self._all_workers():
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with {proc.returncode} while starting; see {self.folder}")
             try:
-                urllib.request.urlopen(self.gateway_url + probes[0], timeout=2)
+                if probes:
+                    urllib.request.urlopen(self.gateway_url + probes[0], timeout=2)
             except urllib.error.HTTPError as exc:
                 if exc.code < 500:
                     probes.pop(0)
@@ -143,8 +147,15 @@ class GatewayShop:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the gateway shop did not answer {probes[0]} within {timeout:g} s")
+                what = f"answer {probes[0]}" if probes else f"start {self.workers} workers per service"
+                raise RuntimeError(f"the gateway shop did not {what} within {timeout:g} s")
             time.sleep(0.05)
+
+    def _all_workers(self) -> bool:
+        try:
+            return all(len(psutil.Process(self.procs[s].pid).children()) >= self.workers for s in SERVICES)
+        except psutil.Error:
+            return False
 
     def stop(self) -> None:
         if self.services_file.exists():

@@ -16,6 +16,7 @@ import json
 import os
 import random
 import sqlite3
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -30,7 +31,12 @@ SCHEMA = {
 
 def _db() -> sqlite3.Connection:
     db = sqlite3.connect(os.environ["DB"], timeout=30, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
+    for _ in range(100):  # two workers starting at once both switch to WAL: the loser is told "locked" at once
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            time.sleep(0.05)
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute(SCHEMA[SERVICE])
     return db

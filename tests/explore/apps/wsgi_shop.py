@@ -40,7 +40,12 @@ class Answer(Exception):
 
 def db() -> sqlite3.Connection:
     conn = sqlite3.connect(os.environ["SHOP_DB"], isolation_level=None, timeout=10)
-    conn.execute("PRAGMA journal_mode=WAL")
+    for _ in range(100):  # two workers starting at once both switch to WAL: the loser is told "locked" at once
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            time.sleep(0.05)
     conn.executescript(SCHEMA)
     return conn
 
