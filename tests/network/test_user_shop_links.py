@@ -72,7 +72,7 @@ def test_stress_run_with_link_faults_under_locust(tmp_path: Path) -> None:
     plan = tmp_path / "faults.json"
     plan.write_text(json.dumps({"kill_triggers": [
         {"type": "time", "threshold": 1, "action": "partition", "links": ["order->payment"], "duration": 1.5},
-        {"type": "time", "threshold": 1, "action": "delay", "links": ["client->order"], "ms": 100, "duration": 2}]}))
+        {"type": "time", "threshold": 1, "action": "delay", "links": ["client->order"], "ms": 300, "duration": 2}]}))
     out = tmp_path / "run"
     run = shopbench(tmp_path, "stress", "--headless", "-u", "6", "-r", "6", "-t", "5s", "--wait", "0-0.05",
                     "--seed", "1", "--out", str(out), "--faults", str(plan))
