@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import sys
 
 import pytest
@@ -132,3 +133,19 @@ def test_a_state_file_of_an_older_shopbench_still_names_its_running_service(web)
     path.write_text(json.dumps({**state, "starttime": str(int(ticks) + 1)}))  # another process with that pid
     assert Supervisor(sup.state_dir).pid("web") is None
     path.write_text(json.dumps({**state, "starttime": ticks}))  # so the fixture can stop it
+
+
+def test_a_port_chosen_by_another_run_is_not_chosen_again(monkeypatch):
+    """Another run's port that nothing listens on yet (its service is still starting) is passed over."""
+    import subprocess
+
+    from shopbench.processes import probes
+
+    theirs = int(subprocess.run([sys.executable, "-c", "from shopbench.processes import free_port; print(free_port())"],
+                                capture_output=True, text=True, check=True).stdout)
+    listening = socket.create_server(("127.0.0.1", 0))
+    busy = listening.getsockname()[1]
+    offers = iter([theirs, busy, theirs, 20000 + (theirs + 1) % 12000])
+    monkeypatch.setattr(probes._pick, "choice", lambda _range: next(offers))
+    with listening:
+        assert free_port() == 20000 + (theirs + 1) % 12000

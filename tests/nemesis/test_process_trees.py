@@ -21,7 +21,7 @@ from nemesis_helpers import wait_for
 from shopbench.errors import TargetError, UsageError
 from shopbench.nemesis import make_backend
 from shopbench.nemesis.backends.local import load_services_file
-from shopbench.processes import http_status
+from shopbench.processes import free_port, http_status
 
 APP = textwrap.dedent('''
     def app(environ, start_response):
@@ -30,12 +30,6 @@ APP = textwrap.dedent('''
         start_response(status, [("Content-Type", "text/plain")])
         return [b"hello " + path.encode()]
 ''')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def refused(port: int) -> bool:

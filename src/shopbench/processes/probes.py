@@ -8,12 +8,16 @@ the connection, nobody reads it).
 
 from __future__ import annotations
 
+import os
+import random
 import selectors
 import socket
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
+from pathlib import Path
 
 # What a probe of one host:port saw.
 REFUSED = "refused"  # nothing listens there
@@ -28,22 +32,58 @@ REQUEST = b"GET / HTTP/1.0\r\nHost: shopbench-probe\r\n\r\n"
 Address = tuple[str, int]
 
 
+# Ports below Linux's ephemeral range (32768 and up): the kernel never hands these out to bind(0)
+# or to an outgoing connection, so only another chooser like this one can want the same port.
+PORT_RANGE = range(20000, 32000)
+# A chosen port stays claimed this long for every shopbench of this user: long enough for the
+# service it was chosen for to start and bind it, after which it is simply in use.
+CLAIM_SECONDS = 120.0
+_pick = random.SystemRandom()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     return free_ports(1, host)[0]
 
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
-    """`n` distinct free ports. Every socket stays bound until all are chosen: the kernel may hand
-    out a port again once its socket is closed, and two services told the same port leave one of
-    them unable to bind while the other answers its health check in its name."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    """`n` distinct ports nothing listens on, each claimed for CLAIM_SECONDS. A port handed to a
+    child is free until the child binds it; two runs (or two test workers) told the same port leave
+    one service unable to bind while the other answers its health check in its name, so a port
+    another chooser claimed recently is never chosen again (a file per port in the temp folder)."""
+    chosen: list[int] = []
+    while len(chosen) < n:
+        port = _pick.choice(PORT_RANGE)
+        if port not in chosen and _bindable(host, port) and _claim(port):
+            chosen.append(port)
+    return chosen
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _claim(port: int) -> bool:
+    folder = Path(tempfile.gettempdir()) / f"shopbench-ports-{os.getuid()}"
+    path = folder / str(port)
     try:
-        for s in socks:
-            s.bind((host, 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        folder.mkdir(exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        return True
+    except FileExistsError:
+        try:
+            if time.time() - path.stat().st_mtime < CLAIM_SECONDS:
+                return False
+            os.utime(path)  # an old claim: its service bound the port long ago, or never will
+            return True
+        except OSError:
+            return False
+    except OSError:
+        return True  # no claims folder here: the bind check alone decides
 
 
 def connect_host(addr: str) -> str:
