@@ -73,6 +73,16 @@ def test_early_ack_loses_acknowledged_sales_when_the_order_service_is_killed(tmp
 
 
 @slow
+def test_early_ack_without_a_fault_is_settled_before_it_is_read(tmp_path):
+    # Its sagas live in memory, 1 s each after their answer: settling waits for them (the pending
+    # count includes them), so a run with no fault finds every acknowledged order paid.
+    cfg = ConsistencyConfig(items=2, stock=10, price=1, users=10, credit=5, orders=10, concurrency=10, seed=2,
+                            settle_timeout=10)
+    result = run(tmp_path, "early-ack", cfg, {"order": ["--step-delay", "1.0"]})
+    assert result.exit_code == 0 and result.verdict["checkouts"]["ok"] == 10, result.verdict["anomalies"]
+
+
+@slow
 @pytest.mark.parametrize("flaw", [None, "oversell"])
 def test_oversell_sells_more_than_the_stock(tmp_path, flaw):
     cfg = ConsistencyConfig(items=1, stock=5, price=1, users=20, credit=5, orders=20, concurrency=20, seed=3,
