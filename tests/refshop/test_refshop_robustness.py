@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -87,9 +86,8 @@ def test_sigterm_stops_each_service_cleanly_and_data_survives(make_shop):
     ok("POST", f"{t.order_url}/orders/addItem/{order}/1/2")
     ok("POST", f"{t.order_url}/orders/checkout/{order}")
     for name in ("order", "stock", "payment"):
-        started = time.monotonic()
         assert shop.terminate(name) is not None
-        assert time.monotonic() - started < 4, f"{name} took too long to stop on SIGTERM"
+        # Its last words prove it stopped by itself: one still running at stop_timeout is SIGKILLed, silent.
         log = (shop.data_dir / "services" / f"{name}.log").read_text()
         assert f"refshop {name} stopped" in log and "Traceback" not in log
         shop.restart(name)
