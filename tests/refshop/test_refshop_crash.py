@@ -52,7 +52,8 @@ def test_paused_stock_gives_503_then_the_checkouts_complete(make_shop):
         started = time.monotonic()
         statuses = burst([f"{t.order_url}/orders/checkout/{o}" for o in pop.orders])
         assert statuses == [503] * 20  # indeterminate, never a wrong 2xx or 4xx
-        assert time.monotonic() - started < 5
+        # answered on the order service's own 1 s timeout, not held to the client's 30 s (15: a loaded machine)
+        assert time.monotonic() - started < 15
         assert ok("GET", f"{t.order_url}/internal/order/pending")["pending"] == 20
     finally:
         shop.resume("stock")
