@@ -159,3 +159,20 @@ def test_an_indeterminate_negative_amount_widens_the_interval_downwards():
     for stock in (5, 0):  # the shop refused it (as it must) or took it: neither is a drift
         v = check(made, state(items={"i1": stock}))
         assert v["anomalies"] == [] and v["totals"]["stock"]["expected"] == [0, 5], stock
+
+
+def test_an_indeterminate_answer_after_the_first_2xx_does_not_move_a_sale():
+    # o1 acknowledged at 10, o2 at 20, then a retry of o1 got no answer at 30: o1 still sold first.
+    made = [op("batch_init_stock", {"n": 1, "starting_stock": 1, "item_price": 1}),
+            op("batch_init_users", {"n": 2, "starting_money": 1})]
+    for k, oid in enumerate(("o1", "o2")):
+        made += [op("create_order", {"user_id": str(k)}, value={"order_id": oid}),
+                 op("add_item", {"order_id": oid, "item_id": "0", "quantity": 1})]
+    made += [op("checkout", {"order_id": "o1"}, wall=10.0), op("checkout", {"order_id": "o2"}, wall=20.0),
+             op("checkout", {"order_id": "o1"}, kind="info", wall=30.0)]
+    orders = {o: {"paid": True, "items": [["0", 1]], "user_id": str(k), "total_cost": 1}
+              for k, o in enumerate(("o1", "o2"))}
+    v = check(made, {"items": {"0": {"stock": 0, "price": 1}}, "users": {"0": {"credit": 0}, "1": {"credit": 0}},
+                     "orders": orders})
+    (oversold,) = v["anomalies"]
+    assert oversold["oversold_orders"] == ["o2"] and oversold["culprit_orders"] == ["o2"]
