@@ -45,7 +45,8 @@ def test_creates_without_an_id_in_the_answer_give_no_baseline_and_never_crash():
     # the history cannot say which id it has, so an entity read back with that id is not judged.
     made = [op("create_item", {"price": 3}, kind="info"), op("create_user", {}, kind="info"),
             op("create_item", {"price": 3}, value={"id": "i1"}), op("create_user", {}, value={"id": "u1"}),
-            op("create_item", {"price": 3}, value="i1"), op("create_user", {}, value=["u1"])]
+            op("create_item", {"price": 3}, value="i1"), op("create_user", {}, value=["u1"]),
+            op("create_order", {"user_id": "u1"}, value="o1")]
     v = check(made, state(items={"i1": 0}, users={"u1": 0}))
     assert v["valid"] and v["anomalies"] == []
     assert v["unresolved"]["items"] == ["i1"] and v["unresolved"]["users"] == ["u1"]
@@ -176,3 +177,10 @@ def test_an_indeterminate_answer_after_the_first_2xx_does_not_move_a_sale():
                      "orders": orders})
     (oversold,) = v["anomalies"]
     assert oversold["oversold_orders"] == ["o2"] and oversold["culprit_orders"] == ["o2"]
+
+
+@pytest.mark.xfail(strict=True, raises=KeyError, reason="movements._pending: a 2xx create_order whose answer is an "
+                   "object without order_id reads value['order_id'] (KeyError): reported to the lead, not fixed here")
+def test_a_created_order_without_an_id_in_the_answer_is_no_crash():
+    made = [op("create_user", {}, value={"user_id": "u1"}), op("create_order", {"user_id": "u1"}, value={"id": "o1"})]
+    assert check(made, state(users={"u1": 0}))["anomalies"] == []
