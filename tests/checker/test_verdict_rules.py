@@ -121,3 +121,37 @@ def test_sections_after_a_figures_list_still_count_and_a_bare_verdict_gets_its_l
     assert v["failed_sections"] == ["slo"] and v["warnings"] == ["w"] and v["result"] == INVALID
     assert v["faults"] == [{"fault": 0}] and "ledger_valid" not in v
     assert add_sections({}, {})["result"] == VALID
+
+
+def test_a_section_not_understood_is_named_with_its_field_and_value():
+    import pytest
+
+    from shopbench.checker.verdict import SectionError
+
+    cases = {
+        "notes": (["a list"], "verdict section 'notes' is a list, not a dict: a section says \"valid\": false or "
+                              "\"unknown_reasons\": [...], and one not understood is never skipped"),
+        "slo": ({"valid": "no"}, "verdict section 'slo': 'valid' must be true or false, got 'no'"),
+        "load": ({"unknown_reasons": [""]}, "verdict section 'load': 'unknown_reasons' must be a list of "
+                                            "sentences, got ['']"),
+        "faults_x": ({"warnings": [1]}, "verdict section 'faults_x': 'warnings' must be a list of sentences, got [1]"),
+        "auth": ({"unknown_reasons": "one"}, "verdict section 'auth': 'unknown_reasons' must be a list of sentences, "
+                                             "got 'one'"),
+    }
+    for name, (section, message) in cases.items():
+        with pytest.raises(SectionError) as caught:
+            add_sections({}, {name: section})
+        assert str(caught.value) == message
+
+
+def test_assemble_verdict_counts_the_anomalies_of_a_checker_that_does_not():
+    from shopbench.checker.verdict import assemble_verdict
+
+    found = [{"type": "vacancy_lost", "message": "m"}, {"type": "auth_open", "message": "m"},
+             {"type": "vacancy_lost", "message": "m"}]
+    v = assemble_verdict("grpc", {"anomalies": found, "warnings": ["w"]})  # no "valid", no counts
+    assert v["anomaly_count"] == 3 and v["anomaly_types"] == {"vacancy_lost": 2, "auth_open": 1}
+    assert v["result"] == INVALID and v["valid"] is False and v["anomalies"] == found
+    v = assemble_verdict("grpc", {"anomalies": found[:1], "anomaly_count": 40, "anomaly_types": {"x": 40}})
+    assert v["anomaly_count"] == 40 and v["anomaly_types"] == {"x": 40}
+    assert assemble_verdict("grpc", {})["result"] == VALID
