@@ -34,11 +34,17 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import HealthCheck, settings
 
 from shopbench.processes.guardian import guardian
 
 GRACE = 3.0  # seconds a process the test already ended may take to go (a graceful gunicorn stop)
 ME = os.getpid()
+
+# Property tests on a shared, loaded machine: generating examples may be slow there, and a health
+# check that fails on it is a flake, not a finding (every explicit @settings inherits this profile).
+settings.register_profile("shopbench", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shopbench")
 
 
 @dataclass
