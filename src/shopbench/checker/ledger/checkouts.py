@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from shopbench.checker.ledger.books import Books
 
-_OK, _FAIL, _INFO, MASK = 1, 1 << 21, 1 << 42, (1 << 21) - 1
+# One answer of each kind, packed; MASK takes one count out.
+ONE_OK, ONE_FAIL, ONE_INFO, MASK = 1, 1 << 21, 1 << 42, (1 << 21) - 1
 
 
 def pack(kind: str) -> int:
-    return _OK if kind == "ok" else _FAIL if kind == "fail" else _INFO
+    return ONE_OK if kind == "ok" else ONE_FAIL if kind == "fail" else ONE_INFO
 
 
 def unpack(packed: int) -> tuple[int, int, int]:
