@@ -9,26 +9,37 @@ and only the low bounds it could move are lost: it can add sales and charges, ne
 
 from __future__ import annotations
 
+from typing import Any
+
 from shopbench.checker.ledger.amounts import price_of
 from shopbench.checker.ledger.books import Books
 
+_UNSEEN = object()  # an item whose price was not looked up yet (None: looked up, unknown)
+
 
 def tally_paid_orders(books: Books) -> None:
+    # Once per order (2 M of them at 10 M operations): the tables are bound to locals, each item's
+    # price is looked up once, and the orders are records (final_state.py), read as attributes.
+    charged, sold, paid_by_user, paid_by_item = books.charged, books.sold, books.paid_by_user, books.paid_by_item
+    prices: dict[str, Any] = {}
+    paid_count = 0
     for oid, order in books.orders.items():
-        if not order.get("paid"):
+        if not order.paid:
             continue
-        books.paid_count += 1
-        uid = str(order.get("user_id"))
-        cost = int(order["total_cost"])  # final_state.py kept only integral amounts
-        books.charged[uid] = books.charged.get(uid, 0) + cost
-        books.paid_by_user.setdefault(uid, []).append(oid)
+        paid_count += 1
+        uid = str(order.user_id)
+        cost = int(order.total_cost)  # final_state.py kept only integral amounts
+        charged[uid] = charged.get(uid, 0) + cost
+        paid_by_user.setdefault(uid, []).append(oid)
         lines_cost = 0
         priced = True
-        for line in order.get("items") or ():
+        for line in order.items or ():
             iid, qty = str(line[0]), int(line[1])
-            books.sold[iid] = books.sold.get(iid, 0) + qty
-            books.paid_by_item.setdefault(iid, []).append(oid)
-            price = price_of(iid, books.items, books.item_price, books.stock_batches)
+            sold[iid] = sold.get(iid, 0) + qty
+            paid_by_item.setdefault(iid, []).append(oid)
+            price = prices.get(iid, _UNSEEN)
+            if price is _UNSEEN:
+                price = prices[iid] = price_of(iid, books.items, books.item_price, books.stock_batches)
             if price is None:
                 priced = False
             else:
@@ -38,6 +49,7 @@ def tally_paid_orders(books: Books) -> None:
                                 f"paid order {oid} has total_cost {cost}, but its lines at the items' prices cost "
                                 f"{lines_cost}.",
                                 order_id=oid, user_id=uid, expected=lines_cost, actual=cost)
+    books.paid_count += paid_count
 
 
 def bound_unreadable_orders(books: Books) -> None:
