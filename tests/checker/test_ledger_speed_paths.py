@@ -90,3 +90,22 @@ def test_read_state_takes_a_table_of_records_as_it_is(tmp_path) -> None:
     books = read_state(mixed)
     assert set(books.orders) == {"a", "b", "c"}
     assert books.malformed["orders"] == {"d": "paid 'yes' is not true or false"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    (b'{"id": 0}\n\n  \r\n{"id": 1}\n', [0, 1]),  # blank lines are skipped
+    (b'{"id": 0}\n{"id": 1', [0]),  # a last line cut short (a crash mid-write) too
+    (b'{"id": 0}\n{"id"\n   \n', "line 2"),  # anywhere else, even before blank lines, it is named
+    (b'{"id": 0}\n{"id"\n{"id": 2}\n', "line 2"),
+])
+def test_iter_history_skips_blank_lines_and_names_a_damaged_one(tmp_path, text, expected) -> None:
+    from shopbench.errors import UsageError
+    from shopbench.history import iter_history
+
+    path = tmp_path / "ops.jsonl"
+    path.write_bytes(text)
+    if isinstance(expected, list):
+        assert [op["id"] for op in iter_history(path)] == expected
+    else:
+        with pytest.raises(UsageError, match=f"{expected} is not a JSON operation record"):
+            list(iter_history(path))
