@@ -173,7 +173,7 @@ def iter_history(path: str | Path) -> Iterator[dict[str, Any]]:
     skipped; a malformed line elsewhere is a usage error naming the line."""
     path = Path(path)
     try:
-        f = open(path, "rb")  # noqa: SIM115
+        f = open(path, "rb", buffering=1 << 20)  # noqa: SIM115
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the history ({exc.strerror or exc}).") from None
     with f:
