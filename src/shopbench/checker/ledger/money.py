@@ -12,13 +12,14 @@ from shopbench.checker.ledger.amounts import baseline
 from shopbench.checker.ledger.anomalies import counted, ids, interval
 from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.culprits import beyond, in_completion_order, overspent
+from shopbench.checker.ledger.paid_orders import paid_orders_of
 
 
 def check_users(books: Books) -> None:
     # Once per user (1 M of them at 10 M operations): the totals are summed in locals and added to
     # `books.money` at the end, and a user's paid orders are looked up only when a check needs them.
     user_iv, user_batches, charged, charge_extra = books.user_iv, books.user_batches, books.charged, books.charge_extra
-    paid_by_user, unbounded_all, unbounded_users = books.paid_by_user, books.unbounded_all, books.unbounded_users
+    unbounded_all, unbounded_users = books.unbounded_all, books.unbounded_users
     put_lo = put_hi = direct_lo = direct_hi = paid = unresolved = expected_lo = expected_hi = actual = checked = 0
     for uid, user in books.users.items():
         credit = user.credit  # an int: final_state.py left out the rest
@@ -41,7 +42,7 @@ def check_users(books: Books) -> None:
         actual += credit
         checked += 1
         budget = in_hi - out_lo  # the most this user could ever have spent on orders
-        over = beyond(paid_by_user.get(uid, []), budget, lambda oid: int(books.orders[oid]["total_cost"]),
+        over = beyond(paid_orders_of(books, uid), budget, lambda oid: int(books.orders[oid]["total_cost"]),
                       books.done_at) if ch > budget else None
         # Unreadable orders can only charge more: credit above `hi` is certain whatever they hold,
         # below `lo` only when every one of them is bounded.
@@ -52,7 +53,7 @@ def check_users(books: Books) -> None:
                                 user_id=uid, expected=interval(max(lo, 0), max(hi, 0)), actual=credit,
                                 **({} if over is None or drift else overspent(ch, in_lo - out_hi, budget, over)))
         if drift:
-            _drift(books, uid, credit, (lo if certain else None, hi), entry, ch, paid_by_user.get(uid, []), over)
+            _drift(books, uid, credit, (lo if certain else None, hi), entry, ch, paid_orders_of(books, uid), over)
         elif credit < lo:
             books.possible_drifts += 1
             books.warnings.append(f"user {uid} possibly charged {lo - credit} with no paid order behind it: credit "
