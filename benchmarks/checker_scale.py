@@ -17,8 +17,8 @@ its target. Exit code 0 when every target holds and every generated history was 
 1 otherwise.
 
 Measured 2026-12-02 on the shared 2-core machine (docs/verdicts.md#checker-scale has the table):
-1 M operations 3.9-4.5 s CPU, 10 M ~51 s CPU and 1.56 GiB; the 10 M wall time meets 60 s only
-when the machine is not loaded by other tenants (64.6-67.3 s at load 2.7-3.0).
+1 M operations 3.5-4.3 s CPU; 10 M ~50 s CPU, 1.45 GiB, 55.6-56.5 s wall at load 2.4-3.2 (a
+heavier load from other tenants pushes the wall time past 60 s: 64-67 s was seen at load 3).
 """
 
 from __future__ import annotations
