@@ -173,7 +173,7 @@ def iter_history(path: str | Path) -> Iterator[dict[str, Any]]:
     skipped; a malformed line elsewhere is a usage error naming the line."""
     path = Path(path)
     try:
-        f = open(path, "rb")  # noqa: SIM115
+        f = open(path, "rb", buffering=1 << 20)  # noqa: SIM115
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the history ({exc.strerror or exc}).") from None
     with f:
@@ -181,12 +181,11 @@ def iter_history(path: str | Path) -> Iterator[dict[str, Any]]:
         for lineno, line in enumerate(f, 1):
             if pending is not None:
                 raise UsageError(f"{path}: line {pending[0]} is not a JSON operation record.")
-            if not line.strip():
-                continue
             try:
                 yield orjson.loads(line)
             except orjson.JSONDecodeError:
-                pending = (lineno, line)
+                if line.strip():  # (a blank line is skipped: orjson refuses it too)
+                    pending = (lineno, line)
         # Only the last line may be cut short.
 
 

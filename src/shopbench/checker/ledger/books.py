@@ -58,7 +58,7 @@ class Books:
     sold: dict[str, int] = field(default_factory=dict)  # item id -> quantity in paid orders
     charge_extra: dict[str, int] = field(default_factory=dict)  # unreadable orders: what they may have charged
     sold_extra: dict[str, int] = field(default_factory=dict)  # ... and taken
-    paid_by_user: dict[str, list[str]] = field(default_factory=dict)
+    paid_by_user: dict[str, list[str]] | None = None  # built when a check first needs it (paid_orders_of)
     paid_by_item: dict[str, list[str]] = field(default_factory=dict)
     paid_count: int = 0
     # Unreadable orders whose possible effect has no bound: of an unknown user and lines (made by

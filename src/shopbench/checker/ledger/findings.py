@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shopbench.checker.ledger.books import Books
-from shopbench.checker.ledger.checkouts import unpack
+from shopbench.checker.ledger.checkouts import MASK
 from shopbench.checker.ledger.unknowns import unknown_reasons, unreadable
 
 
@@ -59,14 +59,16 @@ def findings(books: Books) -> dict[str, Any]:
 def seed_inputs(books: Books) -> dict[str, Any]:
     """What seed 000's verify.py counts: every checkout answered anything but 4xx is a "SUCCESS"."""
     success_checkouts = success_units = success_cost = 0
+    orders = books.orders
     for oid, packed in books.checkouts.items():
-        n_ok, _, n_info = unpack(packed)
-        n = n_ok + n_info
-        order = books.orders.get(oid)
+        n = (packed & MASK) + (packed >> 42)  # answered ok or info (`unpack`)
         success_checkouts += n
-        if n and order is not None:  # an order not read back adds its checkouts, not its units or cost
-            success_units += n * sum(int(line[1]) for line in order.get("items") or ())
-            success_cost += n * int(order["total_cost"])
+        # An order not read back adds its checkouts, not its units or cost.
+        if n and (order := orders.get(oid)) is not None:
+            lines = order.items
+            if lines:
+                success_units += n * (int(lines[0][1]) if len(lines) == 1 else sum(int(line[1]) for line in lines))
+            success_cost += n * int(order.total_cost)
     first = books.first_item
     return {
         "initial_stock": books.stock["in"][0],
