@@ -54,16 +54,18 @@ def read_history(books: Books, ops: Iterable[dict[str, Any]]) -> None:
                 if kind == "ok" and op.get("expect") == "fail":
                     _checkout_must_fail(books, op, oid)
             continue
-        if kind == "fail" or f.startswith("find_"):
-            continue  # a definite no has no effect; reads change nothing
+        if kind == "fail":
+            continue  # a definite no has no effect
         args = op["args"]
-        if kind == "ok" and f in CREATED_ID and isinstance(op.get("status"), int):
-            # The shop acknowledged it (a 2xx): a driver's client-side cart (status None) is not the shop's.
-            note_created(books, f, op.get("value"))
-        if kind == "ok" and op.get("expect") == "fail":
+        if kind == "ok" and op.get("expect") == "fail":  # a read too: a 2xx for an unknown id is wrong
             books.expected_fail_ok += 1
             books.anomalies.add("expected_fail_but_ok", f"{f} {args} must fail but it answered {op.get('status')}.",
                                 op_id=op.get("id"), f=f, args=args)
+        if f.startswith("find_"):
+            continue  # reads change nothing
+        if kind == "ok" and f in CREATED_ID and isinstance(op.get("status"), int):
+            # The shop acknowledged it (a 2xx): a driver's client-side cart (status None) is not the shop's.
+            note_created(books, f, op.get("value"))
         if f == "add_item":  # (three in ten operations) inline, for an order the state holds: no effect
             oid = str(args.get("order_id"))
             if oid not in orders and oid not in not_found:  # books.unread(oid)
@@ -95,15 +97,19 @@ def _direct(books: Books, f: str, args: dict[str, Any], ok: bool) -> None:
     else:
         entry = _iv(books.item_iv, str(args.get("item_id")))
     base = IN_LO if f.startswith("add") else OUT_LO
-    if ok:
+    # Without an answer it happened or not: a positive amount widens the high bound, a negative one
+    # (a probe's -5) the low bound, so the interval never inverts.
+    if ok or amount < 0:
         entry[base] += amount
-    entry[base + 1] += amount
+    if ok or amount > 0:
+        entry[base + 1] += amount
 
 
 def _pending(books: Books, args: dict[str, Any], ok: bool, value: Any) -> None:
     """The user of an order the final state does not hold (create_order)."""
-    if ok and isinstance(value, dict) and books.unread(str(value.get("order_id"))):
-        books.pending_user[str(value["order_id"])] = str(args.get("user_id"))
+    oid = value.get("order_id") if ok and isinstance(value, dict) else None
+    if oid is not None and books.unread(str(oid)):
+        books.pending_user[str(oid)] = str(args.get("user_id"))
 
 
 def _pending_line(books: Books, oid: str, args: dict[str, Any]) -> None:
