@@ -7,8 +7,6 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import pytest
-
 from shopbench.checker.ledger import check
 
 _ids = itertools.count()
