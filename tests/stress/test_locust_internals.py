@@ -170,3 +170,22 @@ def test_the_public_events_the_plugin_uses_exist(name):
         import locust
         assert getattr(locust.{name.split('.')[0]}, "{name.split('.')[1]}", None) is not None, "{name} is gone"
     """)
+
+
+def test_default_args_are_built_once_where_a_worker_reads_them_per_option():
+    out = run("""
+        import inspect
+        from locust import argument_parser
+        from locust.runners import WorkerRunner
+        from shopbench.locust_plugin import internals
+
+        # Where the cost was: a worker's spawn message filters options against a parser built per key.
+        assert "argument_parser.default_args_dict()" in inspect.getsource(WorkerRunner.handle_message)
+        internals.cache_default_args()
+        internals.cache_default_args()  # idempotent: one cache, not a cache of a cache
+        first = argument_parser.default_args_dict()
+        assert argument_parser.default_args_dict() is first and "num_users" in first and "spawn_rate" in first
+        assert not hasattr(argument_parser.default_args_dict.__wrapped__, "cache_info")
+        print(argument_parser.default_args_dict.cache_info().misses)
+    """)
+    assert out.strip() == "1"

@@ -12,10 +12,13 @@ touch a private Locust name.
   set_tasks(cls, ...)   replace a class's tasks after the metaclass ran (remote workers learn the
                         mix from the master after Locust loaded the locustfile)
   kill_greenlets()      greenlets Locust leaves behind after main (it expects the process to exit)
+  cache_default_args()  a worker rebuilds Locust's whole argument parser per option of every spawn
+                        message; computed once instead
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,6 +51,18 @@ def send_stats(runner: Any) -> None:
 
 def is_stopping(user: Any) -> bool:
     return user._state == LOCUST_STATE_STOPPING
+
+
+def cache_default_args() -> None:
+    """A worker handling a spawn message filters the master's options with
+    `k not in argument_parser.default_args_dict()` inside a comprehension: a whole argparse parser
+    built per option (~100 with ours), each message. At -r 1000 the master sends several a second;
+    the worker's loop spent itself on them, missed heartbeats and never spawned its users (5,500 of
+    10,000 reached). Locust's defaults cannot change within a process: build them once."""
+    from locust import argument_parser
+
+    if not hasattr(argument_parser.default_args_dict, "cache_info"):
+        argument_parser.default_args_dict = functools.lru_cache(maxsize=1)(argument_parser.default_args_dict)
 
 
 def set_tasks(cls: type, tasks: Sequence[Callable[..., Any]]) -> None:

@@ -31,7 +31,7 @@ from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 from shopbench.driver.inflight import IN_FLIGHT
-from shopbench.locust_plugin import handshake, options, totals
+from shopbench.locust_plugin import handshake, internals, options, totals
 from shopbench.locust_plugin import session as sessions
 from shopbench.locust_plugin.recorder import recorder
 from shopbench.locust_plugin.shipping import install_master as receive_shipping
@@ -47,6 +47,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    internals.cache_default_args()
     events.init_command_line_parser.add_listener(options.add_options)
     events.init.add_listener(_on_init)
     events.spawning_complete.add_listener(_on_spawning_complete)
