@@ -189,3 +189,15 @@ def test_default_args_are_built_once_where_a_worker_reads_them_per_option():
         print(argument_parser.default_args_dict.cache_info().misses)
     """)
     assert out.strip() == "1"
+
+
+def test_green_zmq_sockets_recheck_for_a_missed_message_within_a_fraction_of_a_second():
+    out = run("""
+        import zmq.green
+        from shopbench.locust_plugin import internals
+
+        assert zmq.green.Socket._gevent_bug_timeout > 10  # pyzmq's own: a missed wake-up costs 11.6 s
+        internals.prompt_zmq_reads()
+        print(zmq.green.Socket._gevent_bug_timeout)
+    """)
+    assert float(out) == 0.2

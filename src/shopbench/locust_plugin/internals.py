@@ -14,6 +14,7 @@ touch a private Locust name.
   kill_greenlets()      greenlets Locust leaves behind after main (it expects the process to exit)
   cache_default_args()  a worker rebuilds Locust's whole argument parser per option of every spawn
                         message; computed once instead
+  prompt_zmq_reads()    pyzmq's green sockets wake a reader that missed its wake-up after 11.6 s
 """
 
 from __future__ import annotations
@@ -63,6 +64,25 @@ def cache_default_args() -> None:
 
     if not hasattr(argument_parser.default_args_dict, "cache_info"):
         argument_parser.default_args_dict = functools.lru_cache(maxsize=1)(argument_parser.default_args_dict)
+
+
+# How long a Locust message may wait unseen in a green zmq socket (see prompt_zmq_reads).
+ZMQ_READ_RECHECK = 0.2
+
+
+def prompt_zmq_reads() -> None:
+    """libzmq signals a socket's readiness by edges on one file descriptor, and reading the socket's
+    events (which every send does) can consume the edge of a message that just arrived: the greenlet
+    waiting to read is not woken. pyzmq's green sockets re-check after `_gevent_bug_timeout`, 11.6 s.
+    A worker also sends our history batches on its socket twice a second, so under load it missed
+    the master's spawn messages for 11.6 s at a time (measured: messages handled 9-13 s after they
+    were sent, 5,500 of 10,000 users reached). Re-checking every 0.2 s costs a timer, nothing more."""
+    import zmq.green
+
+    if not hasattr(zmq.green.Socket, "_gevent_bug_timeout"):
+        raise RuntimeError("pyzmq's green Socket._gevent_bug_timeout is gone: a Locust message may wait "
+                           "unseen until the next one (see locust_plugin/internals.py)")
+    zmq.green.Socket._gevent_bug_timeout = ZMQ_READ_RECHECK
 
 
 def set_tasks(cls: type, tasks: Sequence[Callable[..., Any]]) -> None:

@@ -48,6 +48,7 @@ def install() -> None:
         return
     _installed = True
     internals.cache_default_args()
+    internals.prompt_zmq_reads()
     events.init_command_line_parser.add_listener(options.add_options)
     events.init.add_listener(_on_init)
     events.spawning_complete.add_listener(_on_spawning_complete)
