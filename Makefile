@@ -76,7 +76,9 @@ MUTATE_landing_PATHS := src/shopbench/processes/landing.py
 MUTATE_landing_TESTS := tests/nemesis/test_landing.py tests/nemesis/test_landing_mutants.py
 MUTATE_linkcheck_PATHS := src/shopbench/nemesis/linkcheck.py
 MUTATE_linkcheck_TESTS := tests/network/test_link_landing.py tests/network/test_linkcheck_mutants.py
-MUTATE_AREAS := rest answers grpc series landing linkcheck
+MUTATE_statefile_PATHS := src/shopbench/state_file.py
+MUTATE_statefile_TESTS := tests/checker tests/scale/test_state_file.py
+MUTATE_AREAS := rest answers grpc series landing linkcheck statefile
 .PHONY: mutate-all $(addprefix mutate-,$(MUTATE_AREAS))
 $(addprefix mutate-,$(MUTATE_AREAS)): mutate-%: $(STAMP)
 	$(BIN)/python tools/mutate.py --dir .mutate/$* --paths $(MUTATE_$*_PATHS) --tests $(MUTATE_$*_TESTS) \

@@ -70,3 +70,27 @@ def test_a_table_shaped_like_one_entity_stays_a_table(tmp_path) -> None:
     state = load_state(path)
     assert state["users"] == {"credit": 5}
     assert state["items"]["stock"]["stock"] == 1
+
+
+@pytest.mark.parametrize("text", ['{}x', '{"users": {"0": {"credit": "x"}}}x'])
+def test_one_character_after_the_state_object_is_named(tmp_path, text) -> None:
+    # Walked (msgspec refuses trailing data): the character after the closing brace is not skipped.
+    path = tmp_path / "state.json"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=r"state\.json: the final state is not valid JSON \(Extra data at line 1"):
+        load_state(path)
+
+
+def test_a_state_file_that_is_not_utf8_is_named(tmp_path) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(b'{"users": {"0": {"credit": "\xff"}}}')
+    with pytest.raises(UsageError) as raised:
+        load_state(path)
+    assert str(raised.value) == f"{path}: the final state is not UTF-8 text (invalid start byte at byte 28)."
+
+
+def test_a_state_file_that_cannot_be_read_names_the_reason(tmp_path) -> None:
+    path = tmp_path / "missing.json"
+    with pytest.raises(UsageError) as raised:
+        load_state(path)
+    assert str(raised.value) == f"{path}: cannot read the final state (No such file or directory)."
