@@ -2,7 +2,7 @@
 
 An entity's interval is four integers `[in_lo, in_hi, out_lo, out_hi]`: what was put in (created
 with, added) and what was taken out directly (`pay`, `subtract_stock`), each as a low and a high
-bound. A definite answer moves both bounds; an indeterminate one only the high bound.
+bound. A definite answer moves both bounds; an indeterminate one only the bound its sign points to.
 """
 
 from __future__ import annotations

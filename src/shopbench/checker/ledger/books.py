@@ -90,10 +90,7 @@ class Books:
     def bounded(self) -> bool:
         return not self.unbounded_orders
 
-    # Whether the low bound of an expected credit or stock is a true bound: unreadable orders can only
-    # add sales and charges, so the high bound always is.
-    def credit_floor_known(self, user_id: str) -> bool:
-        return not self.unbounded_all and user_id not in self.unbounded_users
-
+    # Whether the low bound of an expected stock is a true bound: unreadable orders can only add
+    # sales, so the high bound always is (money.check_users asks the same of a user's credit inline).
     def stock_floor_known(self) -> bool:
         return not self.unbounded_all

@@ -46,7 +46,7 @@ def check_users(books: Books) -> None:
                       books.done_at) if ch > budget else None
         # Unreadable orders can only charge more: credit above `hi` is certain whatever they hold,
         # below `lo` only when every one of them is bounded.
-        certain = not unbounded_all and uid not in unbounded_users  # books.credit_floor_known(uid)
+        certain = not unbounded_all and uid not in unbounded_users  # its credit's floor is a true bound
         drift = credit > hi or (certain and credit < lo)
         if credit < 0:
             books.anomalies.add("negative_credit", f"user {uid} has credit {credit}, below zero.",

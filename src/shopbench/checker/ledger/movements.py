@@ -3,8 +3,9 @@ checkouts were answered.
 
 Money and stock put in come from `batch_init_*` ranges, `create_*` (credit/stock 0) and
 `add_funds`/`add_stock`; taken out directly from `pay`/`subtract_stock`. A definite answer moves
-both bounds of an entity's interval; an indeterminate one (`info`) only the high bound, so it widens
-the interval instead of breaking the check. A definite no (`fail`) and reads change nothing.
+both bounds of an entity's interval; an indeterminate one (`info`) only the bound its sign points
+to (the high bound for a positive amount, the low one for a negative probe), so it widens the
+interval instead of breaking the check. A definite no (`fail`) and reads change nothing.
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def _pending_line(books: Books, oid: str, args: dict[str, Any]) -> None:
     qty = as_int(args.get("quantity"))
     lines = books.pending_lines.setdefault(oid, {})
     iid = str(args.get("item_id"))
-    lines[iid] = lines.get(iid, 0) + (qty or 0)
+    # The most the order may hold: every positive add went through, no negative one did (a shop
+    # refuses or ignores those; counting one would raise the low bounds above the high ones).
+    lines[iid] = lines.get(iid, 0) + max(qty or 0, 0)
 
 
 def _created(books: Books, f: str, args: dict[str, Any], ok: bool, value: Any) -> None:
