@@ -41,6 +41,12 @@ from shopbench.processes.guardian import guardian
 GRACE = 3.0  # seconds a process the test already ended may take to go (a graceful gunicorn stop)
 ME = os.getpid()
 
+# A suite started in the background (`nohup`, `&` in a script) inherits SIGINT ignored, and so
+# would every run it starts: a Ctrl-C test would then see a run that ignores Ctrl-C, as it should.
+# The tests are about a terminal's Ctrl-C: SIGINT is handled here, so children start with the default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # Property tests on a shared, loaded machine: generating examples may be slow there, and a health
 # check that fails on it is a flake, not a finding (every explicit @settings inherits this profile).
 settings.register_profile("shopbench", deadline=None, suppress_health_check=[HealthCheck.too_slow])
