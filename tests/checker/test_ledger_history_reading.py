@@ -244,3 +244,17 @@ def test_a_negative_quantity_on_an_unreadable_order_does_not_invert_the_interval
     assert v["anomalies"] == [], [a["message"] for a in v["anomalies"]]
     money, stock = v["totals"]["money"]["expected"], v["totals"]["stock"]["expected"]
     assert money[0] <= 10 <= money[1] and stock[0] <= 5 <= stock[1]
+
+
+def test_an_unreadable_orders_lines_bound_what_it_may_have_sold_and_charged():
+    # o1 (unreadable) was asked for 2 units, then 0 more, then -1: at most 2 units (6 credits) sold.
+    made = [op("create_user", {}, value={"user_id": "u1"}), op("create_item", {"price": 3}, value={"item_id": "i1"}),
+            op("add_stock", {"item_id": "i1", "amount": 5}), op("add_funds", {"user_id": "u1", "amount": 10}),
+            op("create_order", {"user_id": "u1"}, value={"order_id": "o1"}),
+            op("add_item", {"order_id": "o1", "item_id": "i1", "quantity": 2}),
+            op("add_item", {"order_id": "o1", "item_id": "i1", "quantity": 0}, kind="info"),
+            op("add_item", {"order_id": "o1", "item_id": "i1", "quantity": -1}, kind="info"),
+            op("checkout", {"order_id": "o1"}, kind="info")]
+    v = check(made, state(items={"i1": 3}, users={"u1": 4}, unreadable={"orders": {"o1": "timeout"}}))
+    assert v["anomalies"] == []
+    assert v["totals"]["money"]["expected"] == [4, 10] and v["totals"]["stock"]["expected"] == [3, 5]
