@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socketserver
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,11 @@ ME = os.getpid()
 # The tests are about a terminal's Ctrl-C: SIGINT is handled here, so children start with the default.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# The test servers of this suite (http.server, in-process) listen with socketserver's backlog of 5:
+# a burst or a settle opens 64 connections at once, and those beyond the backlog waited out SYN
+# retries (1 s, 3 s, 7 s) until the request gave up (a correct shop's reads came out unreadable).
+socketserver.TCPServer.request_queue_size = 128
 
 # Property tests on a shared, loaded machine: generating examples may be slow there, and a health
 # check that fails on it is a flake, not a finding (every explicit @settings inherits this profile).

@@ -19,12 +19,6 @@ import time
 from typing import Any
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    # socketserver's default backlog is 5: settling reads 64 entities at once, and the connections
-    # beyond the backlog waited out SYN retries (1 s, 3 s, 7 s) until the read gave up, unreadable.
-    request_queue_size = 128
-
-
 class TinyShop:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -60,7 +54,7 @@ class TinyShop:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

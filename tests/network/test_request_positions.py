@@ -233,7 +233,8 @@ def test_delay_answer_holds_answer_n_and_only_it(proxy: LinkProxy, service: Serv
         assert call(c, "POST", "/echo", body) == (200, body)
     recs = proxy.requests(LINK)["requests"]
     held = [r["events"]["returned"] - r["events"]["answered"] for r in recs]
-    assert held[1] >= 0.5 and "released" in recs[1]["events"], held
+    # 0.49: asyncio runs a timer up to its clock resolution early, and the events are wall-clock stamps
+    assert held[1] >= 0.49 and "released" in recs[1]["events"], held
     assert "released" not in recs[0]["events"] and "released" not in recs[2]["events"]
 
 

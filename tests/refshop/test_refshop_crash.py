@@ -12,7 +12,13 @@ pytestmark = pytest.mark.slow
 
 def crash(shop, victim: str, seen: list[dict]):
     def fault() -> None:
-        seen.append(ok("GET", f"{shop.target.order_url}/internal/order/pending"))
+        # The kill waits (at most 2 s) for a moment with sagas in flight: without a step delay a
+        # checkout lasts milliseconds, and one look could fall between them.
+        deadline = time.monotonic() + 2
+        state = ok("GET", f"{shop.target.order_url}/internal/order/pending")
+        while not state["driving"] and time.monotonic() < deadline:
+            state = ok("GET", f"{shop.target.order_url}/internal/order/pending")
+        seen.append(state)
         shop.kill(victim)
         time.sleep(0.3)
         shop.restart(victim)
