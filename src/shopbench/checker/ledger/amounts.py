@@ -69,3 +69,17 @@ def price_of(item_id: str, items_state: dict[str, dict[str, Any]], item_price: d
             if idx < batch.n and batch.price is not None:
                 return batch.price
     return None
+
+
+def add_totals(section: dict[str, Any], put: tuple[int, int], direct: tuple[int, int], paid: int,
+               unresolved: int, expected: tuple[int, int], actual: int) -> None:
+    """Add one entity's (or a pass's summed) figures to `books.money` or `books.stock`."""
+    section["in"][0] += put[0]
+    section["in"][1] += put[1]
+    section["out_direct"][0] += direct[0]
+    section["out_direct"][1] += direct[1]
+    section["out_paid_orders"] += paid
+    section["out_unresolved_orders_max"] += unresolved
+    section["expected"][0] += expected[0]
+    section["expected"][1] += expected[1]
+    section["actual"] += actual

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shopbench.checker.ledger.amounts import baseline, price_of
+from shopbench.checker.ledger.amounts import add_totals, baseline, price_of
 from shopbench.checker.ledger.anomalies import counted, ids, interval
 from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.culprits import beyond, checkouts_holding, describe, units
@@ -30,16 +30,8 @@ def check_items(books: Books) -> None:
         s = books.sold.get(iid, 0)
         extra = books.sold_extra.get(iid, 0)
         lo, hi = in_lo - out_hi - s - extra, in_hi - out_lo - s
-        stock["in"][0] += in_lo
-        stock["in"][1] += in_hi
+        add_totals(stock, (in_lo, in_hi), (out_lo, out_hi), s, extra, (lo, hi), actual)
         books.stock_value_in += in_lo * (price_of(iid, books.items, books.item_price, books.stock_batches) or 0)
-        stock["out_direct"][0] += out_lo
-        stock["out_direct"][1] += out_hi
-        stock["out_paid_orders"] += s
-        stock["out_unresolved_orders_max"] += extra
-        stock["expected"][0] += lo
-        stock["expected"][1] += hi
-        stock["actual"] += actual
         stock["items_checked"] += 1
         _judge(books, iid, actual, (lo, hi), entry, s)
 

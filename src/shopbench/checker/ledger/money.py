@@ -8,7 +8,7 @@ otherwise it is a "possibly" warning, and the run UNKNOWN (unknowns.py).
 
 from __future__ import annotations
 
-from shopbench.checker.ledger.amounts import baseline
+from shopbench.checker.ledger.amounts import add_totals, baseline
 from shopbench.checker.ledger.anomalies import counted, ids, interval
 from shopbench.checker.ledger.books import Books
 from shopbench.checker.ledger.culprits import beyond, in_completion_order, overspent
@@ -59,17 +59,9 @@ def check_users(books: Books) -> None:
             books.warnings.append(f"user {uid} possibly charged {lo - credit} with no paid order behind it: credit "
                                   f"{credit}, expected at least {lo} unless an unreadable order we could not bound "
                                   f"was its and paid.")
-    money = books.money
-    money["in"][0] += put_lo
-    money["in"][1] += put_hi
-    money["out_direct"][0] += direct_lo
-    money["out_direct"][1] += direct_hi
-    money["out_paid_orders"] += paid
-    money["out_unresolved_orders_max"] += unresolved
-    money["expected"][0] += expected_lo
-    money["expected"][1] += expected_hi
-    money["actual"] += actual
-    money["users_checked"] += checked
+    add_totals(books.money, (put_lo, put_hi), (direct_lo, direct_hi), paid, unresolved, (expected_lo, expected_hi),
+               actual)
+    books.money["users_checked"] += checked
     _total(books)
 
 
