@@ -96,7 +96,7 @@ def suite(
                                     "(default results/suite-<time>)."),
     faults: Path | None = options.FAULTS,
     kill_services: list[str] = typer.Option([], "--kill-services", help="Seed 001's static faults: SIGKILL these "
-                                            "services (repeatable) 1 s into each test, restored at its end; "
+                                            "services (repeatable) at each test's first answered checkout, restored at its end; "
                                             "instead of --faults."),
     fault_backend: str = options.FAULT_BACKEND,
     services_file: Path | None = options.SERVICES_FILE,
