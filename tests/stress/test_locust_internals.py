@@ -3,6 +3,7 @@ when an upgrade breaks one, the test says which one and why we need it.
 
 Each test runs in a subprocess: importing Locust monkey-patches the process (gevent)."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -201,3 +202,49 @@ def test_green_zmq_sockets_recheck_for_a_missed_message_within_a_fraction_of_a_s
         print(zmq.green.Socket._gevent_bug_timeout)
     """)
     assert float(out) == 0.2
+
+
+def test_a_workers_spawn_greenlet_runs_ahead_of_the_greenlets_already_queued():
+    # 2,000 greenlets queued to run, each back in the queue after a little work (a loaded worker's
+    # users). Locust's spawn greenlet queues behind all of them; ours starts at the loop's next turn.
+    out = run(LOCAL_RUNNER + """
+    import json
+    import time
+    from locust.rpc import Message
+    from shopbench.processes import free_port
+
+    internals.spawn_ahead()
+    internals.spawn_ahead()  # idempotent: one wrapper, not a wrapper of a wrapper
+
+    class U(User):
+        wait_time = constant(60)
+
+        @task
+        def t(self):
+            pass
+
+    port = free_port()
+    master = Environment(user_classes=[U]).create_master_runner("127.0.0.1", port)
+    worker = Environment(user_classes=[U]).create_worker_runner("127.0.0.1", port)
+    ran = []
+
+    def busy(i):
+        for _ in range(5):
+            sum(range(10_000))
+            ran.append(i)
+            gevent.sleep(0)
+
+    backlog = [gevent.spawn(busy, i) for i in range(2000)]
+    started_after = []
+    start_worker = worker.start_worker
+    worker.start_worker = lambda counts, **kw: (started_after.append(len(ran)), start_worker(counts, **kw))
+    worker.handle_message(Message("spawn", {"timestamp": time.time(), "user_classes_count": {"U": 5},
+                                            "host": None, "stop_timeout": None, "parsed_options": {}}, None))
+    gevent.joinall(backlog)
+    print(json.dumps([started_after[0], worker.user_count, "spawn" in vars(worker.greenlet)]))
+    worker.quit()
+    master.quit()
+    """)
+    started_after, users, group_patched = json.loads(out)
+    assert started_after < 1000, out  # Locust's own: after all 2,000
+    assert users == 5 and not group_patched, out

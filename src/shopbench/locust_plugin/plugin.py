@@ -49,6 +49,7 @@ def install() -> None:
     _installed = True
     internals.cache_default_args()
     internals.prompt_zmq_reads()
+    internals.spawn_ahead()
     events.init_command_line_parser.add_listener(options.add_options)
     events.init.add_listener(_on_init)
     events.spawning_complete.add_listener(_on_spawning_complete)
