@@ -96,8 +96,8 @@ def suite(
                                     "(default results/suite-<time>)."),
     faults: Path | None = options.FAULTS,
     kill_services: list[str] = typer.Option([], "--kill-services", help="Seed 001's static faults: SIGKILL these "
-                                            "services (repeatable) at each test's first answered checkout, restored at its end; "
-                                            "instead of --faults."),
+                                            "services (repeatable) at each test's first answered checkout, restored "
+                                            "at its end; instead of --faults."),
     fault_backend: str = options.FAULT_BACKEND,
     services_file: Path | None = options.SERVICES_FILE,
     services_data: Path | None = options.SERVICES_DATA,
