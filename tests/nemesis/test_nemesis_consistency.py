@@ -51,9 +51,9 @@ def test_sigkill_each_service_mid_burst_and_restore_it_valid(tmp_path: Path, ser
 @pytest.mark.parametrize("flaw, valid", [(None, True), ("no-recovery", False)])
 def test_order_killed_mid_burst_with_and_without_recovery(tmp_path: Path, flaw: str | None, valid: bool) -> None:
     # --step-delay holds each checkout between its stock and payment steps, so the kill is sure to
-    # interrupt some (1 s: a kill late by a loaded machine still finds the second wave mid-saga); a shop
+    # interrupt some (2 s: a kill late by a loaded machine still finds the second wave mid-saga); a shop
     # that recovers finishes them after the restart, the flawed one forgets them.
-    with RefShop(tmp_path / "shop", flaw=flaw, extra_args={"order": ["--step-delay", "1.0"]}) as shop:
+    with RefShop(tmp_path / "shop", flaw=flaw, extra_args={"order": ["--step-delay", "2.0"]}) as shop:
         hook = FaultHook(kill_plan("order", after=10, recovery_time=0.3),
                          backend=make_backend("local", supervisor=shop.supervisor))
         cfg = ConsistencyConfig(items=5, stock=100, users=100, credit=5, orders=100, concurrency=50, seed=3,

@@ -32,9 +32,10 @@ def types(result) -> set[str]:
 @slow
 @pytest.mark.parametrize("flaw", [None, "double-charge"])
 def test_double_charge_when_the_payment_answer_is_lost(tmp_path, flaw):
-    # Every charge's first answer leaves 0.8 s late; the order service gives up on it after 0.4 s and
+    # Every charge's first answer leaves 2 s late; the order service gives up on it after 1 s and
     # retries under the same txid. The correct payment service answers the retry from its record.
-    extra = {"order": ["--attempt-timeout", "0.4"], "payment": ["--reply-delay", "0.8"]}
+    # (1 s for the retry's answer: with 0.4 s a loaded machine could time a retry out too.)
+    extra = {"order": ["--attempt-timeout", "1.0"], "payment": ["--reply-delay", "2.0"]}
     cfg = ConsistencyConfig(items=4, stock=10, price=2, users=8, credit=10, orders=8, concurrency=8, seed=1,
                             settle_timeout=10)
     result = run(tmp_path, flaw, cfg, extra)
@@ -60,11 +61,12 @@ def kill_order_after_acks(shop):
 @slow
 @pytest.mark.parametrize("flaw", [None, "early-ack"])
 def test_early_ack_loses_acknowledged_sales_when_the_order_service_is_killed(tmp_path, flaw):
-    # --step-delay holds each saga 1 s between its stock and payment steps; the order service is
-    # SIGKILLed right after the last answer. A correct shop only answered what it had committed.
+    # --step-delay holds each saga 3 s between its stock and payment steps; the order service is
+    # SIGKILLed right after the last answer (3 s of margin for a loaded machine's kill). A correct
+    # shop only answered what it had committed.
     cfg = ConsistencyConfig(items=2, stock=10, price=1, users=10, credit=5, orders=10, concurrency=10, seed=2,
                             settle_timeout=10)
-    result = run(tmp_path, flaw, cfg, {"order": ["--step-delay", "1.0"]}, kill_order_after_acks)
+    result = run(tmp_path, flaw, cfg, {"order": ["--step-delay", "3.0"]}, kill_order_after_acks)
     if flaw is None:
         assert result.exit_code == 0 and result.verdict["checkouts"]["ok"] == 10, result.verdict["anomalies"]
     else:
@@ -85,9 +87,11 @@ def test_early_ack_without_a_fault_is_settled_before_it_is_read(tmp_path):
 @slow
 @pytest.mark.parametrize("flaw", [None, "oversell"])
 def test_oversell_sells_more_than_the_stock(tmp_path, flaw):
+    # 2 s between each checkout's stock check and its subtraction: all 20 checks land before the first
+    # subtraction even on a loaded machine, so exactly 15 are oversold.
     cfg = ConsistencyConfig(items=1, stock=5, price=1, users=20, credit=5, orders=20, concurrency=20, seed=3,
                             settle_timeout=10)
-    result = run(tmp_path, flaw, cfg, {"order": ["--step-delay", "0.5"]})
+    result = run(tmp_path, flaw, cfg, {"order": ["--step-delay", "2.0"]})
     v = result.verdict
     if flaw is None:
         assert result.exit_code == 0 and v["checkouts"]["ok"] == 5, v["anomalies"]
