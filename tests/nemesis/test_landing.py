@@ -85,6 +85,23 @@ def test_kill_reaches_a_child_that_left_the_group_with_setsid(sup: Supervisor) -
     assert probe([("127.0.0.1", port)], 0.5)[("127.0.0.1", port)] == REFUSED
 
 
+def test_terminate_signals_each_process_of_the_tree_once(sup: Supervisor, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A second SIGTERM can cut a graceful stop short (aiohttp's run_app drops its handlers while it
+    # shuts down): the group gets one, the child that left the group one of its own, nobody two.
+    port = free_port()
+    script = f"import subprocess, time; subprocess.Popen({serve_cmd(port)!r}, start_new_session=True); time.sleep(600)"
+    sup.start(ServiceSpec("setsid", [PY, "-c", script], health_tcp=f"127.0.0.1:{port}", start_timeout=15))
+    root, child = sorted(sup.tree("setsid"), key=lambda p: p.pid != sup.pid("setsid"))
+    sent: list[tuple[str, int, int]] = []
+    killpg, send_signal = os.killpg, psutil.Process.send_signal
+    monkeypatch.setattr(os, "killpg", lambda pgid, sig: (sent.append(("group", pgid, sig)), killpg(pgid, sig)))
+    monkeypatch.setattr(psutil.Process, "send_signal",
+                        lambda self, sig: (sent.append(("pid", self.pid, sig)), send_signal(self, sig)))
+    assert sup.fault("setsid", "terminate").landed
+    assert sorted(x for x in sent if x[2] == signal.SIGTERM) == [("group", root.pid, signal.SIGTERM),
+                                                                 ("pid", child.pid, signal.SIGTERM)], sent
+
+
 def test_kill_is_not_landed_while_a_daemon_that_escaped_the_tree_serves_its_port(sup, escaped) -> None:
     port, cmd = escaped
     sup.start(ServiceSpec("daemon", cmd, port=port, start_timeout=15))

@@ -86,7 +86,7 @@ def test_sigterm_stops_each_service_cleanly_and_data_survives(make_shop):
     ok("POST", f"{t.order_url}/orders/addItem/{order}/1/2")
     ok("POST", f"{t.order_url}/orders/checkout/{order}")
     for name in ("order", "stock", "payment"):
-        # 20 s of grace, not the supervisor's 5: a loaded machine once took longer than 5 to stop it.
+        # 20 s of grace, not the supervisor's 5: on a loaded machine a slow stop is still a clean one.
         assert shop.supervisor.terminate(name, timeout=20) is not None
         # Its last words prove it stopped by itself: one still running after the grace is SIGKILLed, silent.
         log = (shop.data_dir / "services" / f"{name}.log").read_text()

@@ -125,9 +125,11 @@ class ServiceTrees:
         self.files.update(name, tree=members)
 
     def _signal_tree(self, name: str, sig: signal.Signals, procs: list[psutil.Process]) -> None:
-        """`sig` to the service's group and to every process of `procs` (those that left the group,
-        and the group's members again: harmless). PermissionError when a live process of the tree
-        may not be signalled (it runs as another user): the fault cannot land, and must say why."""
+        """`sig` to the service's group, and to each process of `procs` that left it: once to each.
+        A second SIGTERM is not harmless: aiohttp's run_app removes its handlers while it shuts
+        down, and one arriving then ended the service before it logged its stop (seen in CI).
+        PermissionError when a live process of the tree may not be signalled (it runs as another
+        user): the fault cannot land, and must say why."""
         root = self._live_pid(name)
         pgid = self._group(name, root)
         denied: list[int] = []
@@ -139,6 +141,8 @@ class ServiceTrees:
             except OSError:
                 pass
         for p in procs:
+            if pgid is not None and _in_group(p.pid, pgid):
+                continue
             try:
                 p.send_signal(sig)
             except psutil.AccessDenied:
@@ -187,3 +191,10 @@ class ServiceTrees:
         """Is any process of the service's tree stopped (a pause not, or not wholly, undone)?"""
         return any(halted(p) for p in self.tree(name))
 
+
+def _in_group(pid: int, pgid: int) -> bool:
+    """Whether the group's signal reached `pid` (a process gone since counts: nothing to signal)."""
+    try:
+        return os.getpgid(pid) == pgid
+    except OSError:
+        return True
